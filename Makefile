@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine (see README): `make plan` and `make test`.
+# Both create .venv on first use; the install is keyed on the lock file, so it reruns only when
+# the pins change.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup plan validate schema test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	# torch first, exactly pinned: an open requirement would pull a multi-GB CUDA build here.
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+plan: $(STAMP)
+	$(VENV)/bin/modelform validate specs
+
+validate: plan
+
+schema: $(STAMP)
+	$(VENV)/bin/modelform schema --out modelform.schema.json
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/validate_scale.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

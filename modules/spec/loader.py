@@ -1,0 +1,279 @@
+"""Load a set of spec files into typed specs, or into every problem they contain.
+
+The one entry point of the spec layer (`load_specs`). For each file: parse (positions kept),
+check the header, validate the structure of the base document and of every environment override
+merged over it, then the shape, typed and cross-file rules. Problems of all files are collected
+and returned together, sorted by file and line; a file with problems yields no typed spec, so
+nothing downstream is ever built from an invalid spec.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from . import rules
+from .errors import ROOT_PATH_TEXT, FieldPath, SpecError, SpecErrors, did_you_mean, format_path
+from .located import LocatedMap, locate, marks_along
+from .merge import apply_environment, override_mark
+from .schema import DEFAULT_ENVIRONMENTS, SCHEMAS, SPEC_VERSION
+from .types import ModelSpec, PlatformSpec, model_from_document, platform_from_document
+from .validator import structural_errors
+from .yaml_loader import parse_document, read_document
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class SpecSet:
+    """Every valid spec in every environment, and every problem found."""
+
+    files: list[str] = field(default_factory=list)
+    environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
+    errors: list[SpecError] = field(default_factory=list)
+    _models: dict[tuple[str, str], ModelSpec] = field(default_factory=dict)
+    _platforms: dict[str, PlatformSpec] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def models(self, environment: str) -> list[ModelSpec]:
+        return [spec for (name, env), spec in sorted(self._models.items()) if env == environment]
+
+    def model(self, name: str, environment: str) -> ModelSpec:
+        return self._models[(name, environment)]
+
+    def platform(self, environment: str) -> Optional[PlatformSpec]:
+        return self._platforms.get(environment)
+
+    def raise_for_errors(self) -> "SpecSet":
+        if self.errors:
+            raise SpecErrors(self.errors)
+        return self
+
+
+def find_spec_files(paths: Sequence[str]) -> tuple[list[str], list[SpecError]]:
+    """Files named directly, and `*.yaml` / `*.yml` under folders (recursively), sorted."""
+    files: list[str] = []
+    problems: list[SpecError] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for folder, subfolders, names in os.walk(path):
+                subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+                files.extend(os.path.join(folder, n) for n in sorted(names) if n.endswith(SPEC_SUFFIXES))
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            problems.append(SpecError(path, 1, 1, ROOT_PATH_TEXT, "no such file or folder"))
+    return sorted(dict.fromkeys(os.path.normpath(f) for f in files)), problems
+
+
+def repository_root(file: str, explicit_root: Optional[str]) -> str:
+    """The folder that model.code is relative to: --root, else the folder holding `specs/`,
+    else the current directory."""
+    if explicit_root is not None:
+        return explicit_root
+    folder = os.path.dirname(os.path.abspath(file))
+    while True:
+        if os.path.basename(folder) == "specs":
+            return os.path.dirname(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return os.getcwd()
+        folder = parent
+
+
+class _Document:
+    """One parsed spec file and what validating it found."""
+
+    def __init__(self, file: str, data: LocatedMap):
+        self.file = file
+        self.data = data
+        self.kind: str = data.get("kind")  # type: ignore[assignment]
+        self.errors: list[SpecError] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def report(self, path: FieldPath, message: str, *, at_key: bool = False, environment: Optional[str] = None,
+               document: Optional[LocatedMap] = None) -> None:
+        """Record a problem at the position of `path` (in the environment-merged document when
+        `environment` is given: at the override's line if the override wrote any part of it)."""
+        path_text = format_path(path)
+        if (path_text, message) in self._seen:
+            return  # the base document already reported it; do not repeat it per environment
+        self._seen.add((path_text, message))
+        if environment is None:
+            mark = locate(self.data, path, key=at_key)
+        else:
+            marks = marks_along(document, path, key=at_key)
+            from_override = [m for m in marks if m.origin == environment]
+            mark = from_override[-1] if from_override else override_mark(self.data, environment)
+            message += f" (environment {environment})"
+        self.errors.append(SpecError(self.file, mark.line, mark.column, path_text, message))
+
+
+def _check_header(document: _Document) -> bool:
+    data = document.data
+    kind = data.get("kind")
+    if "kind" not in data:
+        document.report(("kind",), "required field is missing; write `kind: Model` or `kind: Platform`", at_key=True)
+        return False
+    if kind not in SCHEMAS:
+        document.report(("kind",), f"must be Model or Platform (got {kind!r}){did_you_mean(str(kind), SCHEMAS)}")
+        return False
+    version = data.get("spec_version")
+    if "spec_version" in data and version != SPEC_VERSION and not isinstance(version, bool) and isinstance(version, int):
+        document.report(("spec_version",), f"this modelform reads spec_version {SPEC_VERSION}, not {version}; upgrade modelform")
+        return False
+    return True
+
+
+def load_specs(paths: Sequence[str] = ("specs",), root: Optional[str] = None) -> SpecSet:
+    """Validate every spec under `paths`. Never raises for bad input: problems are in `.errors`."""
+    files, problems = find_spec_files(paths)
+    sources: list[tuple[str, LocatedMap]] = []
+    for file in files:
+        try:
+            sources.append((file, read_document(file)))
+        except SpecErrors as unreadable:
+            problems.extend(unreadable.errors)
+    return _load(files, sources, problems, root)
+
+
+def load_spec_texts(texts: Sequence[tuple[str, str | bytes]], root: Optional[str] = None) -> SpecSet:
+    """Validate specs given as (file name, content) pairs, e.g. read from a git revision."""
+    sources: list[tuple[str, LocatedMap]] = []
+    problems: list[SpecError] = []
+    for name, text in texts:
+        try:
+            sources.append((name, parse_document(text, name)))
+        except SpecErrors as unparsable:
+            problems.extend(unparsable.errors)
+    return _load([name for name, _ in texts], sources, problems, root)
+
+
+def _load(files: list[str], sources: list[tuple[str, LocatedMap]], problems: list[SpecError],
+          root: Optional[str]) -> SpecSet:
+    result = SpecSet(files=files, errors=problems)
+    documents: list[_Document] = []
+    for file, data in sources:
+        document = _Document(file, data)
+        if _check_header(document):
+            documents.append(document)
+        else:
+            result.errors.extend(document.errors)
+
+    platforms = [d for d in documents if d.kind == "Platform"]
+    for extra in platforms[1:]:
+        extra.report(("kind",), f"only one Platform spec per spec set; {platforms[0].file} is already one")
+        documents.remove(extra)
+        result.errors.extend(extra.errors)
+    platform_document = platforms[0] if platforms else None
+    result.environments = _known_environments(platform_document)
+
+    typed = {id(d): _validate_document(d, result.environments, root) for d in documents}
+    _check_model_names(documents)
+    platform_ok = platform_document is not None and not platform_document.errors
+    for document in documents:
+        # Environments without an override first: a problem of the base is then reported once,
+        # at the base's line, rather than at the first override's.
+        for environment in sorted(result.environments, key=lambda env: bool(_in_environment(document, env))):
+            spec = typed[id(document)].get(environment)
+            if not isinstance(spec, ModelSpec):
+                continue
+            platform = typed[id(platform_document)].get(environment) if platform_ok else None
+            if platform_document is not None and platform is None:
+                continue  # the platform is invalid there; its own errors say why
+            for path, message in rules.cross_file_problems(spec, platform):
+                document.report(path, message, **_in_environment(document, environment))
+
+    for document in documents:
+        result.errors.extend(document.errors)
+        if document.errors:
+            continue
+        for environment, spec in typed[id(document)].items():
+            if isinstance(spec, ModelSpec):
+                result._models[(spec.name, environment)] = spec
+            else:
+                result._platforms[environment] = spec
+    result.errors.sort()
+    return result
+
+
+def _known_environments(platform_document: Optional[_Document]) -> tuple[str, ...]:
+    """dev, staging, prod, and any environment the Platform spec declares."""
+    declared = platform_document.data.get("environments") if platform_document else None
+    extra = [name for name in (declared if isinstance(declared, dict) else {}) if isinstance(name, str)]
+    return tuple(dict.fromkeys((*DEFAULT_ENVIRONMENTS, *extra)))
+
+
+def _in_environment(document: _Document, environment: str) -> dict[str, Any]:
+    """`report` arguments for a problem of `environment`: override-aware when it has an override."""
+    overrides = document.data.get("environments")
+    if isinstance(overrides, dict) and isinstance(overrides.get(environment), dict):
+        return {"environment": environment, "document": apply_environment(document.data, environment)}
+    return {}
+
+
+def _validate_document(document: _Document, environments: tuple[str, ...], root: Optional[str]) -> dict[str, Any]:
+    """Validate the base and each environment; the typed spec of every clean environment."""
+    schema = SCHEMAS[document.kind]
+    for path, message, at_key in structural_errors(document.data, schema):
+        document.report(path, message, at_key=at_key)
+    for path, message in rules.unknown_environment_problems(document.data, environments):
+        document.report(path, message, at_key=True)
+    if document.errors:
+        return {}
+    code_root = repository_root(document.file, root) if document.kind == "Model" else None
+    # The base first, so a problem of the base is reported once, at the base's line, and not
+    # again for each environment whose override leaves it in place.
+    base = apply_environment(document.data, None)
+    base_buildable = _check(document, base, {}, environments, code_root) is not None
+    specs: dict[str, Any] = {}
+    for environment in environments:
+        where = _in_environment(document, environment)
+        if where and _check(document, where["document"], where, environments, code_root) is not None:
+            specs[environment] = _typed(document, where["document"], environment, environments)
+        elif not where and base_buildable:
+            specs[environment] = _typed(document, base, environment, environments)
+    return specs
+
+
+def _check(document: _Document, merged: LocatedMap, where: dict[str, Any], environments: tuple[str, ...],
+           code_root: Optional[str]) -> Any:
+    """Run every rule on one (environment-merged) document. Returns the typed spec when the
+    document is well-formed enough to build one (its semantic problems are reported, and keep
+    the file out of the result, but cross-file rules can still look at it)."""
+    before = len(document.errors)
+    if where:  # the base passed structurally; the override merged over it must pass too
+        for path, message, at_key in structural_errors(merged, SCHEMAS[document.kind]):
+            document.report(path, message, at_key=at_key, **where)
+    if document.kind == "Model" and len(document.errors) == before:
+        for path, message in rules.shape_problems(merged):
+            document.report(path, message, **where)
+    if len(document.errors) > before:
+        return None
+    spec = _typed(document, merged, where.get("environment", ""), environments)
+    problems = rules.model_problems(spec, code_root) if document.kind == "Model" else rules.platform_problems(spec)
+    for path, message in problems:
+        document.report(path, message, **where)
+    return spec
+
+
+def _typed(document: _Document, merged: LocatedMap, environment: str, environments: tuple[str, ...]) -> Any:
+    if document.kind == "Model":
+        return model_from_document(merged, environment, document.file)
+    return platform_from_document(merged, environment, document.file, environments)
+
+
+def _check_model_names(documents: list[_Document]) -> None:
+    first: dict[str, _Document] = {}
+    for document in documents:
+        if document.kind != "Model" or not isinstance(document.data.get("name"), str):
+            continue
+        name = document.data["name"]
+        if name in first:
+            document.report(("name",), f"model '{name}' is also defined in {first[name].file}; model names are unique")
+        else:
+            first[name] = document

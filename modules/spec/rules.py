@@ -1,0 +1,348 @@
+"""The rules of spec language v1 that types alone cannot express (SPEC-v1, "Rules beyond types").
+
+Three layers, run in order on a document that passed structural validation:
+
+1. `shape_problems` (on the document): fields that belong to the other target or backend, fields
+   a target requires, exactly one of `model_version` / `artifact`, step sizes a strategy needs.
+   Run before the typed layer is built, because building drops fields of the other target.
+2. `model_problems` / `platform_problems` (on one typed spec): unique names, min <= max, windows
+   that end after they start, real SageMaker instance types for their use, triggers that have
+   what they need, metrics that fit the problem type, derived AWS names that fit, code that exists.
+3. `cross_file_problems` (a model against the platform, per environment): clusters that exist,
+   GPU requests that a GPU node group can serve.
+
+Each problem is `(field path, message)`; the loader turns paths into file positions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Iterable, Iterator, Optional
+
+from . import aws_catalog
+from .errors import FieldPath, did_you_mean
+from .types import Bound, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
+
+Problem = tuple[FieldPath, str]
+
+# Fields that only one value of a discriminator may use.
+_SAGEMAKER_ONLY = ("instance_type", "instance_count", "rollout", "data_capture_percent")
+_EKS_ONLY = ("cluster", "namespace", "resources")
+_SAGEMAKER_SCALING = ("min_instances", "max_instances", "target_invocations_per_instance", "scale_in_cooldown", "scale_out_cooldown", "scheduled")
+_EKS_SCALING = ("min_replicas", "max_replicas", "target_cpu_percent")
+
+#: Quality metrics per problem type, and whether a larger value is better.
+#: Error metrics (lower is better) are bounded with `max`, scores with `min`.
+METRICS: dict[str, dict[str, bool]] = {
+    "binary_classification": {"auc": True, "pr_auc": True, "accuracy": True, "precision": True, "recall": True, "f1": True, "log_loss": False},
+    "multiclass_classification": {"accuracy": True, "macro_f1": True, "macro_precision": True, "macro_recall": True, "weighted_f1": True, "log_loss": False},
+    "regression": {"rmse": False, "mae": False, "mse": False, "mape": False, "r2": True},
+}
+#: Scores that live in [0, 1].
+_UNIT_INTERVAL = {"auc", "pr_auc", "accuracy", "precision", "recall", "f1", "macro_f1", "macro_precision", "macro_recall", "weighted_f1"}
+
+#: SageMaker limits (botocore's service model and the SageMaker quotas page).
+MAX_SAGEMAKER_VARIANTS = 10
+MAX_ROLLOUT_WAIT_SECONDS = 3600
+#: Longest AWS resource name the derived names must fit (endpoint, model, endpoint config).
+MAX_SAGEMAKER_NAME = 63
+#: Kubernetes object names used as DNS labels (Services).
+MAX_DNS_LABEL = 63
+#: Kubernetes minor versions whose schemas kubernetes-validate bundles (EKS offers a subset).
+KUBERNETES_MINOR_VERSIONS = range(25, 38)
+
+
+# --- 1. shape -----------------------------------------------------------------------------------
+
+
+def shape_problems(document: dict) -> Iterator[Problem]:
+    """Discriminated fields of a structurally valid Model document."""
+    for index, deployment in enumerate(document.get("deployments", ())):
+        at: FieldPath = ("deployments", index)
+        target = deployment["target"]
+        own, other = (_SAGEMAKER_ONLY, _EKS_ONLY) if target == "sagemaker" else (_EKS_ONLY, _SAGEMAKER_ONLY)
+        yield from _not_for(deployment, at, other, f"target {target}")
+        required = "instance_type" if target == "sagemaker" else "cluster"
+        if required not in deployment:
+            yield at + (required,), f"required for target {target}"
+        scaling = deployment.get("autoscaling")
+        if scaling is not None:
+            own_scaling, other_scaling = (
+                (_SAGEMAKER_SCALING, _EKS_SCALING) if target == "sagemaker" else (_EKS_SCALING, _SAGEMAKER_SCALING)
+            )
+            yield from _not_for(scaling, at + ("autoscaling",), other_scaling, f"target {target}")
+            for bound in own_scaling[:2]:
+                if bound not in scaling:
+                    yield at + ("autoscaling", bound), f"required in autoscaling for target {target}"
+        rollout = deployment.get("rollout") or {}
+        strategy = rollout.get("strategy", "all_at_once")
+        if strategy == "all_at_once" and "step_percent" in rollout:
+            yield at + ("rollout", "step_percent"), "applies only to strategies canary and linear"
+        elif strategy != "all_at_once" and "step_percent" not in rollout:
+            yield at + ("rollout", "step_percent"), f"required for strategy {strategy}"
+        for v_index, variant in enumerate(deployment.get("variants", ())):
+            has = [key for key in ("model_version", "artifact") if key in variant]
+            if len(has) != 1:
+                where = at + ("variants", v_index) + ((has[1],) if len(has) == 2 else ())
+                yield where, "a variant has exactly one of model_version and artifact" + (
+                    " (found both)" if has else " (found neither)"
+                )
+    training = document.get("training")
+    if training is not None:
+        backend = training.get("backend", "sagemaker")
+        if backend == "eks":
+            if "cluster" not in training:
+                yield ("training", "cluster"), "required for backend eks"
+            yield from _not_for(training, ("training",), ("spot", "max_wait"), "backend eks (spot capacity comes from the node group)")
+        else:
+            yield from _not_for(training, ("training",), ("cluster",), f"backend {backend}")
+            if "max_wait" in training and not training.get("spot", False):
+                yield ("training", "max_wait"), "applies only with spot: true"
+
+
+def _not_for(mapping: dict, at: FieldPath, keys: Iterable[str], what: str) -> Iterator[Problem]:
+    for key in keys:
+        if key in mapping:
+            yield at + (key,), f"does not apply to {what}"
+
+
+# --- 2. one spec --------------------------------------------------------------------------------
+
+
+def _duplicates(names: Iterable[str], at: FieldPath, what: str) -> Iterator[Problem]:
+    seen: Counter[str] = Counter()
+    for index, name in enumerate(names):
+        seen[name] += 1
+        if seen[name] == 2:
+            yield at + (index, "name"), f"{what} name '{name}' is used more than once"
+
+
+def _min_max(low: Optional[float], high: Optional[float], at: FieldPath, low_key: str, high_key: str) -> Iterator[Problem]:
+    if low is not None and high is not None and low > high:
+        yield at + (low_key,), f"{low_key} ({_num(low)}) is greater than {high_key} ({_num(high)})"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _bound_problems(bound: Bound, at: FieldPath, problem_type: Optional[str]) -> Iterator[Problem]:
+    if bound.min is None and bound.max is None:
+        yield at, f"the bound on '{bound.metric}' needs min and/or max"
+        return
+    yield from _min_max(bound.min, bound.max, at, "min", "max")
+    if problem_type is None:
+        return
+    metrics = METRICS[problem_type]
+    if bound.metric not in metrics:
+        other = next((p for p, m in METRICS.items() if bound.metric in m), None)
+        why = f"; it is a {other.replace('_', ' ')} metric" if other else did_you_mean(bound.metric, metrics)
+        yield at + ("metric",), f"'{bound.metric}' is not a {problem_type.replace('_', ' ')} metric{why} (use one of {', '.join(metrics)})"
+        return
+    higher_is_better = metrics[bound.metric]
+    if higher_is_better and bound.min is None:
+        yield at + ("max",), f"'{bound.metric}' is a score (higher is better): bound it with min"
+    if not higher_is_better and bound.max is None:
+        yield at + ("min",), f"'{bound.metric}' is an error metric (lower is better): bound it with max"
+    if bound.metric in _UNIT_INTERVAL:
+        for key, value in (("min", bound.min), ("max", bound.max)):
+            if value is not None and not 0 <= value <= 1:
+                yield at + (key,), f"'{bound.metric}' lies between 0 and 1 (got {_num(value)})"
+
+
+def _instance_type_problem(instance_type: str, use: str) -> Optional[str]:
+    training = aws_catalog.sagemaker_training_instance_types()
+    hosting = aws_catalog.sagemaker_hosting_instance_types()
+    wanted, other, other_use = (training, hosting, "hosting") if use == "training" else (hosting, training, "training")
+    if instance_type in wanted:
+        return None
+    if instance_type in other:
+        return f"'{instance_type}' is a SageMaker {other_use} instance type; SageMaker {use} does not offer it"
+    return f"'{instance_type}' is not a SageMaker {use} instance type{did_you_mean(instance_type, wanted)}"
+
+
+def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
+    yield from _duplicates((d.name for d in spec.deployments), ("deployments",), "deployment")
+    problem_type = spec.monitoring.problem_type if spec.monitoring else None
+    for index, deployment in enumerate(spec.deployments):
+        at: FieldPath = ("deployments", index)
+        yield from _duplicates((v.name for v in deployment.variants), at + ("variants",), "variant")
+        if deployment.variants and all(v.weight == 0 for v in deployment.variants):
+            yield at + ("variants",), "at least one variant needs a weight above 0, or no traffic is served"
+        for v_index, variant in enumerate(deployment.variants):
+            derived = f"{spec.name}-{deployment.name}-{variant.name}"
+            if len(derived) > MAX_SAGEMAKER_NAME:
+                yield at + ("variants", v_index, "name"), (
+                    f"the derived resource name '{derived}' has {len(derived)} characters; AWS and Kubernetes allow "
+                    f"{MAX_SAGEMAKER_NAME}: shorten the model, deployment or variant name"
+                )
+        if isinstance(deployment, SageMakerDeployment):
+            yield from _sagemaker_deployment_problems(deployment, at)
+        if isinstance(deployment, EksDeployment) and deployment.autoscaling:
+            scaling = deployment.autoscaling
+            yield from _min_max(scaling.min_replicas, scaling.max_replicas, at + ("autoscaling",), "min_replicas", "max_replicas")
+
+    if spec.training is not None:
+        training = spec.training
+        if training.backend == "sagemaker":
+            problem = _instance_type_problem(training.instance_type, "training")
+            if problem:
+                yield ("training", "instance_type"), problem
+        if training.max_wait_seconds is not None and training.max_wait_seconds < training.max_runtime_seconds:
+            yield ("training", "max_wait"), "must be at least max_runtime (spot waiting time includes the run)"
+        if training.evaluation is not None:
+            yield from _bound_problems(training.evaluation, ("training", "evaluation"), problem_type)
+
+    if spec.monitoring is not None:
+        monitoring = spec.monitoring
+        yield from _duplicate_metrics(monitoring.quality)
+        for index, bound in enumerate(monitoring.quality):
+            yield from _bound_problems(bound, ("monitoring", "quality", index), problem_type)
+        if monitoring.quality and (spec.data is None or spec.data.ground_truth is None):
+            yield ("monitoring", "quality"), "quality monitoring compares predictions with labels: set data.ground_truth"
+        drift = monitoring.drift
+        if drift is not None and drift.method in ("ks", "jensen_shannon") and drift.threshold > 1:
+            yield ("monitoring", "drift", "threshold"), (
+                f"the {drift.method} score lies between 0 and 1, so threshold {_num(drift.threshold)} never alarms"
+            )
+
+    if spec.retraining is not None:
+        yield from _retraining_problems(spec)
+    yield from _code_problems(spec, root)
+
+
+def _sagemaker_deployment_problems(deployment: SageMakerDeployment, at: FieldPath) -> Iterator[Problem]:
+    problem = _instance_type_problem(deployment.instance_type, "hosting")
+    if problem:
+        yield at + ("instance_type",), problem
+    if len(deployment.variants) > MAX_SAGEMAKER_VARIANTS:
+        yield at + ("variants",), f"SageMaker endpoints hold at most {MAX_SAGEMAKER_VARIANTS} variants (got {len(deployment.variants)})"
+    if deployment.rollout.wait_seconds > MAX_ROLLOUT_WAIT_SECONDS:
+        yield at + ("rollout", "wait"), "SageMaker waits at most 1h between rollout steps"
+    scaling = deployment.autoscaling
+    if scaling is None:
+        return
+    yield from _min_max(scaling.min_instances, scaling.max_instances, at + ("autoscaling",), "min_instances", "max_instances")
+    windows = at + ("autoscaling", "scheduled")
+    yield from _duplicates((s.name for s in scaling.scheduled), windows, "scheduled window")
+    for index, window in enumerate(scaling.scheduled):
+        yield from _min_max(window.min_instances, window.max_instances, windows + (index,), "min_instances", "max_instances")
+        if window.start >= window.end:
+            yield windows + (index, "end"), "must be after start"
+    ordered = sorted(enumerate(scaling.scheduled), key=lambda item: item[1].start)
+    for (_, earlier), (index, later) in zip(ordered, ordered[1:]):
+        if later.start < earlier.end:
+            yield windows + (index, "start"), (
+                f"window '{later.name}' overlaps window '{earlier.name}'; the restore at the end of one "
+                "would cut the other short"
+            )
+
+
+def _duplicate_metrics(bounds: tuple[Bound, ...]) -> Iterator[Problem]:
+    seen: set[str] = set()
+    for index, bound in enumerate(bounds):
+        if bound.metric in seen:
+            yield ("monitoring", "quality", index, "metric"), f"metric '{bound.metric}' is bounded twice; use one entry with min and max"
+        seen.add(bound.metric)
+
+
+def _retraining_problems(spec: ModelSpec) -> Iterator[Problem]:
+    retraining = spec.retraining
+    assert retraining is not None
+    if spec.training is None:
+        yield ("retraining",), "retraining needs a training section to know how to train"
+    monitoring = spec.monitoring
+    for index, trigger in enumerate(retraining.triggers):
+        at: FieldPath = ("retraining", "triggers", index)
+        if trigger in retraining.triggers[:index]:
+            yield at, f"trigger '{trigger}' is listed twice"
+        elif trigger == "drift" and (monitoring is None or monitoring.drift is None):
+            yield at, "trigger 'drift' needs monitoring.drift"
+        elif trigger == "quality" and (monitoring is None or not monitoring.quality):
+            yield at, "trigger 'quality' needs monitoring.quality"
+        elif trigger == "quality" and (spec.data is None or spec.data.ground_truth is None):
+            yield at, "trigger 'quality' needs data.ground_truth"
+        elif trigger == "schedule" and retraining.schedule is None:
+            yield at, "trigger 'schedule' needs retraining.schedule"
+        elif trigger == "new_data" and (spec.data is None or spec.data.training is None):
+            yield at, "trigger 'new_data' needs data.training"
+
+
+def _code_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
+    if root is None:
+        return
+    code = spec.model.code
+    root_real = os.path.realpath(root)
+    folder = os.path.realpath(os.path.join(root_real, code))
+    if os.path.isabs(code) or os.path.commonpath([root_real, folder]) != root_real:
+        yield ("model", "code"), f"'{code}' must be a folder inside the repository ({root})"
+    elif not os.path.isdir(folder):
+        yield ("model", "code"), f"folder '{code}' does not exist under the repository root {root}"
+
+
+def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:
+    yield from _duplicates((c.name for c in spec.clusters), ("clusters",), "cluster")
+    for index, cluster in enumerate(spec.clusters):
+        at: FieldPath = ("clusters", index)
+        minor = int(cluster.kubernetes_version.split(".")[1])
+        if minor not in KUBERNETES_MINOR_VERSIONS:
+            yield at + ("kubernetes_version",), (
+                f"Kubernetes {cluster.kubernetes_version} is outside the supported 1.{KUBERNETES_MINOR_VERSIONS.start}"
+                f"-1.{KUBERNETES_MINOR_VERSIONS.stop - 1}"
+            )
+        yield from _duplicates((g.name for g in cluster.node_groups), at + ("node_groups",), "node group")
+        for g_index, group in enumerate(cluster.node_groups):
+            group_at = at + ("node_groups", g_index)
+            yield from _min_max(group.min, group.max, group_at, "min", "max")
+            if group.gpu:
+                for t_index, instance_type in enumerate(group.instance_types):
+                    if not aws_catalog.is_gpu_instance_type(instance_type):
+                        yield group_at + ("instance_types", t_index), f"'{instance_type}' has no GPU, but the node group says gpu: true"
+
+
+# --- 3. model against platform ------------------------------------------------------------------
+
+
+def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> Iterator[Problem]:
+    uses: list[tuple[FieldPath, str]] = [
+        (("deployments", i, "cluster"), d.cluster) for i, d in enumerate(spec.deployments) if isinstance(d, EksDeployment)
+    ]
+    if spec.training is not None and spec.training.backend == "eks" and spec.training.cluster:
+        uses.append((("training", "cluster"), spec.training.cluster))
+    for at, name in uses:
+        if platform is None:
+            yield at, f"cluster '{name}' needs a Platform spec (kind: Platform) among the specs validated together"
+        elif platform.cluster(name) is None:
+            names = [c.name for c in platform.clusters]
+            yield at, f"cluster '{name}' is not a cluster of platform '{platform.name}'{did_you_mean(name, names)}" + (
+                f" (clusters: {', '.join(names)})" if names else " (it declares no clusters)"
+            )
+    if platform is None:
+        return
+    for index, deployment in enumerate(spec.deployments):
+        cluster = platform.cluster(deployment.cluster) if isinstance(deployment, EksDeployment) else None
+        if cluster is not None and deployment.resources.gpu > 0 and not cluster.has_gpu_nodes:  # type: ignore[union-attr]
+            yield ("deployments", index, "resources", "gpu"), (
+                f"requests GPUs, but cluster '{cluster.name}' has no node group with gpu: true"
+            )
+    training = spec.training
+    if training is not None and training.backend == "eks":
+        cluster = platform.cluster(training.cluster or "")
+        if cluster is not None:
+            offered = sorted({t for g in cluster.node_groups for t in g.instance_types})
+            if training.instance_type not in offered:
+                yield ("training", "instance_type"), (
+                    f"'{training.instance_type}' is not an instance type of cluster '{cluster.name}' (offers {', '.join(offered)})"
+                )
+
+
+def unknown_environment_problems(document: dict, known: Iterable[str]) -> Iterator[Problem]:
+    """Override blocks for environments nobody declared: `prd:` would never apply."""
+    known = sorted(set(known))
+    for name in (document.get("environments") or {}):
+        if name not in known:
+            yield ("environments", name), (
+                f"unknown environment '{name}'{did_you_mean(name, known)}; known: {', '.join(known)} "
+                "(declare more under the Platform spec's environments)"
+            )

@@ -1,0 +1,345 @@
+"""The structure of spec language v1, as cerberus schemas.
+
+This file is the single source of truth for key names, types, allowed values, defaults and the
+one-line description of every field: the validator checks documents against it, the typed layer
+(`types.py`) takes its defaults from `meta.default`, and `modelform schema` turns it into a JSON
+Schema for editors. Rules that relate several fields or several files live in `rules.py`.
+
+Custom `check_with` names (`duration`, `schedule`, `s3_uri`, `email`, ...) are implemented by
+`validator.SpecValidator` with the parsers in `parsers.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SPEC_VERSION = 1
+
+#: Model, deployment, variant, cluster and node group names become parts of AWS and Kubernetes
+#: names, so they are DNS labels: lowercase letters, digits and inner hyphens.
+NAME_PATTERN = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
+MODEL_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+ENVIRONMENT_PATTERN = r"^[a-z][a-z0-9]{0,15}$"
+KUBERNETES_VERSION_PATTERN = r"^1\.[0-9]{2}$"
+
+#: What each pattern means, in words; used in error messages instead of the regular expression.
+PATTERN_HELP = {
+    NAME_PATTERN: "lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen",
+    MODEL_NAME_PATTERN: "2 to 32 lowercase letters, digits and hyphens, starting with a letter and "
+    "not ending with a hyphen (derived AWS names must fit)",
+    ENVIRONMENT_PATTERN: "up to 16 lowercase letters and digits, starting with a letter",
+    KUBERNETES_VERSION_PATTERN: "a Kubernetes minor version such as '1.31'",
+}
+
+#: Environments every spec may override without declaring them; a Platform spec's
+#: `environments` may add more (e.g. `qa: {}`).
+DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
+
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
+DRIFT_METHODS = ("psi", "ks", "jensen_shannon")
+RETRAINING_TRIGGERS = ("schedule", "drift", "quality", "new_data")
+ROLLOUT_STRATEGIES = ("all_at_once", "canary", "linear")
+
+
+# --- small constructors that keep the schema below readable -----------------------------------
+
+
+def _field(kind: str | list[str], description: str, default: Any = None, **rules: Any) -> dict:
+    meta: dict[str, Any] = {"description": description}
+    if default is not None:
+        meta["default"] = default
+    return {"type": kind, "meta": meta, **rules}
+
+
+def string(description: str, default: Any = None, **rules: Any) -> dict:
+    return _field("string", description, default, empty=False, **rules)
+
+
+def integer(description: str, default: Any = None, **rules: Any) -> dict:
+    return _field("integer", description, default, **rules)
+
+
+def number(description: str, default: Any = None, **rules: Any) -> dict:
+    return _field("number", description, default, **rules)
+
+
+def boolean(description: str, default: Any = None, **rules: Any) -> dict:
+    return _field("boolean", description, default, **rules)
+
+
+def mapping(description: str, fields: dict, default: Any = None, **rules: Any) -> dict:
+    return _field("dict", description, default, schema=fields, **rules)
+
+
+def list_of(description: str, item: dict, default: Any = None, **rules: Any) -> dict:
+    return _field("list", description, default, schema=item, **rules)
+
+
+def tags_field(description: str) -> dict:
+    return _field(
+        "dict",
+        description,
+        {},
+        keysrules={"type": "string", "minlength": 1, "maxlength": 128, "check_with": "tag_key"},
+        valuesrules={"type": "string", "maxlength": 256},
+        maxlength=40,
+    )
+
+
+def environments_field(kind: str) -> dict:
+    return _field(
+        "dict",
+        f"Per-environment overrides, deep-merged over this {kind} spec: mappings merge key by key, "
+        "lists of named mappings merge by `name`, other lists replace, and null removes a key.",
+        {},
+        keysrules={"type": "string", "regex": ENVIRONMENT_PATTERN},
+        valuesrules={"type": "dict", "nullable": True},
+    )
+
+
+def _bound_fields(what: str) -> dict:
+    return {
+        "metric": string(f"The {what} metric's name; must fit `monitoring.problem_type`.", required=True),
+        "min": number(f"Lowest acceptable value of the {what} metric (scores such as auc, accuracy)."),
+        "max": number(f"Highest acceptable value of the {what} metric (errors such as rmse, mae)."),
+    }
+
+
+def _header(kind: str) -> dict:
+    return {
+        "spec_version": integer("Version of the spec language; this release reads 1.", required=True, allowed=[SPEC_VERSION]),
+        "kind": string("`Model` or `Platform`.", required=True, allowed=[kind]),
+    }
+
+
+# --- kind: Model -----------------------------------------------------------------------------
+
+VARIANT = mapping(
+    "A weighted production variant: exactly one of `model_version` (a model registry version) or `artifact`.",
+    {
+        "name": string("Variant name, unique within the deployment.", required=True, regex=NAME_PATTERN, maxlength=30),
+        "model_version": integer("Model registry (model package group) version to serve.", min=1),
+        "artifact": string("S3 URI of a model.tar.gz to serve instead of a registry version.", check_with="s3_uri"),
+        "weight": number("Relative share of traffic; weights need not sum to 100.", 1, min=0),
+    },
+)
+
+SCHEDULED_CAPACITY = mapping(
+    "A known traffic peak: capacity is raised at `start` and restored at `end`.",
+    {
+        "name": string("Window name, unique within the deployment.", required=True, regex=NAME_PATTERN, maxlength=40),
+        "start": string("ISO 8601 timestamp with time zone, e.g. 2026-11-27T00:00:00Z.", required=True, check_with="timestamp"),
+        "end": string("ISO 8601 timestamp with time zone; after `start`.", required=True, check_with="timestamp"),
+        "min_instances": integer("Minimum instances during the window.", required=True, min=1),
+        "max_instances": integer("Maximum instances during the window.", required=True, min=1),
+    },
+)
+
+AUTOSCALING = mapping(
+    "Autoscaling. SageMaker deployments use *_instances, target_invocations_per_instance, cooldowns "
+    "and scheduled; EKS deployments use *_replicas and target_cpu_percent.",
+    {
+        "min_instances": integer("SageMaker: fewest instances per variant.", min=1),
+        "max_instances": integer("SageMaker: most instances per variant.", min=1),
+        "target_invocations_per_instance": integer(
+            "SageMaker: target of the invocations-per-instance tracking policy (per minute).", 1000, min=1
+        ),
+        "scale_in_cooldown": string("SageMaker: wait after a scale-in before the next.", "5m", check_with="duration"),
+        "scale_out_cooldown": string("SageMaker: wait after a scale-out before the next.", "1m", check_with="duration"),
+        "scheduled": list_of("SageMaker: known peaks with raised capacity.", SCHEDULED_CAPACITY, []),
+        "min_replicas": integer("EKS: fewest pods per variant.", min=1),
+        "max_replicas": integer("EKS: most pods per variant.", min=1),
+        "target_cpu_percent": integer("EKS: HPA target CPU utilisation, percent of the request.", 70, min=1, max=1000),
+    },
+)
+
+ROLLOUT = mapping(
+    "Blue/green update policy of a SageMaker endpoint.",
+    {
+        "strategy": string("all_at_once | canary | linear.", "all_at_once", allowed=list(ROLLOUT_STRATEGIES)),
+        "step_percent": integer("canary/linear: percent of capacity shifted per step.", min=1, max=99),
+        "wait": string(
+            "Bake time per step; auto-rollback if an alarm fires meanwhile (at most 1h).", "10m", check_with="duration"
+        ),
+    },
+)
+
+RESOURCES = mapping(
+    "EKS: requests (and limits) of each serving pod.",
+    {
+        "cpu": _field(["string", "number"], "CPU cores, a Kubernetes quantity such as 2 or 500m.", "1", check_with="quantity"),
+        "memory": _field(["string", "number"], "Memory, a Kubernetes quantity such as 8Gi.", "2Gi", check_with="quantity"),
+        "gpu": integer("NVIDIA GPUs per pod; needs a `gpu: true` node group in the cluster.", 0, min=0, max=16),
+    },
+)
+
+DEPLOYMENT = mapping(
+    "Where and how the model is served.",
+    {
+        "name": string("Deployment name, unique within the model.", required=True, regex=NAME_PATTERN, maxlength=30),
+        "target": string("sagemaker | eks.", required=True, allowed=["sagemaker", "eks"]),
+        "instance_type": string("SageMaker: a hosting instance type such as ml.g5.xlarge."),
+        "instance_count": integer("SageMaker: instances per variant when there is no autoscaling.", 1, min=1),
+        "cluster": string("EKS: a cluster of the Platform spec."),
+        "namespace": string("EKS: Kubernetes namespace.", "models", regex=NAME_PATTERN, maxlength=63),
+        "variants": list_of("Weighted production variants (at most 10 on SageMaker).", VARIANT, required=True, minlength=1),
+        "autoscaling": AUTOSCALING,
+        "rollout": ROLLOUT,
+        "data_capture_percent": integer("SageMaker: percent of requests captured to S3 for monitoring.", 0, min=0, max=100),
+        "resources": RESOURCES,
+    },
+)
+
+MODEL_SCHEMA: dict = {
+    **_header("Model"),
+    "name": string("Model name; prefix of every derived resource name.", required=True, regex=MODEL_NAME_PATTERN),
+    "owner": string("E-mail address of the owning person or team.", required=True, check_with="email"),
+    "team": string("Owning team.", required=True, maxlength=64),
+    "description": _field("string", "What the model does, for auditors.", ""),
+    "tags": tags_field("Tags merged into every resource's tags."),
+    "protect": boolean("Protect and retain data-bearing resources. Defaults to true in prod, false elsewhere."),
+    "decommission": boolean("Allow the model's stacks to be destroyed, prod endpoints included.", False),
+    "model": mapping(
+        "The model's code.",
+        {
+            "framework": string("ML framework; v1 supports pytorch.", "pytorch", allowed=["pytorch"]),
+            "framework_version": string("Framework version, e.g. '2.6' (quoted).", required=True, regex=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"),
+            "code": string("Repository-relative folder with the training and inference entry points.", required=True),
+            "entry_point": string("Training script inside `code`.", "train.py"),
+            "inference_entry_point": string("Serving script inside `code` (SageMaker PyTorch contract).", "inference.py"),
+        },
+        required=True,
+    ),
+    "data": mapping(
+        "Where the data lives and which version the model was trained on.",
+        {
+            "training": string("S3 prefix of the training data.", check_with="s3_uri"),
+            "validation": string("S3 prefix of the validation data.", check_with="s3_uri"),
+            "ground_truth": string("S3 prefix of labels for quality monitoring.", check_with="s3_uri"),
+            "version": _field(["string", "integer"], "Version label of the data trained on.", required=True),
+        },
+    ),
+    "training": mapping(
+        "How the model is (re)trained.",
+        {
+            "backend": string("sagemaker | eks.", "sagemaker", allowed=["sagemaker", "eks"]),
+            "instance_type": string("sagemaker: an ml.* training type; eks: an EC2 type of the cluster.", required=True),
+            "instance_count": integer("Instances (distributed training when > 1).", 1, min=1, max=100),
+            "volume_gb": integer("Storage volume per instance, GB.", 50, min=1, max=16384),
+            "max_runtime": string("Stop training after this long.", "24h", check_with="duration"),
+            "max_wait": string("spot: give up waiting for capacity after this long; >= max_runtime. Defaults to twice max_runtime.", check_with="duration"),
+            "spot": boolean("Use managed spot capacity, with checkpoints.", False),
+            "cluster": string("eks backend: a cluster of the Platform spec."),
+            "hyperparameters": _field(
+                "dict",
+                "Passed to the entry point as --name value.",
+                {},
+                keysrules={"type": "string", "regex": r"^[A-Za-z_][A-Za-z0-9_-]*$"},
+                valuesrules={"type": ["string", "integer", "number", "boolean"]},
+            ),
+            "evaluation": mapping("Quality gate before a retrained model is registered.", _bound_fields("evaluation")),
+        },
+    ),
+    "deployments": list_of("Where the model is served.", DEPLOYMENT, required=True, minlength=1),
+    "monitoring": mapping(
+        "Quality and drift monitoring, and alarms.",
+        {
+            "schedule": string("EventBridge schedule of the monitoring job.", "rate(1 hour)", check_with="schedule"),
+            "problem_type": string("binary_classification | multiclass_classification | regression.", required=True, allowed=list(PROBLEM_TYPES)),
+            "quality": list_of("Alarm bounds on quality metrics against ground truth.", mapping("A bound.", _bound_fields("quality")), []),
+            "drift": mapping(
+                "Feature drift against the training baseline.",
+                {
+                    "method": string("psi | ks | jensen_shannon.", "psi", allowed=list(DRIFT_METHODS)),
+                    "threshold": number("Alarm when a feature's score exceeds this.", required=True, min=0),
+                    "features": _field(["string", "list"], "`all` or a list of feature names.", "all", check_with="features"),
+                },
+            ),
+            "latency_p99_ms": integer("Alarm when p99 model latency exceeds this many milliseconds.", 1000, min=1),
+            "error_rate_percent": number("Alarm when the 5xx rate exceeds this percent.", 1.0, min=0, max=100),
+            "notify": list_of("E-mail addresses notified by every alarm.", string("An e-mail address.", check_with="email"), []),
+        },
+    ),
+    "retraining": mapping(
+        "When the model is retrained.",
+        {
+            "triggers": list_of(
+                "Any of schedule, drift, quality, new_data.",
+                string("A trigger.", allowed=list(RETRAINING_TRIGGERS)),
+                required=True,
+                minlength=1,
+            ),
+            "schedule": string("EventBridge schedule for the `schedule` trigger.", check_with="schedule"),
+            "cooldown": string("At most one retraining per cooldown.", "24h", check_with="duration"),
+            "approval": string("manual | auto registration of a model that passed the gate.", "manual", allowed=["manual", "auto"]),
+        },
+    ),
+    "environments": environments_field("Model"),
+}
+
+# --- kind: Platform --------------------------------------------------------------------------
+
+NODE_GROUP = mapping(
+    "An EKS managed node group.",
+    {
+        "name": string("Node group name, unique within the cluster.", required=True, regex=NAME_PATTERN, maxlength=30),
+        "instance_types": list_of("EC2 instance types.", string("An EC2 instance type.", check_with="ec2_instance_type"), required=True, minlength=1),
+        "min": integer("Fewest nodes.", 0, min=0),
+        "max": integer("Most nodes.", required=True, min=1),
+        "gpu": boolean("GPU nodes: GPU AMI and an nvidia.com/gpu taint.", False),
+        "capacity": string("on_demand | spot.", "on_demand", allowed=["on_demand", "spot"]),
+        "disk_gb": integer("Root volume per node, GB.", 100, min=20, max=16384),
+    },
+)
+
+PLATFORM_SCHEMA: dict = {
+    **_header("Platform"),
+    "name": string("Platform name; prefix of shared resource names.", required=True, regex=MODEL_NAME_PATTERN),
+    "region": string("AWS region.", required=True, check_with="region"),
+    "tags": tags_field("Tags merged into every platform resource's tags."),
+    "network": mapping(
+        "The VPC shared by the platform's clusters and endpoints.",
+        {
+            "vpc_cidr": string("Private IPv4 block of the VPC, /16 to /24.", "10.0.0.0/16", check_with="cidr"),
+            "availability_zones": integer("Availability zones to spread subnets over.", 3, min=2, max=6),
+        },
+        {},
+    ),
+    "clusters": list_of(
+        "EKS clusters for serving and training.",
+        mapping(
+            "An EKS cluster.",
+            {
+                "name": string("Cluster name, unique within the platform.", required=True, regex=NAME_PATTERN, maxlength=40),
+                "kubernetes_version": string("Kubernetes minor version, e.g. '1.31' (quoted).", required=True, regex=KUBERNETES_VERSION_PATTERN),
+                "node_groups": list_of("Managed node groups.", NODE_GROUP, required=True, minlength=1),
+            },
+        ),
+        [],
+    ),
+    "environments": environments_field("Platform"),
+}
+
+SCHEMAS = {"Model": MODEL_SCHEMA, "Platform": PLATFORM_SCHEMA}
+
+
+def schema_at(schema: dict, path: tuple) -> dict | None:
+    """The rules of the field at `path` (list indexes step into the item schema)."""
+    rules: dict | None = {"type": "dict", "schema": schema}
+    for element in path:
+        if rules is None:
+            return None
+        inner = rules.get("schema")
+        if isinstance(element, int):
+            rules = inner if rules.get("type") == "list" else None
+        elif isinstance(inner, dict) and rules.get("type") != "list":
+            rules = inner.get(element)
+        elif "valuesrules" in rules:
+            rules = rules["valuesrules"]
+        else:
+            return None
+    return rules
+
+
+def default_of(rules: dict | None) -> Any:
+    return (rules or {}).get("meta", {}).get("default")

@@ -1,0 +1,443 @@
+"""The typed result of validation: frozen dataclasses with every default filled in.
+
+Components receive these and never raw dicts. One `ModelSpec` / `PlatformSpec` describes one
+spec *in one environment* (overrides applied). Durations are seconds, timestamps are UTC
+`datetime`s, schedules are parsed `Schedule`s, S3 locations are `S3Uri`s; defaults come from
+`schema.py` (`meta.default`), so the JSON Schema shown to editors and the values used here agree.
+
+`from_document` builds them from a structurally valid, environment-merged document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Mapping, Optional, Union
+
+from . import parsers
+from .parsers import S3Uri, Schedule
+from .schema import MODEL_SCHEMA, PLATFORM_SCHEMA, default_of, schema_at
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A metric with its acceptable range; `min` and/or `max` is set."""
+
+    metric: str
+    min: Optional[float]
+    max: Optional[float]
+
+
+@dataclass(frozen=True)
+class ModelCode:
+    framework: str
+    framework_version: str
+    code: str
+    entry_point: str
+    inference_entry_point: str
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    training: Optional[S3Uri]
+    validation: Optional[S3Uri]
+    ground_truth: Optional[S3Uri]
+    version: str
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    backend: str
+    instance_type: str
+    instance_count: int
+    volume_gb: int
+    max_runtime_seconds: int
+    max_wait_seconds: Optional[int]  # spot only; twice max_runtime unless given
+    spot: bool
+    cluster: Optional[str]
+    hyperparameters: Mapping[str, Union[str, int, float, bool]]
+    evaluation: Optional[Bound]
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    model_version: Optional[int]
+    artifact: Optional[S3Uri]
+    weight: float
+
+
+@dataclass(frozen=True)
+class ScheduledCapacity:
+    name: str
+    start: datetime
+    end: datetime
+    min_instances: int
+    max_instances: int
+
+
+@dataclass(frozen=True)
+class SageMakerAutoscaling:
+    min_instances: int
+    max_instances: int
+    target_invocations_per_instance: int
+    scale_in_cooldown_seconds: int
+    scale_out_cooldown_seconds: int
+    scheduled: tuple[ScheduledCapacity, ...]
+
+
+@dataclass(frozen=True)
+class Rollout:
+    strategy: str  # all_at_once | canary | linear
+    step_percent: Optional[int]
+    wait_seconds: int
+
+
+@dataclass(frozen=True)
+class SageMakerDeployment:
+    name: str
+    target: str  # "sagemaker"
+    instance_type: str
+    instance_count: int
+    variants: tuple[Variant, ...]
+    autoscaling: Optional[SageMakerAutoscaling]
+    rollout: Rollout
+    data_capture_percent: int
+
+
+@dataclass(frozen=True)
+class EksAutoscaling:
+    min_replicas: int
+    max_replicas: int
+    target_cpu_percent: int
+
+
+@dataclass(frozen=True)
+class PodResources:
+    cpu: Decimal  # cores
+    memory: Decimal  # bytes
+    cpu_text: str  # as written, for manifests
+    memory_text: str
+    gpu: int
+
+
+@dataclass(frozen=True)
+class EksDeployment:
+    name: str
+    target: str  # "eks"
+    cluster: str
+    namespace: str
+    variants: tuple[Variant, ...]
+    autoscaling: Optional[EksAutoscaling]
+    resources: PodResources
+
+
+Deployment = Union[SageMakerDeployment, EksDeployment]
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    method: str
+    threshold: float
+    features: Optional[tuple[str, ...]]  # None means all features
+
+
+@dataclass(frozen=True)
+class MonitoringSpec:
+    schedule: Schedule
+    problem_type: str
+    quality: tuple[Bound, ...]
+    drift: Optional[DriftSpec]
+    latency_p99_ms: int
+    error_rate_percent: float
+    notify: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RetrainingSpec:
+    triggers: tuple[str, ...]
+    schedule: Optional[Schedule]
+    cooldown_seconds: int
+    approval: str  # manual | auto
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    environment: str
+    source: str  # the spec file, as given on the command line
+    owner: str
+    team: str
+    description: str
+    tags: Mapping[str, str]
+    protect: bool
+    decommission: bool
+    model: ModelCode
+    data: Optional[DataSpec]
+    training: Optional[TrainingSpec]
+    deployments: tuple[Deployment, ...]
+    monitoring: Optional[MonitoringSpec]
+    retraining: Optional[RetrainingSpec]
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.name}.{self.environment}"
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    name: str
+    instance_types: tuple[str, ...]
+    min: int
+    max: int
+    gpu: bool
+    capacity: str  # on_demand | spot
+    disk_gb: int
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    kubernetes_version: str
+    node_groups: tuple[NodeGroup, ...]
+
+    def node_group(self, name: str) -> Optional[NodeGroup]:
+        return next((g for g in self.node_groups if g.name == name), None)
+
+    @property
+    def has_gpu_nodes(self) -> bool:
+        return any(g.gpu for g in self.node_groups)
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc_cidr: str
+    availability_zones: int
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    name: str
+    environment: str
+    source: str
+    region: str
+    tags: Mapping[str, str]
+    network: Network
+    clusters: tuple[Cluster, ...]
+    environments: tuple[str, ...]  # every environment name this platform knows
+
+    def cluster(self, name: str) -> Optional[Cluster]:
+        return next((c for c in self.clusters if c.name == name), None)
+
+
+# --- building from a validated document --------------------------------------------------------
+
+
+class _Reader:
+    """Reads fields of one mapping of a validated document, falling back to schema defaults."""
+
+    def __init__(self, document: Mapping[str, Any], schema: dict, path: tuple):
+        self.document = document
+        self.schema = schema
+        self.path = path
+
+    def __call__(self, key: str) -> Any:
+        if key in self.document:
+            return self.document[key]
+        return default_of(schema_at(self.schema, self.path + (key,)))
+
+    def child(self, key: str, index: Optional[int] = None) -> Optional["_Reader"]:
+        value = self.document.get(key)
+        path = self.path + (key,)
+        if index is not None:
+            value, path = value[index], path + (index,)
+        return None if value is None else _Reader(value, self.schema, path)
+
+    def children(self, key: str) -> list["_Reader"]:
+        return [self.child(key, i) for i in range(len(self.document.get(key) or ()))]  # type: ignore[misc]
+
+
+def _frozen(mapping: Optional[Mapping]) -> Mapping:
+    return MappingProxyType(dict(sorted((mapping or {}).items())))
+
+
+def _optional(value: Any, parse) -> Any:
+    return None if value is None else parse(value)
+
+
+def _bound(read: Optional[_Reader]) -> Optional[Bound]:
+    if read is None:
+        return None
+    return Bound(read("metric"), _optional(read("min"), float), _optional(read("max"), float))
+
+
+def _variants(read: _Reader) -> tuple[Variant, ...]:
+    return tuple(
+        Variant(v("name"), v("model_version"), _optional(v("artifact"), parsers.parse_s3_uri), float(v("weight")))
+        for v in read.children("variants")
+    )
+
+
+def _sagemaker_deployment(read: _Reader) -> SageMakerDeployment:
+    scaling = read.child("autoscaling")
+    rollout = read.child("rollout") or _Reader({}, read.schema, read.path + ("rollout",))
+    return SageMakerDeployment(
+        name=read("name"),
+        target="sagemaker",
+        instance_type=read("instance_type"),
+        instance_count=read("instance_count"),
+        variants=_variants(read),
+        autoscaling=None
+        if scaling is None
+        else SageMakerAutoscaling(
+            min_instances=scaling("min_instances"),
+            max_instances=scaling("max_instances"),
+            target_invocations_per_instance=scaling("target_invocations_per_instance"),
+            scale_in_cooldown_seconds=parsers.parse_duration(scaling("scale_in_cooldown")),
+            scale_out_cooldown_seconds=parsers.parse_duration(scaling("scale_out_cooldown")),
+            scheduled=tuple(
+                ScheduledCapacity(
+                    s("name"),
+                    parsers.parse_timestamp(s("start")),
+                    parsers.parse_timestamp(s("end")),
+                    s("min_instances"),
+                    s("max_instances"),
+                )
+                for s in scaling.children("scheduled")
+            ),
+        ),
+        rollout=Rollout(rollout("strategy"), rollout("step_percent"), parsers.parse_duration(rollout("wait"))),
+        data_capture_percent=read("data_capture_percent"),
+    )
+
+
+def _eks_deployment(read: _Reader) -> EksDeployment:
+    scaling = read.child("autoscaling")
+    resources = read.child("resources") or _Reader({}, read.schema, read.path + ("resources",))
+    return EksDeployment(
+        name=read("name"),
+        target="eks",
+        cluster=read("cluster"),
+        namespace=read("namespace"),
+        variants=_variants(read),
+        autoscaling=None
+        if scaling is None
+        else EksAutoscaling(scaling("min_replicas"), scaling("max_replicas"), scaling("target_cpu_percent")),
+        resources=PodResources(
+            cpu=parsers.parse_quantity(resources("cpu")),
+            memory=parsers.parse_quantity(resources("memory")),
+            cpu_text=str(resources("cpu")),
+            memory_text=str(resources("memory")),
+            gpu=resources("gpu"),
+        ),
+    )
+
+
+def model_from_document(document: Mapping[str, Any], environment: str, source: str) -> ModelSpec:
+    read = _Reader(document, MODEL_SCHEMA, ())
+    code = read.child("model")
+    data = read.child("data")
+    training = read.child("training")
+    monitoring = read.child("monitoring")
+    retraining = read.child("retraining")
+    protect = read("protect")
+    drift = monitoring.child("drift") if monitoring else None
+    return ModelSpec(
+        name=read("name"),
+        environment=environment,
+        source=source,
+        owner=read("owner"),
+        team=read("team"),
+        description=read("description").strip(),
+        tags=_frozen(read("tags")),
+        # Nothing lost: prod protects data-bearing resources unless the spec says otherwise.
+        protect=(environment == "prod") if protect is None else protect,
+        decommission=read("decommission"),
+        model=ModelCode(code("framework"), code("framework_version"), code("code"), code("entry_point"), code("inference_entry_point")),  # type: ignore[misc]
+        data=None
+        if data is None
+        else DataSpec(
+            _optional(data("training"), parsers.parse_s3_uri),
+            _optional(data("validation"), parsers.parse_s3_uri),
+            _optional(data("ground_truth"), parsers.parse_s3_uri),
+            str(data("version")),
+        ),
+        training=None
+        if training is None
+        else TrainingSpec(
+            backend=training("backend"),
+            instance_type=training("instance_type"),
+            instance_count=training("instance_count"),
+            volume_gb=training("volume_gb"),
+            max_runtime_seconds=parsers.parse_duration(training("max_runtime")),
+            max_wait_seconds=(
+                parsers.parse_duration(training("max_wait"))
+                if training("max_wait") is not None
+                else 2 * parsers.parse_duration(training("max_runtime"))
+            )
+            if training("spot")
+            else None,
+            spot=training("spot"),
+            cluster=training("cluster"),
+            hyperparameters=_frozen(training("hyperparameters")),
+            evaluation=_bound(training.child("evaluation")),
+        ),
+        deployments=tuple(
+            _sagemaker_deployment(d) if d("target") == "sagemaker" else _eks_deployment(d)
+            for d in read.children("deployments")
+        ),
+        monitoring=None
+        if monitoring is None
+        else MonitoringSpec(
+            schedule=parsers.parse_schedule(monitoring("schedule")),
+            problem_type=monitoring("problem_type"),
+            quality=tuple(_bound(q) for q in monitoring.children("quality")),  # type: ignore[misc]
+            drift=None
+            if drift is None
+            else DriftSpec(
+                drift("method"),
+                float(drift("threshold")),
+                None if drift("features") == "all" else tuple(drift("features")),
+            ),
+            latency_p99_ms=monitoring("latency_p99_ms"),
+            error_rate_percent=float(monitoring("error_rate_percent")),
+            notify=tuple(monitoring("notify")),
+        ),
+        retraining=None
+        if retraining is None
+        else RetrainingSpec(
+            triggers=tuple(retraining("triggers")),
+            schedule=_optional(retraining("schedule"), parsers.parse_schedule),
+            cooldown_seconds=parsers.parse_duration(retraining("cooldown")),
+            approval=retraining("approval"),
+        ),
+    )
+
+
+def platform_from_document(
+    document: Mapping[str, Any], environment: str, source: str, environments: tuple[str, ...]
+) -> PlatformSpec:
+    read = _Reader(document, PLATFORM_SCHEMA, ())
+    network = read.child("network") or _Reader({}, PLATFORM_SCHEMA, ("network",))
+    return PlatformSpec(
+        name=read("name"),
+        environment=environment,
+        source=source,
+        region=read("region"),
+        tags=_frozen(read("tags")),
+        network=Network(network("vpc_cidr"), network("availability_zones")),
+        clusters=tuple(
+            Cluster(
+                c("name"),
+                c("kubernetes_version"),
+                tuple(
+                    NodeGroup(g("name"), tuple(g("instance_types")), g("min"), g("max"), g("gpu"), g("capacity"), g("disk_gb"))
+                    for g in c.children("node_groups")
+                ),
+            )
+            for c in read.children("clusters")
+        ),
+        environments=environments,
+    )

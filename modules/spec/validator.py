@@ -1,0 +1,163 @@
+"""Structural validation: cerberus with our types and parsers, and errors in the user's words.
+
+cerberus reports errors as codes with a document path; `structural_errors` turns each into a
+`(path, message, at_key)` triple with a sentence that names the rule ("must be one of sagemaker,
+eks (got 'sagmaker'; did you mean 'sagemaker'?)"). The caller attaches file positions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import cerberus
+from cerberus import errors as cerberus_errors
+from cerberus.platform import _int_types
+
+from . import aws_catalog, parsers
+from .errors import FieldPath, describe_value, did_you_mean
+from .schema import PATTERN_HELP, schema_at
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "dict": "a mapping",
+    "list": "a list",
+}
+
+
+class SpecValidator(cerberus.Validator):
+    """cerberus with booleans kept apart from numbers and the spec language's value parsers."""
+
+    types_mapping = dict(cerberus.Validator.types_mapping)
+    # YAML `true` is a bool and Python's bool is an int: without this, `min_instances: true` passes.
+    types_mapping["integer"] = cerberus.TypeDefinition("integer", _int_types, (bool,))
+    types_mapping["number"] = cerberus.TypeDefinition("number", (float,) + _int_types, (bool,))
+
+    def _parsed_with(self, parser, field: str, value: Any) -> None:
+        try:
+            parser(value)
+        except ValueError as exc:
+            self._error(field, str(exc))
+
+    def _check_with_duration(self, field: str, value: Any) -> None:
+        self._parsed_with(parsers.parse_duration, field, value)
+
+    def _check_with_schedule(self, field: str, value: Any) -> None:
+        self._parsed_with(parsers.parse_schedule, field, value)
+
+    def _check_with_s3_uri(self, field: str, value: Any) -> None:
+        self._parsed_with(parsers.parse_s3_uri, field, value)
+
+    def _check_with_email(self, field: str, value: Any) -> None:
+        self._parsed_with(parsers.parse_email, field, value)
+
+    def _check_with_timestamp(self, field: str, value: Any) -> None:
+        self._parsed_with(parsers.parse_timestamp, field, value)
+
+    def _check_with_quantity(self, field: str, value: Any) -> None:
+        self._parsed_with(parsers.parse_quantity, field, value)
+
+    def _check_with_cidr(self, field: str, value: Any) -> None:
+        self._parsed_with(parsers.parse_private_cidr, field, value)
+
+    def _check_with_tag_key(self, field: str, value: Any) -> None:
+        if isinstance(value, str) and value.lower().startswith("aws:"):
+            self._error(field, f"tag key '{value}' uses the 'aws:' prefix, which AWS reserves")
+
+    def _check_with_region(self, field: str, value: Any) -> None:
+        regions = aws_catalog.sagemaker_regions()
+        if value not in regions:
+            self._error(field, f"'{value}' is not an AWS region with SageMaker{did_you_mean(value, regions)}")
+
+    def _check_with_ec2_instance_type(self, field: str, value: Any) -> None:
+        known = aws_catalog.ec2_instance_types()
+        if value not in known:
+            self._error(field, f"'{value}' is not an EC2 instance type{did_you_mean(value, known)}")
+
+    def _check_with_features(self, field: str, value: Any) -> None:
+        if isinstance(value, str):
+            if value != "all":
+                self._error(field, f"must be 'all' or a list of feature names (got '{value}')")
+            return
+        seen: set[str] = set()
+        for item in value:
+            if not isinstance(item, str) or not item:
+                self._error(field, f"feature names are non-empty strings (got {describe_value(item)})")
+            elif item in seen:
+                self._error(field, f"feature '{item}' is listed twice")
+            seen.add(item)
+        if not value:
+            self._error(field, "must name at least one feature, or be 'all'")
+
+
+def structural_errors(document: dict, schema: dict) -> list[tuple[FieldPath, str, bool]]:
+    """Validate `document` against `schema`; each problem as (path, message, points_at_key)."""
+    validator = SpecValidator(schema)
+    validator.validate(document, normalize=False)
+    return [problem for error in validator._errors for problem in _flatten(error, schema)]
+
+
+def _flatten(error: cerberus_errors.ValidationError, schema: dict) -> Iterator[tuple[FieldPath, str, bool]]:
+    if error.is_group_error:
+        for child in error.child_errors or ():
+            yield from _flatten(child, schema)
+        return
+    path = tuple(error.document_path)
+    code = error.code
+    value = error.value
+    if code == cerberus_errors.UNKNOWN_FIELD.code:
+        parent = schema_at(schema, path[:-1]) or {}
+        known = (parent.get("schema") or {}).keys()
+        yield path, f"unknown field '{path[-1]}'{did_you_mean(str(path[-1]), known)}", True
+    elif code == cerberus_errors.REQUIRED_FIELD.code:
+        yield path, "required field is missing", True
+    elif code == cerberus_errors.BAD_TYPE.code:
+        yield path, _type_message(error.constraint, value), False
+    elif code == cerberus_errors.NOT_NULLABLE.code:
+        yield path, "needs a value (got null)", False
+    elif code == cerberus_errors.EMPTY_NOT_ALLOWED.code:
+        yield path, "must not be empty", False
+    elif code in (cerberus_errors.MIN_LENGTH.code, cerberus_errors.MAX_LENGTH.code):
+        yield path, _length_message(code, error.constraint, value), False
+    elif code == cerberus_errors.REGEX_MISMATCH.code:
+        help_text = PATTERN_HELP.get(error.constraint, f"the pattern {error.constraint}")
+        yield path, f"'{value}' must be {help_text}", False
+    elif code == cerberus_errors.MIN_VALUE.code:
+        yield path, f"must be at least {error.constraint} (got {value})", False
+    elif code == cerberus_errors.MAX_VALUE.code:
+        yield path, f"must be at most {error.constraint} (got {value})", False
+    elif code == cerberus_errors.UNALLOWED_VALUE.code:
+        allowed = [str(a) for a in error.constraint]
+        yield path, f"must be {_one_of(allowed)} (got {describe_value(value)}){did_you_mean(str(value), allowed)}", False
+    elif code == cerberus_errors.UNALLOWED_VALUES.code:
+        allowed = [str(a) for a in error.constraint]
+        bad = [v for v in value if v not in error.constraint]
+        yield path, f"{', '.join(repr(b) for b in bad)}: each item must be {_one_of(allowed)}", False
+    elif code == cerberus_errors.CUSTOM.code:
+        yield path, str(error.info[0]), False
+    else:  # pragma: no cover - every rule the schemas use is translated above
+        yield path, f"violates rule '{error.rule}' ({error.constraint})", False
+
+
+def _one_of(allowed: list[str]) -> str:
+    return allowed[0] if len(allowed) == 1 else "one of " + ", ".join(allowed)
+
+
+def _type_message(expected: Any, value: Any) -> str:
+    kinds = expected if isinstance(expected, list) else [expected]
+    wanted = " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+    hint = ""
+    if "string" in kinds and isinstance(value, (int, float)) and not isinstance(value, bool):
+        hint = f"; quote it: '{value}'"
+    return f"must be {wanted} (got {describe_value(value)}){hint}"
+
+
+def _length_message(code: int, limit: int, value: Any) -> str:
+    least = code == cerberus_errors.MIN_LENGTH.code
+    if isinstance(value, str):
+        unit = "character" if limit == 1 else "characters"
+        return f"must be {'at least' if least else 'at most'} {limit} {unit} (got {len(value)})"
+    unit = "item" if limit == 1 else "items"
+    return f"must have {'at least' if least else 'at most'} {limit} {unit} (got {len(value)})"

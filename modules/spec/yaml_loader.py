@@ -1,0 +1,234 @@
+"""Safe YAML reading that keeps every position and refuses what an auditor could misread.
+
+PyYAML's composer gives us nodes with positions; we build the data ourselves instead of calling
+`safe_load`, so that we can:
+
+- keep the line and column of every key and value (`LocatedMap` / `LocatedList`);
+- reject duplicate keys (loaders silently keep the last one; an auditor reads the first);
+- accept only plain YAML: strings, numbers, booleans, null, mappings, lists, anchors/aliases and
+  `<<` merge keys. Any other tag (`!!python/object`, `!!binary`, `!custom`) is an error and is
+  never constructed, so no tag can run code;
+- bound alias expansion: every node visited counts, shared or not, so an alias bomb stops after
+  `MAX_NODES` visits in milliseconds instead of expanding to billions of nodes;
+- keep YAML 1.1 timestamps (`version: 2026-11-01`) as the text the user wrote, not a `date`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import ROOT_PATH_TEXT, FieldPath, SpecError, SpecErrors, describe_value, format_path
+from .located import LocatedList, LocatedMap, Mark
+
+#: Largest spec file read, in bytes. Real specs are a few KiB.
+MAX_FILE_BYTES = 1024 * 1024
+#: Nodes visited while building one document, aliases counted each time they are expanded.
+MAX_NODES = 50_000
+#: Deepest nesting of mappings and lists. The spec language needs about 6.
+MAX_DEPTH = 64
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp")}
+
+
+class _Fatal(Exception):
+    """Stops building a document; the message is reported at `mark`."""
+
+    def __init__(self, message: str, mark: Mark):
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+def _mark(node_or_mark: Any) -> Mark:
+    mark = getattr(node_or_mark, "start_mark", node_or_mark)
+    return Mark(mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    """Turns one composed YAML node tree into located plain data, collecting problems."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.errors: list[SpecError] = []
+        self.visited = 0
+        self.on_stack: set[int] = set()
+        self.scalars = SafeConstructor()
+
+    def error(self, mark: Mark, path: FieldPath, message: str) -> None:
+        self.errors.append(SpecError(self.file, mark.line, mark.column, format_path(path), message))
+
+    def build(self, node: Node, path: FieldPath = ()) -> Any:
+        self.visited += 1
+        if self.visited > MAX_NODES:
+            raise _Fatal(
+                f"the document expands to more than {MAX_NODES:,} nodes "
+                "(alias expansion is bounded; is this an alias bomb?)",
+                _mark(node),
+            )
+        if len(path) > MAX_DEPTH:
+            raise _Fatal(f"nesting deeper than {MAX_DEPTH} levels", _mark(node))
+        if id(node) in self.on_stack:
+            raise _Fatal("an alias refers to a node that contains it (recursive structure)", _mark(node))
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path)
+        self.on_stack.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return self.sequence(node, path)
+            if isinstance(node, MappingNode):
+                return self.mapping(node, path)
+        finally:
+            self.on_stack.discard(id(node))
+        raise _Fatal("unsupported YAML node", _mark(node))  # pragma: no cover - composer emits only the three
+
+    def scalar(self, node: ScalarNode, path: FieldPath) -> Any:
+        if node.tag not in _SCALAR_TAGS:
+            raise _Fatal(_tag_message(node.tag), _mark(node))
+        if node.tag == _TAG + "timestamp":
+            # Keep what the user wrote: `2026-11-01` is a data version label, not a date object.
+            return node.value
+        value = self.scalars.construct_object(node, deep=True)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.error(_mark(node), path, f"{node.value!r} is not a finite number")
+        return value
+
+    def sequence(self, node: SequenceNode, path: FieldPath) -> LocatedList:
+        if node.tag != _TAG + "seq":
+            raise _Fatal(_tag_message(node.tag), _mark(node))
+        result = LocatedList(_mark(node))
+        for index, item in enumerate(node.value):
+            result.add(self.build(item, path + (index,)), _mark(item))
+        return result
+
+    def mapping(self, node: MappingNode, path: FieldPath) -> LocatedMap:
+        if node.tag != _TAG + "map":
+            raise _Fatal(_tag_message(node.tag), _mark(node))
+        result = LocatedMap(_mark(node))
+        merge_sources: list[Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                merge_sources.extend(
+                    value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                )
+                continue
+            key = self.build(key_node, path)
+            if not isinstance(key, str):
+                self.error(
+                    _mark(key_node),
+                    path,
+                    f"keys must be strings; {describe_value(key)} comes from "
+                    f"{key_node.value!r}" + (" (quote it)" if isinstance(key_node, ScalarNode) else ""),
+                )
+                continue
+            if key in result:
+                first = result.key_marks[key]
+                self.error(
+                    _mark(key_node),
+                    path + (key,),
+                    f"duplicate key '{key}' (first defined at line {first.line}); "
+                    "YAML loaders silently keep the last one",
+                )
+                continue
+            result.set(key, self.build(value_node, path + (key,)), _mark(key_node), _mark(value_node))
+        # `<<: *defaults` fills only the keys the mapping does not set itself (YAML merge key).
+        for source_node in merge_sources:
+            source = self.build(source_node, path)
+            if not isinstance(source, LocatedMap):
+                raise _Fatal("a '<<' merge key takes a mapping or a list of mappings", _mark(source_node))
+            for key, value in source.items():
+                if key not in result:
+                    result.set(key, value, source.key_marks[key], source.value_marks[key])
+        return result
+
+
+def _tag_message(tag: str) -> str:
+    shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    return (
+        f"YAML tag '{shown}' is not allowed; spec files use plain YAML "
+        "(strings, numbers, booleans, null, mappings, lists)"
+    )
+
+
+def parse_document(text: str | bytes, file: str) -> LocatedMap:
+    """Parse one spec document. Raises `SpecErrors` listing every problem found.
+
+    The document must be exactly one YAML mapping.
+    """
+
+    def fail(message: str, mark: Mark = Mark(1, 1)) -> SpecErrors:
+        return SpecErrors([SpecError(file, mark.line, mark.column, ROOT_PATH_TEXT, message)])
+
+    if isinstance(text, bytes):
+        if len(text) > MAX_FILE_BYTES:
+            raise fail(f"file is {len(text):,} bytes; spec files are limited to {MAX_FILE_BYTES:,}")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise fail(f"file is not UTF-8 text (byte {exc.start})") from None
+    elif len(text) > MAX_FILE_BYTES:
+        raise fail(f"file is {len(text):,} characters; spec files are limited to {MAX_FILE_BYTES:,}")
+    if "\x00" in text:
+        raise fail("file contains NUL characters; it is not a YAML text file")
+
+    try:
+        documents = list(yaml.compose_all(text, Loader=_LOADER))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise fail(f"YAML syntax error: {problem}", _mark(mark) if mark else Mark(1, 1)) from None
+    except yaml.reader.ReaderError as exc:  # control characters: a position, no mark
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = ord(exc.character) if isinstance(exc.character, str) else exc.character
+        raise fail(f"character #x{code:04x} is not allowed in YAML: {exc.reason}", Mark(line, column)) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - every YAMLError subclass is handled above
+        raise fail(f"YAML error: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise fail(f"nesting deeper than {MAX_DEPTH} levels") from None
+
+    documents = [d for d in documents if d is not None]
+    if not documents:
+        raise fail("file is empty; a spec file holds one YAML mapping with `kind: Model` or `kind: Platform`")
+    if len(documents) > 1:
+        raise fail(
+            f"file holds {len(documents)} YAML documents; a spec file holds exactly one",
+            _mark(documents[1]),
+        )
+    root = documents[0]
+    builder = _Builder(file)
+    try:
+        data = builder.build(root)
+    except _Fatal as fatal:
+        raise fail(fatal.message, fatal.mark) from None
+    except RecursionError:
+        raise fail(f"nesting deeper than {MAX_DEPTH} levels") from None
+    if builder.errors:
+        raise SpecErrors(builder.errors)
+    if not isinstance(data, LocatedMap):
+        raise fail(
+            f"a spec file holds one YAML mapping (`kind: Model` or `kind: Platform`), not {describe_value(_plain_scalar(data))}",
+            _mark(root),
+        )
+    return data
+
+
+def _plain_scalar(value: Any) -> Any:
+    return list(value) if isinstance(value, LocatedList) else value
+
+
+def read_document(path: str, display_name: Optional[str] = None) -> LocatedMap:
+    """Read and parse a spec file; unreadable files become a `SpecErrors` like any other problem."""
+    name = display_name or path
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SpecErrors([SpecError(name, 1, 1, ROOT_PATH_TEXT, f"cannot read file: {exc.strerror}")]) from None
+    return parse_document(raw, name)

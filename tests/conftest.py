@@ -1,0 +1,86 @@
+"""Shared helpers: write specs into a throwaway repository and validate them."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from modules.spec import load_specs
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Lines 1-6 of every small test spec.
+HEADER = """\
+spec_version: 1
+kind: Model
+name: fraud
+owner: ml@acme.example
+team: risk
+model: {framework_version: "2.6", code: model_code}
+"""
+
+#: Lines 7-11: one SageMaker deployment serving a registry version.
+DEPLOYMENT = """\
+deployments:
+  - name: default
+    target: sagemaker
+    instance_type: ml.m5.large
+    variants: [{name: current, model_version: 1}]
+"""
+
+PLATFORM = """\
+spec_version: 1
+kind: Platform
+name: acme-ml
+region: us-east-1
+clusters:
+  - name: serving
+    kubernetes_version: "1.31"
+    node_groups:
+      - {name: gpu, instance_types: [g5.xlarge], max: 4, gpu: true}
+  - name: cpu-only
+    kubernetes_version: "1.31"
+    node_groups:
+      - {name: system, instance_types: [m6i.large], max: 4}
+"""
+
+
+class SpecRepo:
+    """A temporary repository root with specs/ and model_code/."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        (root / "specs").mkdir()
+        (root / "model_code").mkdir()
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / "specs" / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def validate(self, *paths: str):
+        cwd = os.getcwd()
+        os.chdir(self.root)
+        try:
+            return load_specs(list(paths) or ["specs"])
+        finally:
+            os.chdir(cwd)
+
+    def problems(self, *paths: str) -> list[str]:
+        return [str(e) for e in self.validate(*paths).errors]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> SpecRepo:
+    return SpecRepo(tmp_path)
+
+
+def problems_of(repo: SpecRepo, model_text: str, *, platform: str | None = PLATFORM) -> list[str]:
+    """Validate one model spec (specs/m.yaml), with the test platform beside it by default."""
+    repo.write("m.yaml", model_text)
+    if platform is not None:
+        repo.write("platform.yaml", platform)
+    return repo.problems()
