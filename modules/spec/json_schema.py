@@ -88,12 +88,12 @@ def _object(fields: dict[str, Any], *, partial: bool) -> dict[str, Any]:
 def _kind_schema(kind: str) -> dict[str, Any]:
     fields = {name: rules for name, rules in SCHEMAS[kind].items() if name != "environments"}
     schema = {"type": "object", "title": f"modelform {kind} spec v{SPEC_VERSION}", **_object(fields, partial=False)}
-    override = {"type": "object", **_object(fields, partial=True)}
+    override = {"type": ["object", "null"], **_object(fields, partial=True)}
     schema["properties"]["environments"] = {
         "type": "object",
         "description": SCHEMAS[kind]["environments"]["meta"]["description"],
         "propertyNames": {"pattern": ENVIRONMENT_PATTERN},
-        "additionalProperties": {"anyOf": [{"$ref": f"#/$defs/{kind}Override"}, {"type": "null"}]},
+        "additionalProperties": {"$ref": f"#/$defs/{kind}Override"},
     }
     return schema, override  # type: ignore[return-value]
 
@@ -108,7 +108,15 @@ def json_schema() -> dict[str, Any]:
         "$id": SCHEMA_ID,
         "title": f"modelform spec v{SPEC_VERSION}",
         "description": "A modelform spec file: kind Model (one ML model) or kind Platform (shared infrastructure).",
-        "oneOf": [{"$ref": f"#/$defs/{kind}"} for kind in SCHEMAS],
+        # if/then on `kind` rather than oneOf: editors then report the field that is wrong, not
+        # "does not match any of the alternatives".
+        "type": "object",
+        "required": ["kind"],
+        "properties": {"kind": {"enum": list(SCHEMAS)}},
+        "allOf": [
+            {"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]}, "then": {"$ref": f"#/$defs/{kind}"}}
+            for kind in SCHEMAS
+        ],
         "$defs": definitions,
     }
 

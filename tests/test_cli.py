@@ -1,0 +1,108 @@
+"""`modelform validate` and `modelform schema`: the public contract of DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+import yaml
+
+from modules.cli import main
+from modules.spec.json_schema import json_schema
+from tests.conftest import DEPLOYMENT, HEADER, PLATFORM, REPO
+
+LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<path>\S+): (?P<message>.+)$")
+
+
+def run(repo, *args: str):
+    return subprocess.run(
+        [sys.executable, "-m", "modules", *args], cwd=repo.root, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_validate_the_samples_exits_zero(capsys):
+    assert main(["validate", str(REPO / "specs"), "--root", str(REPO)]) == 0
+    assert capsys.readouterr().out == "4 spec file(s) valid: 3 model(s), 1 platform; environments: dev, staging, prod\n"
+
+
+def test_all_problems_of_all_files_in_one_run(repo):
+    repo.write("a.yaml", HEADER + DEPLOYMENT.replace("sagemaker", "sagmaker") + "colour: blue\n")
+    repo.write("b.yaml", HEADER.replace("owner: ml@acme.example", "owner: nobody") + DEPLOYMENT)
+    repo.write("c.yaml", "kind: Model\nname: [unclosed\n")
+    repo.write("platform.yaml", PLATFORM.replace("max: 4}", "max: 0}"))
+    result = run(repo, "validate")
+    assert result.returncode == 1 and result.stdout == ""
+    *lines, summary = result.stderr.splitlines()
+    assert all(LINE.match(line) for line in lines), lines
+    assert [(m["file"], m["line"], m["path"]) for m in map(LINE.match, lines)] == [
+        ("specs/a.yaml", "9", "deployments[0].target"),
+        ("specs/a.yaml", "12", "colour"),
+        ("specs/b.yaml", "3", "name"),  # two files define model 'fraud'
+        ("specs/b.yaml", "4", "owner"),
+        ("specs/c.yaml", "3", "(root)"),
+        ("specs/platform.yaml", "13", "clusters[1].node_groups[0].max"),
+    ]
+    assert summary == "6 problem(s) in 4 file(s)"
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_named_files_and_missing_paths(repo):
+    path = repo.write("a.yaml", HEADER + DEPLOYMENT)
+    assert run(repo, "validate", str(path)).returncode == 0
+    result = run(repo, "validate", "specs/a.yaml", "nope.yaml")
+    assert (result.returncode, result.stderr.splitlines()[0]) == (1, "nope.yaml:1:1: (root): no such file or folder")
+
+
+def test_usage_errors_exit_2(repo):
+    assert run(repo, "frobnicate").returncode == 2
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage", b"kind: Model\n" * 3, b"[1, 2", b"{}", b"kind: Platform\nclusters: 7\n"])
+def test_no_traceback_for_any_file_content(repo, content):
+    (repo.root / "specs" / "x.yaml").write_bytes(content)
+    result = run(repo, "validate")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert all(LINE.match(line) for line in result.stderr.splitlines()[:-1])
+
+
+def test_schema_is_valid_json_schema_and_accepts_every_sample(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    for path in sorted((REPO / "specs").glob("*.yaml")):
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert errors == [], path
+
+
+def test_schema_points_editors_at_the_wrong_field():
+    validator = jsonschema.Draft202012Validator(json_schema())
+    spec = yaml.safe_load((REPO / "specs" / "fraud-detector.yaml").read_text())
+    spec["deployments"][0]["target"] = "sagmaker"
+    spec["retrainng"] = {}
+    spec["environments"]["prod"]["protect"] = "yes"
+    found = sorted((list(e.absolute_path), e.message) for e in validator.iter_errors(spec))
+    assert found == [
+        ([], "Additional properties are not allowed ('retrainng' was unexpected)"),
+        (["deployments", 0, "target"], "'sagmaker' is not one of ['sagemaker', 'eks']"),
+        (["environments", "prod", "protect"], "'yes' is not of type 'boolean'"),
+    ]
+
+
+def test_schema_describes_fields_and_defaults():
+    model = json_schema()["$defs"]["Model"]
+    deployment = model["properties"]["deployments"]["items"]
+    assert deployment["properties"]["target"]["enum"] == ["sagemaker", "eks"]
+    assert deployment["properties"]["rollout"]["properties"]["wait"]["default"] == "10m"
+    assert "required" not in json_schema()["$defs"]["ModelOverride"]
+    assert model["required"] == ["spec_version", "kind", "name", "owner", "team", "model", "deployments"]
+
+
+def test_schema_writes_a_file(tmp_path):
+    out = tmp_path / "schema.json"
+    assert main(["schema", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["$id"].endswith("spec-v1.json")
