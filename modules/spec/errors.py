@@ -39,8 +39,19 @@ class SpecError:
     path: str
     message: str
 
+    def __post_init__(self) -> None:
+        # One problem, one line: values quoted back from the file may hold newlines or
+        # control characters, and a pasted paragraph should not flood the terminal.
+        object.__setattr__(self, "message", _one_line(self.message, 600))
+        object.__setattr__(self, "path", _one_line(self.path, 200))
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class SpecErrors(Exception):

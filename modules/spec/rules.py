@@ -340,8 +340,9 @@ def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> It
 def unknown_environment_problems(document: dict, known: Iterable[str]) -> Iterator[Problem]:
     """Override blocks for environments nobody declared: `prd:` would never apply."""
     known = sorted(set(known))
-    for name in (document.get("environments") or {}):
-        if name not in known:
+    overrides = document.get("environments")
+    for name in overrides if isinstance(overrides, dict) else ():
+        if isinstance(name, str) and name not in known:
             yield ("environments", name), (
                 f"unknown environment '{name}'{did_you_mean(name, known)}; known: {', '.join(known)} "
                 "(declare more under the Platform spec's environments)"

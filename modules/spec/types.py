@@ -10,7 +10,7 @@ spec *in one environment* (overrides applied). Durations are seconds, timestamps
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -181,6 +181,8 @@ class ModelSpec:
     monitoring: Optional[MonitoringSpec]
     retraining: Optional[RetrainingSpec]
 
+    protect_setting: Optional[bool] = None  # `protect` as written; None: the environment decides
+
     @property
     def stack_name(self) -> str:
         return f"{self.name}.{self.environment}"
@@ -230,6 +232,18 @@ class PlatformSpec:
 
     def cluster(self, name: str) -> Optional[Cluster]:
         return next((c for c in self.clusters if c.name == name), None)
+
+
+def protects(environment: str, setting: Optional[bool]) -> bool:
+    """Nothing lost: prod protects data-bearing resources unless the spec says otherwise."""
+    return environment == "prod" if setting is None else setting
+
+
+def in_environment(spec: Union[ModelSpec, PlatformSpec], environment: str) -> Union[ModelSpec, PlatformSpec]:
+    """The same spec as it stands in `environment` (for environments without an override)."""
+    if isinstance(spec, ModelSpec):
+        return replace(spec, environment=environment, protect=protects(environment, spec.protect_setting))
+    return replace(spec, environment=environment)
 
 
 # --- building from a validated document --------------------------------------------------------
@@ -352,8 +366,8 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
         team=read("team"),
         description=read("description").strip(),
         tags=_frozen(read("tags")),
-        # Nothing lost: prod protects data-bearing resources unless the spec says otherwise.
-        protect=(environment == "prod") if protect is None else protect,
+        protect=protects(environment, protect),
+        protect_setting=protect,
         decommission=read("decommission"),
         model=ModelCode(code("framework"), code("framework_version"), code("code"), code("entry_point"), code("inference_entry_point")),  # type: ignore[misc]
         data=None

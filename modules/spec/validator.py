@@ -7,7 +7,8 @@ eks (got 'sagmaker'; did you mean 'sagemaker'?)"). The caller attaches file posi
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from functools import lru_cache
+from typing import Any, Iterable, Iterator, Optional
 
 import cerberus
 from cerberus import errors as cerberus_errors
@@ -87,16 +88,45 @@ class SpecValidator(cerberus.Validator):
                 self._error(field, f"feature names are non-empty strings (got {describe_value(item)})")
             elif item in seen:
                 self._error(field, f"feature '{item}' is listed twice")
-            seen.add(item)
+            else:
+                seen.add(item)
         if not value:
             self._error(field, "must name at least one feature, or be 'all'")
 
 
-def structural_errors(document: dict, schema: dict) -> list[tuple[FieldPath, str, bool]]:
-    """Validate `document` against `schema`; each problem as (path, message, points_at_key)."""
-    validator = SpecValidator(schema)
-    validator.validate(document, normalize=False)
-    return [problem for error in validator._errors for problem in _flatten(error, schema)]
+@lru_cache(maxsize=None)
+def _validator(schema_id: int, touched: frozenset[str] | None) -> SpecValidator:
+    # Building a cerberus Validator validates and hashes the whole schema: half the cost of a
+    # validation. The schemas are constants, so each (schema, top-level subset) is built once.
+    schema = _SCHEMAS_BY_ID[schema_id]
+    if touched is not None:
+        schema = {key: rules for key, rules in schema.items() if key in touched}
+    return SpecValidator(schema)
+
+
+_SCHEMAS_BY_ID: dict[int, dict] = {}
+
+
+def structural_errors(document: dict, schema: dict, touched: Optional[Iterable[str]] = None) -> list[tuple[FieldPath, str, bool]]:
+    """Validate `document` against `schema`; each problem as (path, message, points_at_key).
+
+    With `touched` (the top-level keys an environment override wrote), only those fields are
+    validated: the rest of an environment-merged document is the base, already validated. A
+    touched key that is gone (an override set it to null) but is required is reported here.
+    """
+    _SCHEMAS_BY_ID.setdefault(id(schema), schema)
+    if touched is None:
+        validator = _validator(id(schema), None)
+        validator.validate(document, normalize=False)
+        return [problem for error in validator._errors for problem in _flatten(error, schema)]
+    keys = frozenset(key for key in touched if isinstance(key, str))
+    validator = _validator(id(schema), frozenset(keys & schema.keys()))
+    validator.validate({key: document[key] for key in keys if key in document}, normalize=False)
+    problems = [problem for error in validator._errors for problem in _flatten(error, schema)]
+    for key in sorted(keys):
+        if key not in document and schema.get(key, {}).get("required"):
+            problems.append(((key,), "required field is missing (an environment override cannot remove it)", True))
+    return problems
 
 
 def _flatten(error: cerberus_errors.ValidationError, schema: dict) -> Iterator[tuple[FieldPath, str, bool]]:

@@ -91,8 +91,9 @@ class _Builder:
     def scalar(self, node: ScalarNode, path: FieldPath) -> Any:
         if node.tag not in _SCALAR_TAGS:
             raise _Fatal(_tag_message(node.tag), _mark(node))
-        if node.tag == _TAG + "timestamp":
-            # Keep what the user wrote: `2026-11-01` is a data version label, not a date object.
+        if node.tag in (_TAG + "str", _TAG + "timestamp"):
+            # Strings need no constructor (the common case, and the loader's hot path).
+            # Timestamps keep what the user wrote: `2026-11-01` is a data version label, not a date.
             return node.value
         value = self.scalars.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
