@@ -61,7 +61,7 @@ def shape_problems(document: dict) -> Iterator[Problem]:
     for index, deployment in enumerate(document.get("deployments", ())):
         at: FieldPath = ("deployments", index)
         target = deployment["target"]
-        own, other = (_SAGEMAKER_ONLY, _EKS_ONLY) if target == "sagemaker" else (_EKS_ONLY, _SAGEMAKER_ONLY)
+        other = _EKS_ONLY if target == "sagemaker" else _SAGEMAKER_ONLY
         yield from _not_for(deployment, at, other, f"target {target}")
         required = "instance_type" if target == "sagemaker" else "cluster"
         if required not in deployment:
