@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml requirements.lock
 
 plan: $(STAMP)
 	$(VENV)/bin/modelform validate specs
+	$(VENV)/bin/modelform plan --env dev
 
-validate: plan
+validate: $(STAMP)
+	$(VENV)/bin/modelform validate specs
 
 schema: $(STAMP)
 	$(VENV)/bin/modelform schema --out modelform.schema.json
@@ -31,6 +33,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/validate_scale.py
+	$(PY) bench/plan_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -10,7 +10,7 @@ import sys
 from typing import Optional, Sequence
 
 from . import __version__
-from .spec import load_specs
+from .spec import SpecSet, load_specs
 from .spec.json_schema import json_schema_text
 
 
@@ -29,6 +29,114 @@ def _validate(args: argparse.Namespace) -> int:
         f"environments: {', '.join(specs.environments)}"
     )
     return 0
+
+
+def _load(specs_dir: str, root: Optional[str]) -> Optional[SpecSet]:
+    specs = load_specs([specs_dir], root=root)
+    if specs.errors:
+        for error in specs.errors:
+            print(error, file=sys.stderr)
+        print(f"{len(specs.errors)} problem(s) in the specs; nothing planned", file=sys.stderr)
+        return None
+    return specs
+
+
+def _write(text: str, out: Optional[str]) -> None:
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from .plan import PlanError, plan_environment, plan_json
+    from .plan.render import plan_markdown, plan_table
+
+    specs = _load(args.specs, args.root)
+    if specs is None:
+        return 1
+    try:
+        plan = plan_environment(specs, args.env)
+    except PlanError as error:
+        print(f"modelform plan: {error}", file=sys.stderr)
+        return 1
+    render = {"json": plan_json, "markdown": plan_markdown, "table": plan_table}[args.format]
+    _write(render(plan), args.out)
+    mandatory = [f for f in plan["findings"] if f["enforcement"] == "mandatory"]
+    for finding in mandatory:
+        print(f"policy violation: {finding['policy']}: {finding['urn']}: {finding['message']}", file=sys.stderr)
+    return 1 if mandatory else 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    import json
+
+    from .plan import PlanError, plan_environment, plan_json
+    from .plan.diff import diff_plans
+    from .plan.git_specs import GitError, spec_texts_at
+    from .plan.render import diff_markdown, diff_table
+    from .spec import load_spec_texts
+
+    head = _load(args.specs, args.root)
+    if head is None:
+        return 1
+    try:
+        if args.against:
+            with open(args.against, encoding="utf-8") as handle:
+                base_plan = json.load(handle)
+            head_plan = plan_environment(head, args.env)
+        else:
+            texts = spec_texts_at(args.base, args.specs)
+            base = load_spec_texts(texts, root=args.root)
+            if base.errors:
+                for error in base.errors:
+                    print(f"{args.base}: {error}", file=sys.stderr)
+                print(f"the specs at {args.base} are invalid; nothing compared", file=sys.stderr)
+                return 1
+            touched = touched_models(dict(texts), head, base, args.env)
+            base_plan = plan_environment(base, args.env, models=touched)
+            head_plan = plan_environment(head, args.env, models=touched)
+    except (OSError, ValueError) as error:
+        print(f"modelform diff: cannot read {args.against}: {error}", file=sys.stderr)
+        return 2
+    except GitError as error:
+        print(f"modelform diff: {error}", file=sys.stderr)
+        return 2
+    except PlanError as error:
+        print(f"modelform diff: {error}", file=sys.stderr)
+        return 1
+    diff = diff_plans(base_plan, head_plan)
+    render = {"json": plan_json, "markdown": diff_markdown, "table": diff_table}[args.format]
+    _write(render(diff), args.out)
+    return 0
+
+
+def touched_models(base_texts: dict, head: SpecSet, base: SpecSet, environment: str) -> Optional[set]:
+    """Models whose spec file differs between base and head (None: all, when the platform did)."""
+    head_texts = {}
+    for file in head.files:
+        with open(file, "rb") as handle:
+            head_texts[file] = handle.read()
+    changed = {f for f in base_texts.keys() | head_texts.keys() if base_texts.get(f) != head_texts.get(f)}
+    platforms = [s.platform(environment) for s in (head, base)]
+    if any(p is not None and p.source in changed for p in platforms):
+        return None
+    return {m.name for s in (head, base) for m in s.models(environment) if m.source in changed}
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from .deploy import DeployError, require_pulumi_cli, run
+
+    try:
+        require_pulumi_cli()
+        specs = _load(args.specs, args.root)
+        if specs is None:
+            return 1
+        return run(args.command, specs, args.env, args.model)
+    except DeployError as error:
+        print(f"modelform {args.command}: {error}", file=sys.stderr)
+        return error.exit_code
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -55,6 +163,32 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--root", help="repository root that model.code is relative to "
                           "(default: the folder holding specs/)")
     validate.set_defaults(handler=_validate)
+
+    def common(command: argparse.ArgumentParser, formats: bool = True) -> None:
+        command.add_argument("--env", default="dev", help="environment (default: dev)")
+        command.add_argument("--specs", default="specs", help="folder of spec files (default: specs/)")
+        command.add_argument("--root", help="repository root that model.code is relative to")
+        if formats:
+            command.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+            command.add_argument("--out", help="write to this file instead of standard output")
+
+    plan = commands.add_parser("plan", help="offline plan of every stack of an environment (no credentials)")
+    common(plan)
+    plan.set_defaults(handler=_plan)
+
+    diff = commands.add_parser("diff", help="what a change does to the plan: per stack, create/update/delete")
+    base = diff.add_mutually_exclusive_group(required=True)
+    base.add_argument("--base", metavar="GIT_REF", help="compare with the specs at this git revision")
+    base.add_argument("--against", metavar="PLAN.json", help="compare with a saved plan (`plan --format json`)")
+    common(diff)
+    diff.set_defaults(handler=_diff)
+
+    for action, text in (("preview", "preview the changes with the Pulumi CLI"), ("up", "deploy with the Pulumi CLI"),
+                         ("destroy", "destroy stacks with the Pulumi CLI (prod needs decommission: true)")):
+        command = commands.add_parser(action, help=text)
+        common(command, formats=False)
+        command.add_argument("--model", action="append", metavar="NAME", help="only this model (repeatable)")
+        command.set_defaults(handler=_deploy)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of spec files (for editors)")
     schema.add_argument("--out", help="write to this file instead of standard output")

@@ -84,3 +84,24 @@ def problems_of(repo: SpecRepo, model_text: str, *, platform: str | None = PLATF
     if platform is not None:
         repo.write("platform.yaml", platform)
     return repo.problems()
+
+
+@pytest.fixture(scope="session")
+def sample_specs():
+    specs = load_specs([str(REPO / "specs")], root=str(REPO))
+    assert specs.errors == []
+    return specs
+
+
+@pytest.fixture(scope="session")
+def sample_plans(sample_specs):
+    """The plan document of the sample specs in every environment, computed once."""
+    from modules.plan import plan_environment
+
+    return {env: plan_environment(sample_specs, env, progress=False) for env in sample_specs.environments}
+
+
+def resources_of(plan: dict, stack: str, type_: str | None = None) -> dict[str, dict]:
+    """The resources of one stack of a plan, by name (optionally only one type)."""
+    (found,) = [s for s in plan["stacks"] if s["stack"] == stack]
+    return {r["name"]: r for r in found["resources"] if type_ is None or r["type"] == type_}

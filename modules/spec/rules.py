@@ -20,6 +20,7 @@ import os
 from collections import Counter
 from typing import Iterable, Iterator, Optional
 
+from .. import naming
 from . import aws_catalog
 from .errors import FieldPath, did_you_mean
 from .types import Bound, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
@@ -45,10 +46,6 @@ _UNIT_INTERVAL = {"auc", "pr_auc", "accuracy", "precision", "recall", "f1", "mac
 #: SageMaker limits (botocore's service model and the SageMaker quotas page).
 MAX_SAGEMAKER_VARIANTS = 10
 MAX_ROLLOUT_WAIT_SECONDS = 3600
-#: Longest AWS resource name the derived names must fit (endpoint, model, endpoint config).
-MAX_SAGEMAKER_NAME = 63
-#: Kubernetes object names used as DNS labels (Services).
-MAX_DNS_LABEL = 63
 #: Kubernetes minor versions whose schemas kubernetes-validate bundles (EKS offers a subset).
 KUBERNETES_MINOR_VERSIONS = range(25, 38)
 
@@ -171,11 +168,12 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
         if deployment.variants and all(v.weight == 0 for v in deployment.variants):
             yield at + ("variants",), "at least one variant needs a weight above 0, or no traffic is served"
         for v_index, variant in enumerate(deployment.variants):
-            derived = f"{spec.name}-{deployment.name}-{variant.name}"
-            if len(derived) > MAX_SAGEMAKER_NAME:
+            derived = naming.variant_resource(spec.name, deployment.name, variant.name)
+            if len(derived) > naming.MAX_VARIANT_RESOURCE:
                 yield at + ("variants", v_index, "name"), (
-                    f"the derived resource name '{derived}' has {len(derived)} characters; AWS and Kubernetes allow "
-                    f"{MAX_SAGEMAKER_NAME}: shorten the model, deployment or variant name"
+                    f"the derived resource name '{derived}' has {len(derived)} characters; at most "
+                    f"{naming.MAX_VARIANT_RESOURCE} fit (SageMaker allows {naming.SAGEMAKER_NAME_LIMIT} including a "
+                    "content hash): shorten the model, deployment or variant name"
                 )
         if isinstance(deployment, SageMakerDeployment):
             yield from _sagemaker_deployment_problems(deployment, at)

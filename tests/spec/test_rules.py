@@ -449,7 +449,7 @@ def test_derived_names_must_fit_aws_limits(repo):
     assert problems_of(repo, text) == [
         f"{F}:11:23: deployments[0].variants[0].name: the derived resource name "
         "'a-very-long-model-name-for-fraud-europe-enterprise-tier-candidate-2026' has 70 characters; "
-        "AWS and Kubernetes allow 63: shorten the model, deployment or variant name"
+        "at most 54 fit (SageMaker allows 63 including a content hash): shorten the model, deployment or variant name"
     ]
 
 

@@ -1,0 +1,89 @@
+"""`modelform preview|up|destroy`: the real engine, through Pulumi's Automation API.
+
+The same programs as the offline plan, run by the Pulumi CLI against AWS with the caller's
+credentials and Pulumi backend (`pulumi login`). The platform stack of the environment goes
+first on `up` (models read its outputs) and last on `destroy`. Only stacks of specs that exist
+are touched, so removing a spec never deletes anything; destroying a prod model stack requires
+`decommission: true` in its spec.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from typing import Callable, Optional, Sequence
+
+from . import naming
+from .programs import model_program, platform_program
+from .spec import SpecSet
+
+
+class DeployError(Exception):
+    """Stops a deployment command with a one-line explanation and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def require_pulumi_cli() -> str:
+    path = shutil.which("pulumi")
+    if path is None:
+        raise DeployError(
+            "the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/); "
+            "`modelform plan` and `modelform diff` work offline without it",
+            exit_code=2,
+        )
+    return path
+
+
+def _stacks(specs: SpecSet, environment: str, models: Optional[Sequence[str]]) -> list[tuple[str, str, Callable[[], dict]]]:
+    """(project, stack, program) for the platform and the selected models, in `up` order."""
+    platform = specs.platform(environment)
+    if platform is None:
+        raise DeployError("deploying needs a Platform spec (kind: Platform)")
+    known = {m.name for m in specs.models(environment)}
+    unknown = sorted(set(models or ()) - known)
+    if unknown:
+        raise DeployError(f"no spec defines model(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    stacks = [(naming.PLATFORM_PROJECT, naming.platform_stack(platform.name, environment), lambda: platform_program(platform))]
+    for model in specs.models(environment):
+        if not models or model.name in models:
+            stacks.append((naming.MODEL_PROJECT, model.stack_name, lambda model=model: model_program(model, platform)))
+    return stacks
+
+
+def run(action: str, specs: SpecSet, environment: str, models: Optional[Sequence[str]] = None) -> int:
+    """preview, up or destroy the environment's stacks; returns the exit code."""
+    require_pulumi_cli()
+    from pulumi import automation as auto  # imported only with a CLI present
+
+    stacks = _stacks(specs, environment, models)
+    if action == "destroy":
+        stacks = _destroy_order(stacks, specs, environment, whole_environment=not models)
+    for project, stack, program in stacks:
+        workspace_stack = auto.create_or_select_stack(
+            stack_name=stack,
+            project_name=project,
+            program=program,
+            opts=auto.LocalWorkspaceOptions(project_settings=auto.ProjectSettings(name=project, runtime="python")),
+        )
+        print(f"== {action} {project}/{stack}", file=sys.stderr)
+        operation = getattr(workspace_stack, action)
+        operation(on_output=lambda line: print(line, end="", file=sys.stderr))
+    return 0
+
+
+def _destroy_order(stacks, specs: SpecSet, environment: str, *, whole_environment: bool):
+    """Models before the platform; the platform only when the whole environment goes; in prod,
+    only models whose spec says `decommission: true`, and never the platform."""
+    order = [s for s in reversed(stacks) if s[0] == naming.MODEL_PROJECT]
+    if whole_environment:
+        order += [s for s in stacks if s[0] == naming.PLATFORM_PROJECT]
+    if environment == "prod":
+        for project, stack, _ in order:
+            if project == naming.PLATFORM_PROJECT:
+                raise DeployError(f"refusing to destroy the prod platform stack {stack}; use the Pulumi CLI deliberately")
+            if not specs.model(stack.rsplit(".", 1)[0], environment).decommission:
+                raise DeployError(f"refusing to destroy prod stack {stack}: set `decommission: true` in its spec first")
+    return order

@@ -1,0 +1,202 @@
+"""Least-privilege IAM for a model: the policy documents are pure functions, the role a component.
+
+The SageMaker execution role of a model may read only that model's artifacts
+(`<artifact bucket>/<model>/`), write only its own data capture (`<capture bucket>/<model>/`),
+use the platform key, read its own registry group, pull inference images, write its own endpoint
+logs, and attach network interfaces in the platform VPC. No statement grants `*` on `*`; the few
+actions AWS authorises only on `*` (ecr:GetAuthorizationToken, ec2:Describe*) are read-only or
+token-issuing and are listed by name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+
+def sagemaker_trust_policy(account_id: str) -> str:
+    """SageMaker may assume the role, only on behalf of this account (confused-deputy guard)."""
+    return _document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ]
+    )
+
+
+def model_execution_policy(
+    *,
+    model: str,
+    region: str,
+    account_id: str,
+    artifact_bucket: str,
+    capture_bucket: str,
+    kms_key_arn: str,
+    vpc_id: str,
+    pinned_artifacts: tuple[str, ...] = (),
+) -> str:
+    """What a model's endpoint containers and SageMaker, acting for them, may do.
+
+    `pinned_artifacts`: S3 URIs of model.tar.gz files that variants serve directly (outside the
+    platform's artifact bucket); the role may read exactly those objects."""
+    registry = f"arn:aws:sagemaker:{region}:{account_id}"
+    return _document(
+        [
+            {
+                "Sid": "ReadOwnArtifacts",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{artifact_bucket}/{model}/*"],
+            },
+            {
+                "Sid": "ListOwnArtifacts",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{artifact_bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [f"{model}/*"]}},
+            },
+            *(
+                [{
+                    "Sid": "ReadPinnedArtifacts",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject"],
+                    "Resource": sorted(f"arn:aws:s3:::{uri[len('s3://'):]}" for uri in pinned_artifacts),
+                }]
+                if pinned_artifacts
+                else []
+            ),
+            {
+                "Sid": "WriteOwnDataCapture",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+                "Resource": [f"arn:aws:s3:::{capture_bucket}/{model}/*"],
+            },
+            {
+                "Sid": "LocateCaptureBucket",
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketLocation"],
+                "Resource": [f"arn:aws:s3:::{capture_bucket}"],
+            },
+            {
+                "Sid": "UsePlatformKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:CreateGrant"],
+                "Resource": [kms_key_arn],
+            },
+            {
+                "Sid": "ReadOwnRegistry",
+                "Effect": "Allow",
+                "Action": ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
+                "Resource": [f"{registry}:model-package/{model}/*", f"{registry}:model-package-group/{model}"],
+            },
+            {
+                "Sid": "PullInferenceImages",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Resource": [f"arn:aws:ecr:{region}:*:repository/*"],
+            },
+            {
+                "Sid": "EcrTokenIsIssuedOnlyForStar",
+                "Effect": "Allow",
+                "Action": ["ecr:GetAuthorizationToken"],
+                "Resource": ["*"],
+            },
+            {
+                "Sid": "WriteOwnEndpointLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{model}-*"],
+            },
+            {
+                "Sid": "DescribeNetworkIsReadOnlyOnStar",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                ],
+                "Resource": ["*"],
+            },
+            {
+                "Sid": "AttachToPlatformVpc",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                "Resource": [f"arn:aws:ec2:{region}:{account_id}:*"],
+                "Condition": {"ArnEquals": {"ec2:Vpc": f"arn:aws:ec2:{region}:{account_id}:vpc/{vpc_id}"}},
+            },
+        ]
+    )
+
+
+def _document(statements: list[dict[str, Any]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+@dataclass
+class ModelExecutionRoleArgs:
+    """Inputs of `ModelExecutionRole` (outputs of the platform stack, mostly).
+
+    model: the model name; the role may touch only resources under this name.
+    region, account_id, artifact_bucket, capture_bucket, kms_key_arn, vpc_id: where those live.
+    pinned_artifacts: S3 URIs of artifacts served directly by variants (read-only access to each).
+    tags: merged into the role's tags.
+    """
+
+    model: str
+    region: str
+    account_id: pulumi.Input[str]
+    artifact_bucket: pulumi.Input[str]
+    capture_bucket: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    pinned_artifacts: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class ModelExecutionRole(pulumi.ComponentResource):
+    """The role SageMaker assumes to run a model's containers."""
+
+    role: aws.iam.Role
+
+    def __init__(self, name: str, args: ModelExecutionRoleArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("modelform:iam:ModelExecutionRole", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(
+            name,
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(sagemaker_trust_policy),
+            description=f"SageMaker execution role of model {args.model} (modelform)",
+            max_session_duration=3600,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        policy = pulumi.Output.all(
+            args.account_id, args.artifact_bucket, args.capture_bucket, args.kms_key_arn, args.vpc_id
+        ).apply(
+            lambda values: model_execution_policy(
+                model=args.model,
+                region=args.region,
+                account_id=values[0],
+                artifact_bucket=values[1],
+                capture_bucket=values[2],
+                kms_key_arn=values[3],
+                vpc_id=values[4],
+                pinned_artifacts=args.pinned_artifacts,
+            )
+        )
+        aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=policy, opts=child)
+        self.register_outputs({"arn": self.role.arn})

@@ -1,0 +1,57 @@
+"""Every derived name in one place, so that no component invents its own and tests can pin them.
+
+Logical (Pulumi) names derive from the model, deployment and variant names and never change
+silently: renaming any of them replaces the resources. Physical names are set only where clients
+or other resources look them up by name (endpoints, alarms, registry groups); immutable resources
+that are replaced on change (SageMaker models, endpoint configurations) keep Pulumi's autonaming,
+so a replacement can be created before the old one is deleted.
+"""
+
+from __future__ import annotations
+
+PLATFORM_PROJECT = "modelform-platform"
+MODEL_PROJECT = "modelform-model"
+
+
+def platform_stack(platform: str, environment: str) -> str:
+    return f"{platform}.{environment}"
+
+
+def model_stack(model: str, environment: str) -> str:
+    return f"{model}.{environment}"
+
+
+def endpoint(model: str, deployment: str) -> str:
+    """The SageMaker endpoint name clients invoke: `<model>-<deployment>`."""
+    return f"{model}-{deployment}"
+
+
+def variant_resource(model: str, deployment: str, variant: str) -> str:
+    """Prefix of everything that exists once per variant (model, scaling target, alarms)."""
+    return f"{model}-{deployment}-{variant}"
+
+
+def autoscaling_resource_id(endpoint_name: str, variant: str) -> str:
+    return f"endpoint/{endpoint_name}/variant/{variant}"
+
+
+def registry_group(model: str) -> str:
+    """The model package group (registry) of a model is named after the model."""
+    return model
+
+
+#: SageMaker names (models, endpoint configurations) are limited to 63 characters; a content
+#: hash of 8 characters and a hyphen are appended to the names of immutable resources.
+SAGEMAKER_NAME_LIMIT = 63
+CONTENT_SUFFIX_LENGTH = 9
+MAX_VARIANT_RESOURCE = SAGEMAKER_NAME_LIMIT - CONTENT_SUFFIX_LENGTH
+
+
+def content_named(prefix: str, content: object) -> str:
+    """`<prefix>-<8 hex>` where the hex digest covers `content`: an immutable resource whose content
+    changes gets a new name, so its replacement can be created before the old one is deleted."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"{prefix}-{digest}"

@@ -1,0 +1,159 @@
+"""The offline engine: run a stack's real program under Pulumi's mock runtime and record it.
+
+No credentials, no Pulumi CLI. Each stack gets a fresh mock runtime (measured: flat memory and
+~4.5 ms per resource, against growing memory for one shared runtime). The mocks record every
+registration with its engine-shaped (camelCase) inputs; a stack transformation records the
+resource options (parent, protect, retainOnDelete, ignoreChanges, dependsOn) the mocks cannot see.
+
+Values that exist only after deployment are stable placeholders naming their source,
+`<resource-name.property>`: an id is `<name.id>`, a bucket name `<name.bucket>`, an ARN
+`<name.arn>`; the AWS account is `<aws.accountId>`. A model stack's StackReference answers with
+the platform plan's own outputs, so `s3://<acme-ml-capture.bucket>/fraud-detector/default/`
+shows which platform resource a model resource refers to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import pulumi
+from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
+
+#: Outputs given a placeholder when the program did not set them as inputs.
+PLACEHOLDER_OUTPUTS = ("id", "arn", "name", "bucket", "keyId", "prefixListId", "resourceId")
+#: Invokes the programs use, answered offline.
+ACCOUNT_PLACEHOLDER = "<aws.accountId>"
+_INVOKES = {
+    "aws:index/getCallerIdentity:getCallerIdentity": {
+        "accountId": ACCOUNT_PLACEHOLDER,
+        "arn": "<aws.callerArn>",
+        "id": ACCOUNT_PLACEHOLDER,
+        "userId": "<aws.userId>",
+    },
+}
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    inputs: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        entry = {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+        if self.options:
+            entry["options"] = self.options
+        return entry
+
+
+@dataclass
+class StackPlan:
+    stack: str
+    kind: str  # "Model" | "Platform"
+    spec: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "kind": self.kind,
+            "spec": self.spec,
+            "resources": [r.to_json() for r in self.resources],
+        }
+
+
+def normalise(value: Any) -> Any:
+    """Engine values as plain JSON: integral floats (the engine sends every number as a float)
+    back to ints, mappings with sorted keys."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): normalise(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [normalise(v) for v in value]
+    return value
+
+
+class _RecordingMocks(Mocks):
+    def __init__(self, stack_reference_outputs: dict[str, dict[str, Any]]):
+        self.stack_reference_outputs = stack_reference_outputs
+        self.registrations: list[tuple[str, str, dict[str, Any]]] = []
+
+    def new_resource(self, args: MockResourceArgs):
+        if args.typ == STACK_REFERENCE:
+            outputs = self.stack_reference_outputs.get(args.name, {})
+            return args.name, {"name": args.name, "outputs": outputs, "secretOutputNames": []}
+        inputs = dict(args.inputs or {})
+        self.registrations.append((args.typ, args.name, inputs))
+        outputs = dict(inputs)
+        for prop in PLACEHOLDER_OUTPUTS:
+            outputs.setdefault(prop, f"<{args.name}.{prop}>")
+        return f"<{args.name}.id>", outputs
+
+    def call(self, args: MockCallArgs):
+        return dict(_INVOKES.get(args.token, {}))
+
+
+def run_program(
+    project: str,
+    stack: str,
+    program: Callable[[], dict[str, Any]],
+    stack_reference_outputs: Optional[dict[str, dict[str, Any]]] = None,
+) -> tuple[list[PlannedResource], dict[str, Any]]:
+    """Run `program` as stack `stack` of `project` under fresh mocks; its resources and outputs."""
+    mocks = _RecordingMocks(stack_reference_outputs or {})
+    options: dict[tuple[str, str], dict[str, Any]] = {}
+    identities: dict[int, tuple[str, str]] = {}
+    parents: dict[tuple[str, str], Optional[tuple[str, str]]] = {}
+    outputs: dict[str, Any] = {}
+
+    def record_options(args: pulumi.ResourceTransformationArgs):
+        key = (args.type_, args.name)
+        identities[id(args.resource)] = key
+        opts = args.opts
+        parents[key] = identities.get(id(opts.parent)) if opts.parent is not None else None
+        recorded: dict[str, Any] = {}
+        if opts.protect:
+            recorded["protect"] = True
+        if opts.retain_on_delete:
+            recorded["retainOnDelete"] = True
+        if opts.ignore_changes:
+            recorded["ignoreChanges"] = sorted(opts.ignore_changes)
+        depends_on = opts.depends_on if isinstance(opts.depends_on, list) else ([opts.depends_on] if opts.depends_on else [])
+        recorded["_depends_on"] = [identities.get(id(d)) for d in depends_on]
+        options[key] = recorded
+        return None
+
+    def body():
+        pulumi.runtime.register_stack_transformation(record_options)
+        result = program()
+        pulumi.Output.from_input(result).apply(outputs.update)
+
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
+    pulumi.runtime.test(body)()
+
+    def urn(key: tuple[str, str]) -> str:
+        chain = []
+        cursor: Optional[tuple[str, str]] = key
+        while cursor is not None:
+            chain.append(cursor[0])
+            cursor = parents.get(cursor)
+        return f"urn:pulumi:{stack}::{project}::{'$'.join(reversed(chain))}::{key[1]}"
+
+    resources = []
+    for type_, name, inputs in mocks.registrations:
+        key = (type_, name)
+        recorded = dict(options.get(key, {}))
+        depends_on = sorted(urn(d) for d in recorded.pop("_depends_on", []) if d is not None)
+        if depends_on:
+            recorded["dependsOn"] = depends_on
+        parent = parents.get(key)
+        resources.append(PlannedResource(urn(key), type_, name, urn(parent) if parent else None, normalise(inputs), recorded))
+    resources.sort(key=lambda r: r.urn)
+    return resources, normalise(outputs)

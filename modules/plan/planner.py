@@ -1,0 +1,103 @@
+"""`modelform plan`: every stack of one environment, planned offline, as one deterministic document.
+
+Order: the platform stack first (its outputs answer the model stacks' StackReference), then one
+stack per model, sorted by name. The plan document is DESIGN.md's public contract:
+
+    {"plan_version": 1, "env": "dev", "stacks": [...], "findings": [...]}
+
+sorted and byte-for-byte identical for the same specs and code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable, Optional
+
+from .. import naming
+from ..programs import model_program, platform_program, platform_stack_reference
+from ..spec import SpecSet
+from .engine import StackPlan, run_program
+from .policies import Finding, check_plan
+
+PLAN_VERSION = 1
+#: Above this many stacks a progress bar is shown on stderr.
+PROGRESS_THRESHOLD = 5
+
+
+class PlanError(Exception):
+    """The specs cannot be planned (beyond spec validation): one line for the user."""
+
+
+def plan_environment(
+    specs: SpecSet,
+    environment: str,
+    *,
+    models: Optional[Iterable[str]] = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The plan document of `environment`. `models` limits the model stacks planned (the platform
+    stack is always planned: model stacks need its outputs)."""
+    if environment not in specs.environments:
+        raise PlanError(f"unknown environment '{environment}'; known: {', '.join(specs.environments)}")
+    platform = specs.platform(environment)
+    wanted = set(models) if models is not None else None
+    model_specs = [m for m in specs.models(environment) if wanted is None or m.name in wanted]
+    if platform is None:
+        if model_specs:
+            raise PlanError("planning needs a Platform spec (kind: Platform): model stacks read its outputs")
+        return _document(environment, [], [])
+
+    stacks: list[StackPlan] = []
+    with _progress(1 + len(model_specs), enabled=progress) as advance:
+        resources, outputs = run_program(
+            naming.PLATFORM_PROJECT,
+            naming.platform_stack(platform.name, environment),
+            lambda: platform_program(platform),
+        )
+        stacks.append(StackPlan(naming.platform_stack(platform.name, environment), "Platform", platform.source, resources, outputs))
+        advance()
+        reference = {platform_stack_reference(platform): outputs}
+        for model in model_specs:
+            resources, model_outputs = run_program(
+                naming.MODEL_PROJECT,
+                model.stack_name,
+                lambda model=model: model_program(model, platform),
+                reference,
+            )
+            stacks.append(StackPlan(model.stack_name, "Model", model.source, resources, model_outputs))
+            advance()
+    findings = check_plan(stacks, [m for m in model_specs], environment)
+    return _document(environment, stacks, findings)
+
+
+def _document(environment: str, stacks: list[StackPlan], findings: list[Finding]) -> dict[str, Any]:
+    return {
+        "plan_version": PLAN_VERSION,
+        "env": environment,
+        "stacks": [s.to_json() for s in sorted(stacks, key=lambda s: s.stack)],
+        "findings": [f.to_json() for f in sorted(findings)],
+    }
+
+
+def plan_json(document: dict[str, Any]) -> str:
+    """The canonical text of a plan: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+class _progress:
+    """A progress bar on stderr for more than a handful of stacks (tqdm), silent otherwise."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.bar = None
+        if enabled and total > PROGRESS_THRESHOLD:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="planning stacks", unit="stack", file=sys.stderr, mininterval=0.5)
+
+    def __enter__(self):
+        return self.bar.update if self.bar is not None else (lambda *_: None)
+
+    def __exit__(self, *_):
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,127 @@
+"""Policy checks over a plan: the secure-by-default rules, checked on what would be created.
+
+Mandatory findings make `modelform plan` exit 1; advisory ones are reported only. They read the
+recorded resources, following placeholders (`<name.id>`) to relate a bucket to its encryption,
+public access block and logging resources, so a component that forgot one is caught here even
+if its own tests were wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+from ..spec import EksDeployment, ModelSpec
+from .engine import PlannedResource, StackPlan
+
+BUCKET = "aws:s3/bucket:Bucket"
+DATA_BEARING = {BUCKET, "aws:kms/key:Key", "aws:sagemaker/modelPackageGroup:ModelPackageGroup"}
+_REFERENCE = re.compile(r"^<(?P<name>[^<>]+)\.(?P<prop>[A-Za-z]+)>$")
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    policy: str
+    enforcement: str  # "mandatory" | "advisory"
+    urn: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"policy": self.policy, "enforcement": self.enforcement, "urn": self.urn, "message": self.message}
+
+
+def referenced_name(value: Any) -> str | None:
+    """`<acme-ml-artifacts.id>` -> `acme-ml-artifacts` (the resource a placeholder comes from)."""
+    match = _REFERENCE.match(value) if isinstance(value, str) else None
+    return match["name"] if match else None
+
+
+def check_plan(stacks: list[StackPlan], models: Iterable[ModelSpec], environment: str) -> list[Finding]:
+    findings: list[Finding] = []
+    for stack in stacks:
+        findings += _bucket_findings(stack.resources)
+        findings += _iam_findings(stack.resources)
+        findings += _sagemaker_findings(stack.resources)
+        if environment == "prod":
+            findings += [
+                Finding("prod-data-protected", "mandatory", r.urn, f"{r.type} holds data but is not protected in prod")
+                for r in stack.resources
+                if r.type in DATA_BEARING and not (r.options.get("protect") and r.options.get("retainOnDelete"))
+            ]
+    for model in models:
+        for deployment in model.deployments:
+            if isinstance(deployment, EksDeployment):
+                findings.append(Finding(
+                    "eks-deployment-not-provisioned", "advisory", f"{model.stack_name}/{deployment.name}",
+                    f"deployment '{deployment.name}' targets EKS cluster '{deployment.cluster}'; EKS endpoints are "
+                    "validated but not provisioned by this release",
+                ))
+    return findings
+
+
+def _by_bucket(resources: list[PlannedResource], type_: str) -> dict[str, list[PlannedResource]]:
+    found: dict[str, list[PlannedResource]] = {}
+    for resource in resources:
+        if resource.type == type_:
+            found.setdefault(referenced_name(resource.inputs.get("bucket")) or "", []).append(resource)
+    return found
+
+
+def _bucket_findings(resources: list[PlannedResource]) -> Iterator[Finding]:
+    encryption = _by_bucket(resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    blocks = _by_bucket(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    log_destinations = {
+        r.inputs.get("targetBucket") for r in resources if r.type == "aws:s3/bucketLogging:BucketLogging"
+    }
+    for bucket in (r for r in resources if r.type == BUCKET):
+        is_log_destination = f"<{bucket.name}.bucket>" in log_destinations
+        algorithms = {
+            rule.get("applyServerSideEncryptionByDefault", {}).get("sseAlgorithm")
+            for config in encryption.get(bucket.name, [])
+            for rule in config.inputs.get("rules", [])
+        }
+        if "aws:kms" not in algorithms and not (is_log_destination and "AES256" in algorithms):
+            yield Finding("s3-kms-encryption", "mandatory", bucket.urn, "bucket has no default SSE-KMS encryption")
+        block = blocks.get(bucket.name, [])
+        switches = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        if not any(all(b.inputs.get(s) is True for s in switches) for b in block):
+            yield Finding("s3-public-access-block", "mandatory", bucket.urn, "bucket lacks a full public access block")
+
+
+def _statements(resource: PlannedResource) -> Iterator[dict[str, Any]]:
+    for key in ("policy", "assumeRolePolicy"):
+        text = resource.inputs.get(key)
+        if isinstance(text, str) and text.startswith("{"):
+            document = json.loads(text)
+            statements = document.get("Statement", [])
+            yield from statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _iam_findings(resources: list[PlannedResource]) -> Iterator[Finding]:
+    for resource in resources:
+        for statement in _statements(resource):
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = _as_list(statement.get("Action", []))
+            targets = _as_list(statement.get("Resource", []))
+            if any(a in ("*", "*:*") for a in actions) and "*" in targets:
+                yield Finding("iam-no-star-on-star", "mandatory", resource.urn, "a statement allows every action on every resource")
+
+
+def _sagemaker_findings(resources: list[PlannedResource]) -> Iterator[Finding]:
+    for resource in resources:
+        if resource.type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
+            if not resource.inputs.get("kmsKeyArn"):
+                yield Finding("sagemaker-kms", "mandatory", resource.urn, "endpoint configuration volumes are not KMS-encrypted")
+            capture = resource.inputs.get("dataCaptureConfig")
+            if capture and not capture.get("kmsKeyId"):
+                yield Finding("sagemaker-kms", "mandatory", resource.urn, "data capture is not KMS-encrypted")
+        if resource.type == "aws:sagemaker/model:Model":
+            if resource.inputs.get("enableNetworkIsolation") is not True or not resource.inputs.get("vpcConfig"):
+                yield Finding("sagemaker-network-isolation", "mandatory", resource.urn, "model runs without network isolation in the VPC")

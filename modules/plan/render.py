@@ -1,0 +1,154 @@
+"""Plans and diffs for people: a terminal table, and Markdown that fits a pull-request comment.
+
+GitHub refuses comments above 65,536 characters. The Markdown keeps a summary table of every
+stack and then adds per-stack detail while it fits a budget below that limit; stacks whose detail
+does not fit are listed by name with a pointer to the JSON, never cut mid-table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: GitHub's comment limit, less room for a CI bot's own header and footer.
+COMMENT_BUDGET = 60_000
+_SHORT_TYPE_PREFIXES = ("aws:", "kubernetes:", "modelform:", "pulumi:")
+
+
+def short_type(type_token: str) -> str:
+    """`aws:sagemaker/endpoint:Endpoint` -> `sagemaker/Endpoint`; components keep their token."""
+    if type_token.startswith("aws:") and type_token.count(":") == 2:
+        module, kind = type_token.split(":")[1:]
+        return f"{module.split('/')[0]}/{kind}"
+    return type_token
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+def plan_table(plan: dict[str, Any]) -> str:
+    lines = [f"modelform plan — environment {plan['env']}", ""]
+    total = 0
+    for stack in plan["stacks"]:
+        resources = stack["resources"]
+        total += len(resources)
+        lines.append(f"{stack['stack']}  ({stack['kind']}, {stack['spec']}): {len(resources)} resources")
+        lines += [f"  + {line}" for line in _tree(resources)]
+        lines.append("")
+    lines.append(f"{len(plan['stacks'])} stacks, {total} resources")
+    lines += _findings_lines(plan["findings"])
+    return "\n".join(lines) + "\n"
+
+
+def _tree(resources: list[dict[str, Any]]) -> list[str]:
+    """Components with their children indented below them, each level sorted by name."""
+    children: dict[Any, list[dict[str, Any]]] = {}
+    for resource in resources:
+        children.setdefault(resource["parent"], []).append(resource)
+    lines: list[str] = []
+
+    def walk(parent: Any, depth: int) -> None:
+        for resource in sorted(children.get(parent, []), key=lambda r: (r["name"], r["type"])):
+            flags = " [protected]" if resource.get("options", {}).get("protect") else ""
+            lines.append(f"{'   ' * depth}{resource['name']}  ({short_type(resource['type'])}){flags}")
+            walk(resource["urn"], depth + 1)
+
+    walk(None, 0)
+    return lines
+
+
+def _findings_lines(findings: list[dict[str, str]]) -> list[str]:
+    if not findings:
+        return []
+    lines = ["", f"{len(findings)} policy finding(s):"]
+    lines += [f"  {f['enforcement'].upper():9} {f['policy']}: {f['urn']}: {f['message']}" for f in findings]
+    return lines
+
+
+def plan_markdown(plan: dict[str, Any]) -> str:
+    head = [f"## modelform plan — `{plan['env']}`", "", "| stack | kind | spec | resources |", "|---|---|---|---:|"]
+    head += [f"| `{s['stack']}` | {s['kind']} | `{s['spec']}` | {len(s['resources'])} |" for s in plan["stacks"]]
+    head += _findings_markdown(plan["findings"])
+    sections = []
+    for stack in plan["stacks"]:
+        rows = [f"| {short_type(r['type'])} | `{r['name']}` |{' protected' if r.get('options', {}).get('protect') else ''} |" for r in stack["resources"]]
+        sections.append(
+            (stack["stack"], "\n".join([f"<details><summary><code>{stack['stack']}</code>: {len(rows)} resources</summary>", "",
+                                        "| type | name | |", "|---|---|---|", *rows, "", "</details>"]))
+        )
+    return _within_budget("\n".join(head), sections)
+
+
+def _findings_markdown(findings: list[dict[str, str]]) -> list[str]:
+    if not findings:
+        return ["", "No policy findings."]
+    lines = ["", "| enforcement | policy | resource | finding |", "|---|---|---|---|"]
+    lines += [f"| {f['enforcement']} | {f['policy']} | `{f['urn']}` | {f['message']} |" for f in findings]
+    return lines
+
+
+def _within_budget(head: str, sections: list[tuple[str, str]]) -> str:
+    parts = [head, ""]
+    used = len(head)
+    left_out = []
+    for name, section in sections:
+        if used + len(section) + 2 <= COMMENT_BUDGET - 400:
+            parts += [section, ""]
+            used += len(section) + 2
+        else:
+            left_out.append(name)
+    if left_out:
+        parts.append(
+            f"_Details of {len(left_out)} more stack(s) do not fit a comment ({', '.join(f'`{n}`' for n in left_out[:20])}"
+            f"{', ...' if len(left_out) > 20 else ''}); see the JSON (`--format json`)._"
+        )
+    return "\n".join(parts).rstrip() + "\n"
+
+
+# --- diff ----------------------------------------------------------------------------------------
+
+
+def diff_table(diff: dict[str, Any]) -> str:
+    summary = diff["summary"]
+    lines = [f"modelform diff — environment {diff['env']}", ""]
+    for stack in diff["stacks"]:
+        lines.append(f"{stack['stack']}  ({stack['kind']}, {stack['spec']})")
+        for change in stack["create"]:
+            lines.append(f"  + {short_type(change['type'])}  {change['name']}")
+        for change in stack["update"]:
+            lines.append(f"  ~ {short_type(change['type'])}  {change['name']}: {', '.join(change['paths'])}")
+        for change in stack["delete"]:
+            lines.append(f"  - {short_type(change['type'])}  {change['name']}")
+        lines.append("")
+    lines.append(
+        f"{summary['stacks']} stack(s) change: {summary['create']} to create, {summary['update']} to update, "
+        f"{summary['delete']} to delete" if summary["stacks"] else "No changes."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def diff_markdown(diff: dict[str, Any]) -> str:
+    summary = diff["summary"]
+    head = [f"## modelform diff — `{diff['env']}`", ""]
+    if not summary["stacks"]:
+        return "\n".join(head + ["No infrastructure changes."]) + "\n"
+    head += [
+        f"**{summary['create']}** to create, **{summary['update']}** to update, **{summary['delete']}** to delete "
+        f"in {summary['stacks']} stack(s).",
+        "",
+        "| stack | spec | create | update | delete |",
+        "|---|---|---:|---:|---:|",
+    ]
+    head += [
+        f"| `{s['stack']}` | `{s['spec']}` | {len(s['create'])} | {len(s['update'])} | {len(s['delete'])} |"
+        for s in diff["stacks"]
+    ]
+    sections = []
+    for stack in diff["stacks"]:
+        rows = [f"| + | {short_type(c['type'])} | `{c['name']}` | |" for c in stack["create"]]
+        rows += [f"| ~ | {short_type(c['type'])} | `{c['name']}` | {', '.join(f'`{p}`' for p in c['paths'])} |" for c in stack["update"]]
+        rows += [f"| - | {short_type(c['type'])} | `{c['name']}` | |" for c in stack["delete"]]
+        sections.append(
+            (stack["stack"], "\n".join([f"<details><summary><code>{stack['stack']}</code></summary>", "",
+                                        "| | type | name | changed |", "|---|---|---|---|", *rows, "", "</details>"]))
+        )
+    return _within_budget("\n".join(head), sections)

@@ -1,0 +1,151 @@
+"""The Pulumi programs of the two kinds of stack: what each stack declares, given its spec.
+
+Both the real engine (`stacks/*/__main__.py`, `modelform up`) and the offline planner
+(`modules.plan`) run exactly these functions; they return the stack's outputs.
+
+- `platform_program(spec)`: stack `<platform>.<env>` of project `modelform-platform`.
+- `model_program(spec, platform)`: stack `<model>.<env>` of project `modelform-model`; reads
+  the platform stack's outputs through a `StackReference`.
+
+Every resource is created through an explicit AWS provider in the Platform spec's region, so
+the region comes from the spec, not from whoever runs the program.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from . import naming
+from .iam import ModelExecutionRole, ModelExecutionRoleArgs
+from .model_registry import ModelRegistry, ModelRegistryArgs
+from .platform import Platform, platform_args
+from .sagemaker_endpoint import SageMakerEndpoint, SageMakerEndpointArgs, alarm_thresholds
+from .spec import ModelSpec, PlatformSpec, SageMakerDeployment
+from .tags import model_tags
+
+#: Where model stacks find the platform stack unless `modelform:platformStack` says otherwise.
+DEFAULT_ORGANIZATION = "organization"
+
+
+def platform_stack_reference(platform: PlatformSpec, organization: str = DEFAULT_ORGANIZATION) -> str:
+    return f"{organization}/{naming.PLATFORM_PROJECT}/{naming.platform_stack(platform.name, platform.environment)}"
+
+
+def _provider(region: str) -> aws.Provider:
+    return aws.Provider("aws", region=region)
+
+
+def platform_program(spec: PlatformSpec) -> dict[str, Any]:
+    provider = _provider(spec.region)
+    platform = Platform(spec.name, platform_args(spec), pulumi.ResourceOptions(provider=provider))
+    return platform.outputs
+
+
+def model_program(spec: ModelSpec, platform: PlatformSpec, platform_stack: Optional[str] = None) -> dict[str, Any]:
+    provider = _provider(platform.region)
+    reference = pulumi.StackReference(platform_stack or platform_stack_reference(platform))
+    account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
+    tags = model_tags(spec.tags, spec.name, spec.environment, spec.owner, spec.team)
+    opts = pulumi.ResourceOptions(provider=provider)
+
+    registry = ModelRegistry(
+        f"{spec.name}-registry", ModelRegistryArgs(spec.name, spec.description, spec.protect, tags), opts
+    )
+    outputs: dict[str, Any] = {"registryGroup": registry.group.model_package_group_name}
+
+    sagemaker_deployments = [d for d in spec.deployments if isinstance(d, SageMakerDeployment)]
+    if not sagemaker_deployments:
+        return outputs
+    role = ModelExecutionRole(
+        f"{spec.name}-sagemaker-execution",
+        ModelExecutionRoleArgs(
+            model=spec.name,
+            region=platform.region,
+            account_id=account_id,
+            artifact_bucket=reference.get_output("artifactBucket"),
+            capture_bucket=reference.get_output("captureBucket"),
+            kms_key_arn=reference.get_output("kmsKeyArn"),
+            vpc_id=reference.get_output("vpcId"),
+            pinned_artifacts=tuple(
+                sorted({str(v.artifact) for d in sagemaker_deployments for v in d.variants if v.artifact is not None})
+            ),
+            tags=tags,
+        ),
+        opts,
+    )
+    outputs["executionRoleArn"] = role.role.arn
+    endpoints = {}
+    for deployment in sagemaker_deployments:
+        endpoint = SageMakerEndpoint(
+            naming.endpoint(spec.name, deployment.name),
+            SageMakerEndpointArgs(
+                model=spec.name,
+                deployment=deployment,
+                region=platform.region,
+                account_id=account_id,
+                execution_role_arn=role.role.arn,
+                kms_key_arn=reference.get_output("kmsKeyArn"),
+                capture_bucket=reference.get_output("captureBucket"),
+                subnet_ids=reference.get_output("privateSubnetIds"),
+                security_group_ids=reference.get_output("modelSecurityGroupId").apply(lambda group: [group]),
+                framework_version=spec.model.framework_version,
+                inference_entry_point=spec.model.inference_entry_point,
+                thresholds=alarm_thresholds(spec.monitoring),
+                tags=tags,
+            ),
+            opts,
+        )
+        endpoints[deployment.name] = endpoint.endpoint.name
+    outputs["endpoints"] = endpoints
+    return outputs
+
+
+# --- entry points of the Pulumi projects in stacks/ ----------------------------------------------
+
+
+def _specs_for_stack(repo_root: str):
+    """The validated specs the current stack is built from (`modelform:specs`, default specs/)."""
+    import os
+
+    from .spec import load_specs
+
+    folder = pulumi.Config("modelform").get("specs") or os.path.join(repo_root, "specs")
+    specs = load_specs([folder], root=repo_root)
+    if specs.errors:
+        raise pulumi.RunError("invalid specs:\n" + "\n".join(str(e) for e in specs.errors))
+    return specs
+
+
+def _split_stack_name(stack: str) -> tuple[str, str]:
+    name, dot, environment = stack.rpartition(".")
+    if not dot:
+        raise pulumi.RunError(f"stack '{stack}' must be named <name>.<environment>, e.g. fraud-detector.dev")
+    return name, environment
+
+
+def run_platform_stack(repo_root: str) -> None:
+    """`stacks/platform/__main__.py`: stack `<platform>.<env>`."""
+    name, environment = _split_stack_name(pulumi.get_stack())
+    platform = _specs_for_stack(repo_root).platform(environment)
+    if platform is None or platform.name != name:
+        raise pulumi.RunError(f"no Platform spec named '{name}' for environment '{environment}'")
+    for key, value in platform_program(platform).items():
+        pulumi.export(key, value)
+
+
+def run_model_stack(repo_root: str) -> None:
+    """`stacks/model/__main__.py`: stack `<model>.<env>`; `modelform:platformStack` may name the
+    platform stack (default `organization/modelform-platform/<platform>.<env>`)."""
+    name, environment = _split_stack_name(pulumi.get_stack())
+    specs = _specs_for_stack(repo_root)
+    platform = specs.platform(environment)
+    if platform is None:
+        raise pulumi.RunError("model stacks need a Platform spec (kind: Platform)")
+    if name not in {m.name for m in specs.models(environment)}:
+        raise pulumi.RunError(f"no Model spec named '{name}'")
+    outputs = model_program(specs.model(name, environment), platform, pulumi.Config("modelform").get("platformStack"))
+    for key, value in outputs.items():
+        pulumi.export(key, value)

@@ -1,0 +1,372 @@
+"""A SageMaker real-time endpoint for one deployment of a model, with autoscaling and guardrails.
+
+Children, for deployment `<d>` of model `<m>` (`<ep>` = `<m>-<d>`, `<v>` = `<m>-<d>-<variant>`):
+
+| logical name | resource | what |
+|---|---|---|
+| `<v>-model` | `aws.sagemaker.Model` | per variant: a registry version (model package) or an artifact with the PyTorch inference image; network-isolated, in the platform VPC |
+| `<ep>-config` | `aws.sagemaker.EndpointConfiguration` | weighted variants, KMS-encrypted volumes, data capture to `<capture bucket>/<m>/<d>/` (KMS) |
+| `<ep>-endpoint` | `aws.sagemaker.Endpoint` | physical name `<ep>`; blue/green updates (all at once, canary or linear) that roll back when an alarm below fires |
+| `<v>-p99-latency` | `aws.cloudwatch.MetricAlarm` | p99 `ModelLatency` above `monitoring.latency_p99_ms` (SageMaker reports microseconds) |
+| `<v>-5xx-rate` | `aws.cloudwatch.MetricAlarm` | 100 * `Invocation5XXErrors` / `Invocations` above `monitoring.error_rate_percent` |
+| `<v>-scaling` | `aws.appautoscaling.Target` | per variant: min/max instances |
+| `<v>-invocations-per-instance` | `aws.appautoscaling.Policy` | target tracking on invocations per instance, with the spec's cooldowns |
+| `<v>-<window>-start` / `-end` | `aws.appautoscaling.ScheduledAction` | known peaks: raise min/max at `start`, restore them at `end` |
+
+Without a `monitoring` section the alarms use the documented defaults (p99 1000 ms, 1 % 5xx).
+
+**Instance counts and endpoint updates.** pulumi-aws does not expose UpdateEndpoint's
+`RetainAllVariantProperties`, so every endpoint-configuration change (a new model version, a new
+weight) starts the new fleet at `initial_instance_count`, whatever the autoscaler had reached.
+To never fight the autoscaler downwards, the initial count is the *highest floor* it may hold:
+`max(min_instances, min_instances of every scheduled window)`. A deploy outside a peak then
+starts high and Application Auto Scaling scales in after its cooldown (minutes of extra
+instances); a deploy during Black Friday never drops capacity to the everyday minimum. The
+counts the autoscaler manages (`desiredInstanceCount`) are not declared at all, so Pulumi never
+resets them between deploys. The scaling target declares the everyday bounds; inside a window
+the scheduled action has raised them, so a `pulumi up --refresh` run *during* a window would put
+them back to the everyday bounds until the window's end action: refresh outside windows (a spec
+change of the bounds must still apply, so they are not in `ignoreChanges`). Changing the *instance type* of an autoscaled variant is refused by
+SageMaker while the scaling target is registered (AWS: "Update endpoints that use auto
+scaling"): rename the variant to move it to a new instance type.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from . import naming
+from .model_registry import model_package_arn
+from .spec import MonitoringSpec, Rollout, SageMakerDeployment
+from .spec.parsers import format_timestamp
+from .spec.schema import MODEL_SCHEMA, default_of, schema_at
+
+# --- pure translation, tested without Pulumi ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    latency_p99_ms: int
+    error_rate_percent: float
+
+
+def alarm_thresholds(monitoring: Optional[MonitoringSpec]) -> AlarmThresholds:
+    """The spec's thresholds, or the schema's documented defaults when there is no monitoring."""
+    if monitoring is not None:
+        return AlarmThresholds(monitoring.latency_p99_ms, monitoring.error_rate_percent)
+    return AlarmThresholds(
+        default_of(schema_at(MODEL_SCHEMA, ("monitoring", "latency_p99_ms"))),
+        float(default_of(schema_at(MODEL_SCHEMA, ("monitoring", "error_rate_percent")))),
+    )
+
+
+def initial_instance_count(deployment: SageMakerDeployment) -> int:
+    """The instance count a new fleet starts with (see the module docstring for why)."""
+    scaling = deployment.autoscaling
+    if scaling is None:
+        return deployment.instance_count
+    return max([scaling.min_instances, *(w.min_instances for w in scaling.scheduled)])
+
+
+@dataclass(frozen=True)
+class ScheduledStep:
+    """One scheduled action: at `at` (UTC), set the scaling bounds to `min_capacity..max_capacity`."""
+
+    suffix: str  # "<window>-start" | "<window>-end"
+    at: str  # yyyy-mm-ddThh:mm:ss (UTC)
+    min_capacity: int
+    max_capacity: int
+
+    @property
+    def schedule(self) -> str:
+        return f"at({self.at})"
+
+
+def scheduled_steps(deployment: SageMakerDeployment) -> list[ScheduledStep]:
+    """Both edges of every window: raise at start, restore the everyday bounds at end."""
+    scaling = deployment.autoscaling
+    if scaling is None:
+        return []
+    steps = []
+    for window in scaling.scheduled:
+        steps.append(ScheduledStep(f"{window.name}-start", _at(window.start), window.min_instances, window.max_instances))
+        steps.append(ScheduledStep(f"{window.name}-end", _at(window.end), scaling.min_instances, scaling.max_instances))
+    return steps
+
+
+def _at(moment) -> str:
+    return format_timestamp(moment).rstrip("Z")
+
+
+def traffic_routing(rollout: Rollout) -> dict[str, Any]:
+    """SageMaker's TrafficRoutingConfiguration for the spec's rollout."""
+    routing: dict[str, Any] = {"type": rollout.strategy.upper(), "wait_interval_in_seconds": rollout.wait_seconds}
+    if rollout.strategy == "canary":
+        routing["canary_size"] = {"type": "CAPACITY_PERCENT", "value": rollout.step_percent}
+    elif rollout.strategy == "linear":
+        routing["linear_step_size"] = {"type": "CAPACITY_PERCENT", "value": rollout.step_percent}
+    return routing
+
+
+#: SageMaker bounds MaximumExecutionTimeoutInSeconds to 600..28800.
+_MIN_EXECUTION_TIMEOUT, _MAX_EXECUTION_TIMEOUT = 600, 28800
+#: Time allowed per step for the green fleet to launch and take traffic, beyond the bake time.
+_STEP_ALLOWANCE_SECONDS = 900
+
+
+def max_execution_timeout(rollout: Rollout) -> int:
+    """Long enough for every step to launch and bake; within SageMaker's bounds."""
+    steps = 1 if rollout.strategy == "all_at_once" else (2 if rollout.strategy == "canary" else math.ceil(100 / rollout.step_percent))
+    wanted = steps * (rollout.wait_seconds + _STEP_ALLOWANCE_SECONDS)
+    return max(_MIN_EXECUTION_TIMEOUT, min(_MAX_EXECUTION_TIMEOUT, wanted))
+
+
+#: How long the old fleet is kept after traffic has fully moved, for a fast manual rollback.
+TERMINATION_WAIT_SECONDS = 300
+
+
+def inference_image(framework_version: str, region: str, instance_type: str) -> str:
+    """The AWS PyTorch inference image for the version and the instance (CPU or GPU), from the
+    sagemaker SDK's bundled image catalogue (offline); the newest Python it offers."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)  # the SDK creates a boto3 client on import
+    from sagemaker.core import image_uris  # imported here: ~1 s, needed only for artifact variants
+
+    config = image_uris.config_for_framework("pytorch")["inference"]
+    version = config.get("version_aliases", {}).get(framework_version, framework_version)
+    py_version = sorted(config["versions"][version]["py_versions"])[-1]
+    return image_uris.retrieve(
+        framework="pytorch", region=region, version=framework_version, py_version=py_version,
+        instance_type=instance_type, image_scope="inference",
+    )
+
+
+def capture_prefix(model: str, deployment: str) -> str:
+    return f"{model}/{deployment}/"
+
+
+# --- the component ----------------------------------------------------------------------------
+
+
+@dataclass
+class SageMakerEndpointArgs:
+    """Inputs of `SageMakerEndpoint`.
+
+    model: the model name. deployment: the typed SageMaker deployment of the spec.
+    region, account_id: where the registry and the images live.
+    execution_role_arn: the model's execution role. kms_key_arn: the platform key.
+    capture_bucket: bucket for data capture (used when `data_capture_percent > 0`).
+    subnet_ids, security_group_ids: the platform VPC placement of the model containers.
+    framework_version, inference_entry_point: for artifact variants (image and SAGEMAKER_PROGRAM).
+    thresholds: alarm thresholds. tags: merged into every taggable child.
+    """
+
+    model: str
+    deployment: SageMakerDeployment
+    region: str
+    account_id: pulumi.Input[str]
+    execution_role_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    capture_bucket: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list]
+    security_group_ids: pulumi.Input[list]
+    framework_version: str
+    inference_entry_point: str
+    thresholds: AlarmThresholds
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class SageMakerEndpoint(pulumi.ComponentResource):
+    """Models, endpoint configuration, endpoint, alarms and autoscaling of one deployment."""
+
+    def __init__(self, name: str, args: SageMakerEndpointArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("modelform:sagemaker:SageMakerEndpoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        deployment = args.deployment
+        tags = dict(args.tags)
+        self.endpoint_name = naming.endpoint(args.model, deployment.name)
+
+        variants = []
+        self.models: dict[str, aws.sagemaker.Model] = {}
+        for variant in deployment.variants:
+            prefix = naming.variant_resource(args.model, deployment.name, variant.name)
+            container, content = self._container(args, variant)
+            self.models[variant.name] = aws.sagemaker.Model(
+                f"{prefix}-model",
+                name=naming.content_named(prefix, content),
+                execution_role_arn=args.execution_role_arn,
+                primary_container=container,
+                enable_network_isolation=True,
+                vpc_config={"subnets": args.subnet_ids, "security_group_ids": args.security_group_ids},
+                tags=tags,
+                opts=child,
+            )
+            variants.append({
+                "variant_name": variant.name,
+                "model_name": self.models[variant.name].name,
+                "instance_type": deployment.instance_type,
+                "initial_instance_count": initial_instance_count(deployment),
+                "initial_variant_weight": variant.weight,
+                "_content": content,
+            })
+
+        capture = None
+        if deployment.data_capture_percent > 0:
+            capture = {
+                "enable_capture": True,
+                "initial_sampling_percentage": deployment.data_capture_percent,
+                "destination_s3_uri": pulumi.Output.concat(
+                    "s3://", args.capture_bucket, "/", capture_prefix(args.model, deployment.name)
+                ),
+                "kms_key_id": args.kms_key_arn,
+                "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+                "capture_content_type_header": {"csv_content_types": ["text/csv"], "json_content_types": ["application/json"]},
+            }
+        config_content = {
+            "variants": [{k: v for k, v in variant.items() if k != "model_name"} for variant in variants],
+            "capture_percent": deployment.data_capture_percent,
+        }
+        self.config = aws.sagemaker.EndpointConfiguration(
+            f"{self.endpoint_name}-config",
+            name=naming.content_named(self.endpoint_name, config_content),
+            production_variants=[{k: v for k, v in variant.items() if k != "_content"} for variant in variants],
+            kms_key_arn=args.kms_key_arn,
+            data_capture_config=capture,
+            tags=tags,
+            opts=child,
+        )
+
+        self.alarms = []
+        for variant in deployment.variants:
+            self.alarms += self._alarms(args, variant.name, tags, child)
+
+        self.endpoint = aws.sagemaker.Endpoint(
+            f"{self.endpoint_name}-endpoint",
+            name=self.endpoint_name,
+            endpoint_config_name=self.config.name,
+            deployment_config={
+                "blue_green_update_policy": {
+                    "traffic_routing_configuration": traffic_routing(deployment.rollout),
+                    "termination_wait_in_seconds": TERMINATION_WAIT_SECONDS,
+                    "maximum_execution_timeout_in_seconds": max_execution_timeout(deployment.rollout),
+                },
+                "auto_rollback_configuration": {"alarms": [{"alarm_name": alarm.name} for alarm in self.alarms]},
+            },
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self.alarms),
+        )
+        if deployment.autoscaling is not None:
+            for variant in deployment.variants:
+                self._autoscaling(args, variant.name)
+        self.register_outputs({"endpointName": self.endpoint.name, "endpointConfigName": self.config.name})
+
+    @staticmethod
+    def _container(args: SageMakerEndpointArgs, variant) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The primary container, and the spec-derived content that names the model."""
+        if variant.model_version is not None:
+            package = pulumi.Output.from_input(args.account_id).apply(
+                lambda account: model_package_arn(args.region, account, args.model, variant.model_version)
+            )
+            return {"model_package_name": package}, {"model_package": f"{args.model}/{variant.model_version}"}
+        image = inference_image(args.framework_version, args.region, args.deployment.instance_type)
+        environment = {
+            "SAGEMAKER_PROGRAM": args.inference_entry_point,
+            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+            "SAGEMAKER_REGION": args.region,
+        }
+        container = {"image": image, "model_data_url": str(variant.artifact), "environment": environment}
+        return container, container
+
+    def _alarms(self, args: SageMakerEndpointArgs, variant: str, tags: dict, opts: pulumi.ResourceOptions) -> list:
+        prefix = naming.variant_resource(args.model, args.deployment.name, variant)
+        dimensions = {"EndpointName": self.endpoint_name, "VariantName": variant}
+        latency = aws.cloudwatch.MetricAlarm(
+            f"{prefix}-p99-latency",
+            name=f"{prefix}-p99-latency",
+            alarm_description=f"p99 model latency of {self.endpoint_name}/{variant} above {args.thresholds.latency_p99_ms} ms",
+            namespace="AWS/SageMaker",
+            metric_name="ModelLatency",
+            dimensions=dimensions,
+            extended_statistic="p99",
+            period=60,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            comparison_operator="GreaterThanThreshold",
+            # SageMaker reports ModelLatency in microseconds.
+            threshold=args.thresholds.latency_p99_ms * 1000,
+            treat_missing_data="notBreaching",
+            tags=tags,
+            opts=opts,
+        )
+
+        def metric(name: str) -> dict[str, Any]:
+            return {"metric_name": name, "namespace": "AWS/SageMaker", "period": 60, "stat": "Sum", "dimensions": dimensions}
+
+        errors = aws.cloudwatch.MetricAlarm(
+            f"{prefix}-5xx-rate",
+            name=f"{prefix}-5xx-rate",
+            alarm_description=f"5xx responses of {self.endpoint_name}/{variant} above {args.thresholds.error_rate_percent} %",
+            metric_queries=[
+                {"id": "errors", "metric": metric("Invocation5XXErrors"), "return_data": False},
+                {"id": "invocations", "metric": metric("Invocations"), "return_data": False},
+                {"id": "rate", "expression": "100 * errors / invocations", "label": "5xx %", "return_data": True},
+            ],
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            comparison_operator="GreaterThanThreshold",
+            threshold=args.thresholds.error_rate_percent,
+            treat_missing_data="notBreaching",
+            tags=tags,
+            opts=opts,
+        )
+        return [latency, errors]
+
+    def _autoscaling(self, args: SageMakerEndpointArgs, variant: str) -> None:
+        scaling = args.deployment.autoscaling
+        assert scaling is not None
+        prefix = naming.variant_resource(args.model, args.deployment.name, variant)
+        resource_id = self.endpoint.name.apply(lambda endpoint: naming.autoscaling_resource_id(endpoint, variant))
+        dimension = "sagemaker:variant:DesiredInstanceCount"
+        target = aws.appautoscaling.Target(
+            f"{prefix}-scaling",
+            service_namespace="sagemaker",
+            resource_id=resource_id,
+            scalable_dimension=dimension,
+            min_capacity=scaling.min_instances,
+            max_capacity=scaling.max_instances,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        on_target = pulumi.ResourceOptions(parent=self, depends_on=[target])
+        aws.appautoscaling.Policy(
+            f"{prefix}-invocations-per-instance",
+            name=f"{prefix}-invocations-per-instance",
+            policy_type="TargetTrackingScaling",
+            service_namespace="sagemaker",
+            resource_id=target.resource_id,
+            scalable_dimension=dimension,
+            target_tracking_scaling_policy_configuration={
+                "target_value": scaling.target_invocations_per_instance,
+                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                "scale_in_cooldown": scaling.scale_in_cooldown_seconds,
+                "scale_out_cooldown": scaling.scale_out_cooldown_seconds,
+            },
+            opts=on_target,
+        )
+        for step in scheduled_steps(args.deployment):
+            aws.appautoscaling.ScheduledAction(
+                f"{prefix}-{step.suffix}",
+                name=f"{prefix}-{step.suffix}",
+                service_namespace="sagemaker",
+                resource_id=target.resource_id,
+                scalable_dimension=dimension,
+                schedule=step.schedule,
+                timezone="UTC",
+                scalable_target_action={"min_capacity": step.min_capacity, "max_capacity": step.max_capacity},
+                opts=on_target,
+            )

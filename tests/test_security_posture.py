@@ -1,0 +1,107 @@
+"""Secure by default, checked on every sample plan in every environment: KMS on every bucket,
+endpoint configuration and capture; a public access block, versioning, TLS-only policy and access
+logs on every bucket; no IAM statement allowing `*` on `*`; tags everywhere; prod protects data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+TAGGABLE = {
+    "aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:iam/role:Role", "aws:sagemaker/model:Model",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "aws:sagemaker/endpoint:Endpoint",
+    "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:ec2/vpc:Vpc",
+    "aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/routeTable:RouteTable", "aws:ec2/vpcEndpoint:VpcEndpoint",
+}
+
+
+def _all(plan):
+    return [r for s in plan["stacks"] for r in s["resources"]]
+
+
+def _for_bucket(resources, type_, bucket):
+    return [r for r in resources if r["type"] == type_ and r["inputs"].get("bucket") == f"<{bucket}.id>"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_bucket_is_private_encrypted_versioned_tls_only_and_logged(sample_plans, env):
+    resources = _all(sample_plans[env])
+    buckets = [r["name"] for r in resources if r["type"] == "aws:s3/bucket:Bucket"]
+    assert buckets == ["acme-ml-access-logs", "acme-ml-artifacts", "acme-ml-capture"]
+    for bucket in buckets:
+        (encryption,) = _for_bucket(resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket)
+        (rule,) = encryption["inputs"]["rules"]
+        if bucket == "acme-ml-access-logs":  # S3 access-log delivery writes only to SSE-S3 destinations
+            assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}, bucket
+        else:
+            assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": "<acme-ml-key.arn>"}, bucket
+        (block,) = _for_bucket(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket)
+        assert all(block["inputs"][k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        (versioning,) = _for_bucket(resources, "aws:s3/bucketVersioning:BucketVersioning", bucket)
+        assert versioning["inputs"]["versioningConfiguration"] == {"status": "Enabled"}
+        (policy,) = _for_bucket(resources, "aws:s3/bucketPolicy:BucketPolicy", bucket)
+        (deny,) = json.loads(policy["inputs"]["policy"])["Statement"]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert deny["Resource"] == [f"<{bucket}.arn>", f"<{bucket}.arn>/*"]
+        (ownership,) = _for_bucket(resources, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket)
+        assert ownership["inputs"]["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+        logging = _for_bucket(resources, "aws:s3/bucketLogging:BucketLogging", bucket)
+        if bucket != "acme-ml-access-logs":
+            assert [r["inputs"]["targetBucket"] for r in logging] == ["<acme-ml-access-logs.bucket>"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_endpoint_configs_and_capture_use_the_platform_key(sample_plans, env):
+    configs = [r for r in _all(sample_plans[env]) if r["type"] == "aws:sagemaker/endpointConfiguration:EndpointConfiguration"]
+    assert len(configs) == 2
+    for config in configs:
+        assert config["inputs"]["kmsKeyArn"] == "<acme-ml-key.arn>"
+        assert config["inputs"]["dataCaptureConfig"]["kmsKeyId"] == "<acme-ml-key.arn>"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_iam_statement_allows_everything_on_everything(sample_plans, env):
+    documents = [
+        json.loads(r["inputs"][key]) for r in _all(sample_plans[env]) for key in ("policy", "assumeRolePolicy")
+        if isinstance(r["inputs"].get(key), str)
+    ]
+    assert len(documents) == 7  # 3 bucket policies; 2 execution roles: trust + permissions
+    for document in documents:
+        for statement in document["Statement"]:
+            actions = statement.get("Action")
+            actions = actions if isinstance(actions, list) else [actions]
+            resources = statement.get("Resource", [])
+            resources = resources if isinstance(resources, list) else [resources]
+            assert not (any("*" == a or a.endswith(":*") for a in actions if a) and "*" in resources), statement
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_tags_on_every_taggable_resource(sample_plans, env):
+    for stack in sample_plans[env]["stacks"]:
+        for resource in stack["resources"]:
+            if resource["type"] in TAGGABLE:
+                tags = resource["inputs"].get("tags", {})
+                assert tags.get("managed-by") == "modelform" and tags.get("modelform:environment") == env, resource["urn"]
+                if stack["kind"] == "Model":
+                    model = stack["stack"].split(".")[0]
+                    assert tags["modelform:model"] == model, resource["urn"]
+    fraud = [r for s in sample_plans[env]["stacks"] if s["stack"].startswith("fraud-detector") for r in s["resources"]]
+    assert all(r["inputs"]["tags"]["cost-center"] == "4411" for r in fraud if r["type"] in TAGGABLE)
+
+
+@pytest.mark.parametrize("env, protected", [("dev", False), ("staging", False), ("prod", True)])
+def test_data_bearing_resources_are_protected_in_prod_only(sample_plans, env, protected):
+    data = [r for r in _all(sample_plans[env]) if r["type"] in (
+        "aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:sagemaker/modelPackageGroup:ModelPackageGroup")]
+    assert len(data) == 7
+    for resource in data:
+        options = resource.get("options", {})
+        assert (options.get("protect", False), options.get("retainOnDelete", False)) == (protected, protected), resource["urn"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_mandatory_findings_for_the_samples(sample_plans, env):
+    assert [f for f in sample_plans[env]["findings"] if f["enforcement"] == "mandatory"] == []
+    assert {f["urn"] for f in sample_plans[env]["findings"]} == {f"car-damage-estimator.{env}/default", f"fraud-detector.{env}/eu-enterprise"}
