@@ -104,9 +104,8 @@ class Platform(pulumi.ComponentResource):
             f"{name}-private-routes", vpc_id=self.vpc.id, tags={**tags, "Name": f"{name}-private"}, opts=child
         )
         self.private_subnets = []
-        for index, (zone, block) in enumerate(
-            zip(zone_names(args.region, args.availability_zones), private_subnet_blocks(args.vpc_cidr, args.availability_zones))
-        ):
+        zones = zone_names(args.region, args.availability_zones)
+        for zone, block in zip(zones, private_subnet_blocks(args.vpc_cidr, args.availability_zones)):
             subnet = aws.ec2.Subnet(
                 f"{name}-private-{zone[-1]}",
                 vpc_id=self.vpc.id,

@@ -61,9 +61,16 @@ def flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
+def _leaves(resource: dict[str, Any]) -> dict[str, Any]:
+    leaves: dict[str, Any] = {}
+    for section in ("inputs", "options"):
+        if resource.get(section):
+            leaves.update(flatten(resource[section], section))
+    return leaves
+
+
 def changed_paths(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    before = dict(flatten(old.get("inputs", {}), "inputs")) | dict(flatten(old.get("options", {}), "options"))
-    after = dict(flatten(new.get("inputs", {}), "inputs")) | dict(flatten(new.get("options", {}), "options"))
+    before, after = _leaves(old), _leaves(new)
     paths = sorted(p for p in before.keys() | after.keys() if before.get(p, _MISSING) != after.get(p, _MISSING))
     return [p[len("inputs."):] if p.startswith("inputs.") else p for p in paths]
 

@@ -87,11 +87,21 @@ def _findings_markdown(findings: list[dict[str, str]]) -> list[str]:
 
 
 def _within_budget(head: str, sections: list[tuple[str, str]]) -> str:
-    parts = [head, ""]
-    used = len(head)
+    """The head (summary tables), then as many detail sections as fit the comment budget."""
+    reserve = 1_500  # for the closing notes below
+    head_lines = head.split("\n")
+    kept_head: list[str] = []
+    used = 0
+    for index, line in enumerate(head_lines):
+        if used + len(line) + 1 > COMMENT_BUDGET - reserve:
+            kept_head.append(f"\n_... {len(head_lines) - index} more row(s) do not fit a comment; see the JSON (`--format json`)._")
+            return "\n".join(kept_head).rstrip() + "\n"
+        kept_head.append(line)
+        used += len(line) + 1
+    parts = [*kept_head, ""]
     left_out = []
     for name, section in sections:
-        if used + len(section) + 2 <= COMMENT_BUDGET - 400:
+        if used + len(section) + 2 <= COMMENT_BUDGET - reserve:
             parts += [section, ""]
             used += len(section) + 2
         else:

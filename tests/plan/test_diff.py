@@ -1,0 +1,159 @@
+"""`modelform diff --base GIT_REF`: a spec change shows exactly the resources it touches.
+
+Given a git repository holding the sample specs, when one spec changes in the working tree,
+then the diff against HEAD lists exactly the created / updated / deleted resources.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from modules.cli import main
+from modules.plan.diff import changed_paths, diff_plans, flatten
+from tests.conftest import REPO
+
+EXTRA_DEPLOYMENT = """\
+  - name: apac
+    target: sagemaker
+    instance_type: ml.c6i.xlarge
+    variants:
+      - {name: current, model_version: 7, weight: 100}
+"""
+
+
+@pytest.fixture
+def git_repo(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "specs", tmp_path / "specs")
+    (tmp_path / "model_code").mkdir()
+    demand = tmp_path / "specs" / "demand-forecaster.yaml"
+    text = demand.read_text()
+    demand.write_text(text.replace("\nmonitoring:\n", "\n" + EXTRA_DEPLOYMENT + "\nmonitoring:\n", 1))
+    for command in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base"]):
+        subprocess.run(["git", *command], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_diff(env: str, capsys) -> dict:
+    assert main(["diff", "--base", "HEAD", "--env", env, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def edit(path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def _changes(diff: dict) -> dict:
+    return {
+        stack["stack"]: {
+            "create": sorted(c["name"] for c in stack["create"]),
+            "update": {c["name"]: c["paths"] for c in stack["update"]},
+            "delete": sorted(c["name"] for c in stack["delete"]),
+        }
+        for stack in diff["stacks"]
+    }
+
+
+def test_no_change_no_diff(git_repo, capsys):
+    assert run_diff("prod", capsys) == {"diff_version": 1, "env": "prod", "stacks": [], "summary": {"create": 0, "delete": 0, "stacks": 0, "update": 0}}
+
+
+def test_bumping_a_variant_weight(git_repo, capsys):
+    edit(git_repo / "specs" / "fraud-detector.yaml", "{name: candidate, model_version: 13, weight: 10}", "{name: candidate, model_version: 13, weight: 25}")
+    changes = _changes(run_diff("prod", capsys))
+    # The configuration is immutable: a new content-named one replaces it, and the endpoint moves to it.
+    assert changes == {
+        "fraud-detector.prod": {
+            "create": [],
+            "update": {
+                "fraud-detector-default-config": ["name", "productionVariants[1].initialVariantWeight"],
+                "fraud-detector-default-endpoint": ["endpointConfigName"],
+            },
+            "delete": [],
+        }
+    }
+
+
+def test_adding_a_scheduled_window(git_repo, capsys):
+    edit(
+        git_repo / "specs" / "fraud-detector.yaml",
+        "          max_instances: 120\n",
+        "          max_instances: 120\n"
+        "        - {name: boxing-day, start: \"2026-12-26T00:00:00Z\", end: \"2026-12-27T00:00:00Z\", min_instances: 8, max_instances: 60}\n",
+    )
+    changes = _changes(run_diff("prod", capsys))
+    assert changes == {
+        "fraud-detector.prod": {
+            "create": sorted(
+                f"fraud-detector-default-{variant}-boxing-day-{edge}" for variant in ("candidate", "current") for edge in ("end", "start")
+            ),
+            "update": {},
+            "delete": [],
+        }
+    }
+
+
+def test_removing_a_deployment(git_repo, capsys):
+    edit(git_repo / "specs" / "demand-forecaster.yaml", EXTRA_DEPLOYMENT, "")
+    changes = _changes(run_diff("prod", capsys))
+    assert changes == {
+        "demand-forecaster.prod": {
+            "create": [],
+            "update": {},
+            "delete": [
+                "demand-forecaster-apac",
+                "demand-forecaster-apac-config",
+                "demand-forecaster-apac-current-5xx-rate",
+                "demand-forecaster-apac-current-model",
+                "demand-forecaster-apac-current-p99-latency",
+                "demand-forecaster-apac-endpoint",
+            ],
+        }
+    }
+
+
+def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
+    import modules.plan.planner as planner
+
+    planned = []
+    original = planner.run_program
+    monkeypatch.setattr(planner, "run_program", lambda project, stack, *a, **k: planned.append(stack) or original(project, stack, *a, **k))
+    edit(git_repo / "specs" / "fraud-detector.yaml", "weight: 10}", "weight: 11}")
+    run_diff("dev", capsys)
+    assert sorted(planned) == ["acme-ml.dev", "acme-ml.dev", "fraud-detector.dev", "fraud-detector.dev"]
+
+
+def test_platform_change_plans_everything(git_repo, capsys):
+    edit(git_repo / "specs" / "platform.yaml", "availability_zones: 3", "availability_zones: 4")
+    changes = _changes(run_diff("prod", capsys))
+    assert changes["acme-ml.prod"]["create"] == ["acme-ml-private-d", "acme-ml-private-d-routes"]
+    assert "fraud-detector-default-current-model" in changes["fraud-detector.prod"]["update"]
+
+
+def test_against_a_saved_plan(git_repo, capsys, tmp_path):
+    assert main(["plan", "--env", "dev", "--format", "json", "--out", str(tmp_path / "base.json")]) == 0
+    edit(git_repo / "specs" / "demand-forecaster.yaml", "ml.m5.large", "ml.m5.xlarge")
+    assert main(["diff", "--against", str(tmp_path / "base.json"), "--env", "dev", "--format", "table"]) == 0
+    out = capsys.readouterr().out
+    assert "~ sagemaker/EndpointConfiguration  demand-forecaster-default-config: name, productionVariants[0].instanceType" in out
+    assert out.strip().endswith("1 stack(s) change: 0 to create, 2 to update, 0 to delete")
+
+
+def test_bad_revision_is_one_line_exit_2(git_repo, capsys):
+    assert main(["diff", "--base", "no-such-ref"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("modelform diff: git rev-parse") and "\n" not in err
+
+
+def test_flatten_and_changed_paths():
+    assert dict(flatten({"a": [{"b": 1}, {}], "c": {}})) == {"a[0].b": 1, "a[1]": {}, "c": {}}
+    old = {"inputs": {"x": 1, "y": [1, 2]}, "options": {}}
+    new = {"inputs": {"x": 1, "y": [1, 3], "z": True}, "options": {"protect": True}}
+    assert changed_paths(old, new) == ["y[1]", "z", "options.protect"]  # inputs first, then options
+    assert diff_plans({"stacks": []}, {"env": "dev", "stacks": []})["summary"]["stacks"] == 0

@@ -1,0 +1,162 @@
+"""`modelform plan`: deterministic, offline, the same programs as the stacks, readable output."""
+
+from __future__ import annotations
+
+import json
+import runpy
+
+import pytest
+
+from modules import naming
+from modules.cli import main
+from modules.plan import PlanError, plan_environment, plan_json
+from modules.plan.engine import run_program
+from modules.plan.render import COMMENT_BUDGET, diff_markdown, plan_markdown, plan_table
+from modules.programs import platform_program
+from tests.conftest import PLATFORM, REPO, resources_of
+
+
+def test_plan_twice_is_byte_identical(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    for name in ("a.json", "b.json"):
+        assert main(["plan", "--env", "prod", "--format", "json", "--out", str(tmp_path / name)]) == 0
+    first = (tmp_path / "a.json").read_bytes()
+    assert first == (tmp_path / "b.json").read_bytes()
+    document = json.loads(first)
+    assert document["plan_version"] == 1 and document["env"] == "prod"
+    assert [s["stack"] for s in document["stacks"]] == [
+        "acme-ml.prod", "car-damage-estimator.prod", "demand-forecaster.prod", "fraud-detector.prod"]
+    assert first.decode() == plan_json(document)
+
+
+def test_plan_document_shape(sample_plans):
+    stack = sample_plans["dev"]["stacks"][0]
+    assert set(stack) == {"stack", "kind", "spec", "resources"}
+    assert (stack["stack"], stack["kind"], stack["spec"]) == ("acme-ml.dev", "Platform", f"{REPO}/specs/platform.yaml")
+    bucket = resources_of(sample_plans["dev"], "acme-ml.dev", "aws:s3/bucket:Bucket")["acme-ml-artifacts"]
+    assert bucket["urn"] == (
+        "urn:pulumi:acme-ml.dev::modelform-platform::modelform:platform:Platform$modelform:storage:SecureBucket"
+        "$aws:s3/bucket:Bucket::acme-ml-artifacts"
+    )
+    assert bucket["parent"] == (
+        "urn:pulumi:acme-ml.dev::modelform-platform::modelform:platform:Platform$modelform:storage:SecureBucket::acme-ml-artifacts"
+    )
+    assert resources_of(sample_plans["dev"], "acme-ml.dev")["acme-ml"]["parent"] is None
+
+
+def test_placeholders_name_their_source_across_stacks(sample_plans):
+    policy = resources_of(sample_plans["dev"], "fraud-detector.dev")["fraud-detector-sagemaker-execution-policy"]
+    text = policy["inputs"]["policy"]
+    assert "arn:aws:s3:::<acme-ml-artifacts.bucket>/fraud-detector/*" in text
+    assert "arn:aws:s3:::<acme-ml-capture.bucket>/fraud-detector/*" in text
+    assert policy["inputs"]["role"] == "<fraud-detector-sagemaker-execution.id>"
+
+
+def test_the_stack_projects_run_the_same_programs(sample_specs, sample_plans, monkeypatch):
+    """stacks/*/__main__.py, run under the same mocks, declare exactly what the plan shows."""
+    monkeypatch.chdir(REPO)
+    platform = sample_specs.platform("staging")
+    resources, outputs = run_program(
+        naming.PLATFORM_PROJECT, "acme-ml.staging", lambda: runpy.run_path(str(REPO / "stacks/platform/__main__.py")) and {})
+    assert [r.to_json() for r in resources] == [s for s in sample_plans["staging"]["stacks"] if s["stack"] == "acme-ml.staging"][0]["resources"]
+    _, platform_outputs = run_program(naming.PLATFORM_PROJECT, "acme-ml.staging", lambda: platform_program(platform))
+    reference = {"organization/modelform-platform/acme-ml.staging": platform_outputs}
+    for model in ("fraud-detector", "demand-forecaster", "car-damage-estimator"):
+        resources, _ = run_program(
+            naming.MODEL_PROJECT, f"{model}.staging",
+            lambda: runpy.run_path(str(REPO / "stacks/model/__main__.py")) and {}, reference)
+        planned = [s for s in sample_plans["staging"]["stacks"] if s["stack"] == f"{model}.staging"][0]["resources"]
+        assert [r.to_json() for r in resources] == planned
+
+
+def test_every_sample_stack_has_its_config_file():
+    for env in ("dev", "staging", "prod"):
+        assert (REPO / "stacks" / "platform" / f"Pulumi.acme-ml.{env}.yaml").is_file()
+        for model in ("fraud-detector", "demand-forecaster", "car-damage-estimator"):
+            assert (REPO / "stacks" / "model" / f"Pulumi.{model}.{env}.yaml").is_file()
+
+
+def test_table_shows_components_with_their_children(sample_plans):
+    text = plan_table(sample_plans["dev"])
+    assert "  +    acme-ml-artifacts  (modelform:storage:SecureBucket)\n  +       acme-ml-artifacts  (s3/Bucket)\n" in text
+    assert "4 stacks, 71 resources" in text
+    assert "ADVISORY  eks-deployment-not-provisioned: fraud-detector.dev/eu-enterprise" in text
+    assert "[protected]" in plan_table(sample_plans["prod"])
+
+
+def test_markdown_fits_a_pull_request_comment(sample_plans):
+    text = plan_markdown(sample_plans["dev"])
+    assert text.startswith("## modelform plan — `dev`") and "| `fraud-detector.dev` | Model |" in text
+    huge = {"env": "prod", "findings": [], "stacks": [dict(sample_plans["prod"]["stacks"][3], stack=f"m-{i:05d}.prod") for i in range(3000)]}
+    cut = plan_markdown(huge)
+    assert len(cut) <= COMMENT_BUDGET and "more row(s) do not fit a comment" in cut
+    many = {"env": "prod", "findings": [], "stacks": [
+        dict(stack, stack=f"model-{i:04d}.prod") for i in range(400) for stack in sample_plans["prod"]["stacks"][3:4]]}
+    big = plan_markdown(many)
+    assert len(big) <= COMMENT_BUDGET < 65_536
+    assert "| `model-0399.prod` | Model |" in big  # every stack keeps its summary row
+    assert "more stack(s) do not fit a comment" in big and big.count("<details>") == big.count("</details>")
+    diff = {"env": "prod", "summary": {"stacks": 500, "create": 9500, "update": 0, "delete": 0}, "stacks": [
+        {"stack": f"model-{i:04d}.prod", "kind": "Model", "spec": "specs/x.yaml", "update": [], "delete": [],
+         "create": [{"urn": f"urn:{j}", "type": "aws:sagemaker/model:Model", "name": f"model-{i}-{j}"} for j in range(19)]}
+        for i in range(500)]}
+    text = diff_markdown(diff)
+    assert len(text) <= COMMENT_BUDGET and "more stack(s) do not fit a comment" in text
+
+
+def test_progress_bar_for_many_stacks(repo, capsys):
+    from tests.conftest import DEPLOYMENT, HEADER
+
+    repo.write("platform.yaml", PLATFORM)
+    for i in range(6):
+        repo.write(f"m{i}.yaml", HEADER.replace("name: fraud", f"name: model-{i}") + DEPLOYMENT)
+    specs = repo.validate()
+    plan_environment(specs, "dev")
+    assert "planning stacks: 100%" in capsys.readouterr().err
+
+
+def test_unknown_environment_and_missing_platform(repo):
+    from tests.conftest import DEPLOYMENT, HEADER
+
+    repo.write("m.yaml", HEADER + DEPLOYMENT)
+    specs = repo.validate()
+    with pytest.raises(PlanError, match="planning needs a Platform spec"):
+        plan_environment(specs, "dev")
+    with pytest.raises(PlanError, match="unknown environment 'qa'; known: dev, staging, prod"):
+        plan_environment(specs, "qa")
+
+
+def test_plan_cli_refuses_invalid_specs_and_exits_1_on_mandatory_findings(repo, capsys, monkeypatch):
+    from tests.conftest import DEPLOYMENT, HEADER
+
+    monkeypatch.chdir(repo.root)
+    repo.write("platform.yaml", PLATFORM)
+    repo.write("m.yaml", HEADER + DEPLOYMENT.replace("ml.m5.large", "ml.m5.larg"))
+    assert main(["plan"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == "1 problem(s) in the specs; nothing planned"
+
+    repo.write("m.yaml", HEADER + DEPLOYMENT)
+    import modules.plan.planner as planner
+    from modules.plan.policies import Finding
+
+    monkeypatch.setattr(planner, "check_plan", lambda *a: [Finding("s3-kms-encryption", "mandatory", "urn:x", "bucket has no default SSE-KMS encryption")])
+    assert main(["plan", "--format", "json"]) == 1
+    assert "policy violation: s3-kms-encryption: urn:x: bucket has no default SSE-KMS encryption" in capsys.readouterr().err
+
+
+def test_artifact_variants_get_an_image_and_read_access_to_exactly_that_object(repo):
+    from tests.conftest import DEPLOYMENT, HEADER
+
+    repo.write("platform.yaml", PLATFORM)
+    repo.write("m.yaml", HEADER + DEPLOYMENT.replace("model_version: 1", "artifact: s3://acme-models/fraud/model.tar.gz"))
+    plan = plan_environment(repo.validate(), "dev", progress=False)
+    model = resources_of(plan, "fraud.dev")["fraud-default-current-model"]["inputs"]
+    assert model["primaryContainer"] == {
+        "image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
+        "modelDataUrl": "s3://acme-models/fraud/model.tar.gz",
+        "environment": {"SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_PROGRAM": "inference.py",
+                        "SAGEMAKER_REGION": "us-east-1", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+    }
+    policy = json.loads(resources_of(plan, "fraud.dev")["fraud-sagemaker-execution-policy"]["inputs"]["policy"])
+    (pinned,) = [s for s in policy["Statement"] if s.get("Sid") == "ReadPinnedArtifacts"]
+    assert pinned["Resource"] == ["arn:aws:s3:::acme-models/fraud/model.tar.gz"] and pinned["Action"] == ["s3:GetObject"]
