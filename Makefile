@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup plan validate schema test bench clean
+.PHONY: setup plan validate schema snapshots test bench clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,9 @@ validate: $(STAMP)
 
 schema: $(STAMP)
 	$(VENV)/bin/modelform schema --out modelform.schema.json
+
+snapshots: $(STAMP)
+	for env in dev staging prod; do $(VENV)/bin/modelform plan --env $$env --format json --out tests/snapshots/plan-$$env.json; done
 
 test: $(STAMP)
 	$(PY) -m pytest
