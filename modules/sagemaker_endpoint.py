@@ -340,6 +340,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             scalable_dimension=dimension,
             min_capacity=scaling.min_instances,
             max_capacity=scaling.max_instances,
+            tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
         on_target = pulumi.ResourceOptions(parent=self, depends_on=[target])

@@ -14,6 +14,7 @@ TAGGABLE = {
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "aws:sagemaker/endpoint:Endpoint",
     "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:ec2/vpc:Vpc",
     "aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/routeTable:RouteTable", "aws:ec2/vpcEndpoint:VpcEndpoint",
+    "aws:appautoscaling/target:Target",
 }
 
 
