@@ -100,6 +100,13 @@ class _RecordingMocks(Mocks):
         return dict(_INVOKES.get(args.token, {}))
 
 
+_CURRENT_RECORDER: list[Callable[[pulumi.ResourceTransformationArgs], None]] = [lambda args: None]
+
+
+def _forward_to_recorder(args: pulumi.ResourceTransformationArgs):
+    return _CURRENT_RECORDER[0](args)
+
+
 def run_program(
     project: str,
     stack: str,
@@ -131,7 +138,12 @@ def run_program(
         return None
 
     def body():
-        pulumi.runtime.register_stack_transformation(record_options)
+        _CURRENT_RECORDER[0] = record_options
+        root = pulumi.runtime.get_root_resource()
+        # The root resource outlives set_mocks(), and so do its transformations: register the
+        # forwarder once per process, or every earlier stack's recorder runs again (quadratic).
+        if _forward_to_recorder not in (getattr(root, "_transformations", None) or []):
+            pulumi.runtime.register_stack_transformation(_forward_to_recorder)
         result = program()
         pulumi.Output.from_input(result).apply(outputs.update)
 
