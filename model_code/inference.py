@@ -1,0 +1,158 @@
+"""SageMaker PyTorch serving functions: model_fn, input_fn, predict_fn, output_fn.
+
+Requests (`input_fn`):
+- `text/csv`: rows without a header, the feature columns in the order of `feature_schema.json`
+  (`features`); numeric columns as numbers, categorical columns as text;
+- `application/json`: `{"instances": [...]}` or a bare list, each instance either a list in
+  schema order or an object keyed by feature name; a single object is one instance.
+Responses (`output_fn`, `application/json`): `{"predictions": [...]}` with P(positive class)
+for binary classification, `{"classes": [...], "predictions": [[p, ...], ...]}` for multiclass,
+values for regression.
+
+A malformed request raises `BadRequest` (HTTP 400 with a one-line reason): under the SageMaker
+inference toolkit it is the toolkit's own error type with status 400, never a 500.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+if __package__:
+    from .tabular import DataError, FeatureSchema, TabularNet, encode, load_model, to_predictions
+else:
+    from tabular import DataError, FeatureSchema, TabularNet, encode, load_model, to_predictions  # type: ignore[no-redef]
+
+try:  # inside the SageMaker PyTorch serving container
+    from sagemaker_inference.errors import GenericInferenceToolkitError as _ToolkitError
+except ImportError:  # laptops, tests and our own server
+    class _ToolkitError(Exception):  # type: ignore[no-redef]
+        def __init__(self, status_code: int, message: str = "", phrase: str = ""):
+            super().__init__(message)
+            self.status_code, self.message, self.phrase = status_code, message, phrase
+
+#: Largest request accepted, in rows: bigger batches belong in batch transform.
+MAX_ROWS = 10_000
+
+
+class BadRequest(_ToolkitError):
+    """A request the model cannot answer; status 400 and a one-line reason."""
+
+    def __init__(self, message: str):
+        super().__init__(400, message, "Bad Request")
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Model:
+    """What model_fn returns: the network, its schema and its device."""
+
+    def __init__(self, network: TabularNet, schema: FeatureSchema, device: torch.device):
+        self.network, self.schema, self.device = network, schema, device
+
+
+def model_fn(model_dir: str) -> Model:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    network, schema = load_model(model_dir, device)
+    return Model(network, schema, device)
+
+
+def _decode(body: Any) -> str:
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("the request body is not UTF-8 text") from None
+    return str(body)
+
+
+def input_fn(body: Any, content_type: str) -> pd.DataFrame:
+    """The request as a DataFrame of feature columns (validated against nothing yet: see predict_fn)."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    text = _decode(body)
+    if not text.strip():
+        raise BadRequest("the request body is empty")
+    if media_type == "text/csv":
+        rows = [row for row in csv.reader(io.StringIO(text)) if row]
+        return _rows_frame(rows)
+    if media_type == "application/json":
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise BadRequest(f"the request is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        instances = document.get("instances") if isinstance(document, dict) and "instances" in document else document
+        if isinstance(instances, dict):
+            instances = [instances]
+        if not isinstance(instances, list) or not instances:
+            raise BadRequest('JSON requests hold {"instances": [...]}, a list of instances, or one instance object')
+        if all(isinstance(i, dict) for i in instances):
+            return _check_rows(pd.DataFrame.from_records(instances), len(instances))
+        if all(isinstance(i, list) for i in instances):
+            return _rows_frame(instances)
+        raise BadRequest("JSON instances are all lists (schema order) or all objects (by feature name)")
+    raise BadRequest(f"unsupported content type '{content_type}'; use text/csv or application/json")
+
+
+def _rows_frame(rows: list[list]) -> pd.DataFrame:
+    """Positional rows; columns are named from the schema in predict_fn (width checked there)."""
+    widths = {len(row) for row in rows}
+    if len(widths) != 1:
+        raise BadRequest(f"rows have different numbers of values: {sorted(widths)}")
+    return _check_rows(pd.DataFrame(rows), len(rows))
+
+
+def _check_rows(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
+    if rows > MAX_ROWS:
+        raise BadRequest(f"{rows} rows in one request; at most {MAX_ROWS}")
+    return frame
+
+
+def predict_fn(data: pd.DataFrame, model: Model) -> dict[str, Any]:
+    schema = model.schema
+    if all(isinstance(c, int) for c in data.columns):  # positional rows (CSV or JSON lists)
+        if data.shape[1] != len(schema.features):
+            raise BadRequest(f"each row needs {len(schema.features)} values in this order: {', '.join(schema.features)} (got {data.shape[1]})")
+        data = data.set_axis(schema.features, axis=1)
+        for column in schema.numeric:  # CSV gives text: numeric columns must parse
+            data[column] = _numeric(data[column], column)
+    else:
+        unknown = sorted(set(map(str, data.columns)) - set(schema.features))
+        if unknown:
+            raise BadRequest(f"unknown feature(s): {', '.join(unknown)}; the model uses {', '.join(schema.features)}")
+        data = data.reindex(columns=schema.features)
+    try:
+        numeric, categorical, _ = encode(data, schema, with_target=False)
+    except DataError as error:
+        raise BadRequest(str(error)) from None
+    with torch.no_grad():
+        raw = model.network(numeric.to(model.device), categorical.to(model.device))
+    predictions = to_predictions(raw.reshape(len(data), -1) if schema.outputs > 1 else raw.reshape(len(data)), schema)
+    result: dict[str, Any] = {"predictions": predictions.tolist()}
+    if schema.problem_type == "multiclass_classification":
+        result["classes"] = schema.classes
+    return result
+
+
+def _numeric(values: pd.Series, name: str) -> pd.Series:
+    """Text or numbers -> floats; empty means missing; anything else is the caller's mistake."""
+    blank = values.isna() | (values.astype(str).str.strip() == "")
+    parsed = pd.to_numeric(values.where(~blank, np.nan), errors="coerce")
+    bad = values[parsed.isna() & ~blank]
+    if len(bad):
+        raise BadRequest(f"feature '{name}' is numeric, but a request holds {bad.iloc[0]!r}")
+    return parsed
+
+
+def output_fn(prediction: dict[str, Any], accept: str) -> tuple[str, str]:
+    media_type = (accept or "application/json").split(";")[0].strip().lower()
+    if media_type not in ("application/json", "*/*", ""):
+        raise BadRequest(f"unsupported accept type '{accept}'; this model answers application/json")
+    return json.dumps(prediction), "application/json"
