@@ -30,6 +30,7 @@ schema: $(STAMP)
 
 snapshots: $(STAMP)
 	for env in dev staging prod; do $(VENV)/bin/modelform plan --env $$env --format json --out tests/snapshots/plan-$$env.json; done
+	$(PY) tests/snapshots/extract_pipelines.py
 
 test: $(STAMP)
 	$(PY) -m pytest

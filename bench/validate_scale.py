@@ -97,7 +97,7 @@ EKS = """\
 
 def generate(folder: Path, count: int) -> None:
     (folder / "specs").mkdir(parents=True)
-    (folder / "model_code").mkdir()
+    shutil.copytree(REPO / "model_code", folder / "model_code", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "specs" / "platform.yaml", folder / "specs" / "platform.yaml")
     for i in range(count):
         version = 1 + i % 40

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import queue
+import shutil
 import sys
 import threading
 import time
@@ -283,11 +284,25 @@ def train(args: argparse.Namespace) -> dict:
         })
 
     save_model(model.cpu(), schema, args.model_dir)
+    bundle_serving_code(args.model_dir)
     summary = {"device": device.type, "input_pipeline": batches.strategy, "resumed_from_epoch": start_epoch, "history": history}
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "training_metrics.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2)
     return summary
+
+
+SERVING_FILES = ("inference.py", "tabular.py")
+
+
+def bundle_serving_code(model_dir: str) -> None:
+    """Put the serving code inside the model (model.tar.gz: code/inference.py): endpoints run
+    network-isolated, so the container cannot fetch code from anywhere else."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    target = os.path.join(model_dir, "code")
+    os.makedirs(target, exist_ok=True)
+    for name in SERVING_FILES:
+        shutil.copyfile(os.path.join(here, name), os.path.join(target, name))
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -83,8 +83,12 @@ def _diff(args: argparse.Namespace) -> int:
         return 1
     try:
         if args.against:
-            with open(args.against, encoding="utf-8") as handle:
-                base_plan = json.load(handle)
+            try:
+                with open(args.against, encoding="utf-8") as handle:
+                    base_plan = json.load(handle)
+            except (OSError, ValueError) as error:
+                print(f"modelform diff: cannot read {args.against}: {error}", file=sys.stderr)
+                return 2
             head_plan = plan_environment(head, args.env)
         else:
             texts = spec_texts_at(args.base, args.specs)
@@ -97,9 +101,6 @@ def _diff(args: argparse.Namespace) -> int:
             touched = touched_models(dict(texts), head, base, args.env)
             base_plan = plan_environment(base, args.env, models=touched)
             head_plan = plan_environment(head, args.env, models=touched)
-    except (OSError, ValueError) as error:
-        print(f"modelform diff: cannot read {args.against}: {error}", file=sys.stderr)
-        return 2
     except GitError as error:
         print(f"modelform diff: {error}", file=sys.stderr)
         return 2

@@ -49,7 +49,8 @@ def _stacks(specs: SpecSet, environment: str, models: Optional[Sequence[str]]) -
     stacks = [(naming.PLATFORM_PROJECT, naming.platform_stack(platform.name, environment), lambda: platform_program(platform))]
     for model in specs.models(environment):
         if not models or model.name in models:
-            stacks.append((naming.MODEL_PROJECT, model.stack_name, lambda model=model: model_program(model, platform)))
+            stacks.append((naming.MODEL_PROJECT, model.stack_name,
+                           lambda model=model: model_program(model, platform, repo_root=specs.root)))
     return stacks
 
 

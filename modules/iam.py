@@ -85,60 +85,166 @@ def model_execution_policy(
                 "Action": ["s3:GetBucketLocation"],
                 "Resource": [f"arn:aws:s3:::{capture_bucket}"],
             },
-            {
-                "Sid": "UsePlatformKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:CreateGrant"],
-                "Resource": [kms_key_arn],
-            },
+            _use_key(kms_key_arn),
             {
                 "Sid": "ReadOwnRegistry",
                 "Effect": "Allow",
                 "Action": ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
                 "Resource": [f"{registry}:model-package/{model}/*", f"{registry}:model-package-group/{model}"],
             },
+            *_container_runtime(region, account_id, vpc_id, "Endpoints", [
+                f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{model}-*",
+            ]),
+        ]
+    )
+
+
+def _use_key(kms_key_arn: str) -> dict[str, Any]:
+    return {
+        "Sid": "UsePlatformKey",
+        "Effect": "Allow",
+        "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
+        "Resource": [kms_key_arn],
+    }
+
+
+def _container_runtime(region: str, account_id: str, vpc_id: str, log_kind: str, log_resources: list[str]) -> list[dict[str, Any]]:
+    """What any SageMaker container of the model needs: images, its own logs (`log_resources`:
+    log groups or streams named after the model), the platform VPC."""
+    return [
+        {
+            "Sid": "PullImages",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": [f"arn:aws:ecr:{region}:*:repository/*"],
+        },
+        {
+            "Sid": "EcrTokenIsIssuedOnlyForStar",
+            "Effect": "Allow",
+            "Action": ["ecr:GetAuthorizationToken"],
+            "Resource": ["*"],
+        },
+        {
+            "Sid": f"WriteOwn{log_kind}Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": log_resources,
+        },
+        {
+            "Sid": "DescribeNetworkIsReadOnlyOnStar",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+            ],
+            "Resource": ["*"],
+        },
+        {
+            "Sid": "AttachToPlatformVpc",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            "Resource": [f"arn:aws:ec2:{region}:{account_id}:*"],
+            "Condition": {"ArnEquals": {"ec2:Vpc": f"arn:aws:ec2:{region}:{account_id}:vpc/{vpc_id}"}},
+        },
+    ]
+
+
+def _s3_arn(uri: str) -> str:
+    return f"arn:aws:s3:::{uri[len('s3://'):]}"
+
+
+def training_policy(
+    *,
+    model: str,
+    region: str,
+    account_id: str,
+    artifact_bucket: str,
+    kms_key_arn: str,
+    vpc_id: str,
+    role_arn: str,
+    data_locations: tuple[str, ...],
+    pipeline: str,
+) -> str:
+    """What the retraining pipeline (and the jobs it starts with this role) may do: read the
+    model's data prefixes; read its code and write its models, checkpoints and evaluations under
+    `<artifacts>/<model>/`; run jobs named after the model; register into its own group."""
+    sagemaker = f"arn:aws:sagemaker:{region}:{account_id}"
+    buckets = sorted({uri[len("s3://"):].split("/", 1)[0] for uri in data_locations})
+    return _document(
+        [
             {
-                "Sid": "PullInferenceImages",
+                "Sid": "ReadTrainingData",
                 "Effect": "Allow",
-                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Resource": [f"arn:aws:ecr:{region}:*:repository/*"],
+                "Action": ["s3:GetObject"],
+                "Resource": sorted(f"{_s3_arn(uri).rstrip('/')}/*" for uri in data_locations),
             },
             {
-                "Sid": "EcrTokenIsIssuedOnlyForStar",
+                "Sid": "ListTrainingData",
                 "Effect": "Allow",
-                "Action": ["ecr:GetAuthorizationToken"],
-                "Resource": ["*"],
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets],
+                "Condition": {"StringLike": {"s3:prefix": sorted({
+                    f"{uri[len('s3://'):].split('/', 1)[1] if '/' in uri[len('s3://'):] else ''}*" for uri in data_locations})}},
             },
             {
-                "Sid": "WriteOwnEndpointLogs",
+                "Sid": "OwnArtifacts",
                 "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{model}-*"],
+                "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                "Resource": [f"arn:aws:s3:::{artifact_bucket}/{model}/*"],
             },
             {
-                "Sid": "DescribeNetworkIsReadOnlyOnStar",
+                "Sid": "ListOwnArtifacts",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{artifact_bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [f"{model}/*"]}},
+            },
+            _use_key(kms_key_arn),
+            {
+                "Sid": "RunOwnJobs",
                 "Effect": "Allow",
                 "Action": [
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs",
+                    "sagemaker:AddTags",
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopProcessingJob",
+                    "sagemaker:StopTrainingJob",
                 ],
-                "Resource": ["*"],
+                "Resource": [f"{sagemaker}:training-job/{model}-*", f"{sagemaker}:processing-job/{model}-*"],
             },
             {
-                "Sid": "AttachToPlatformVpc",
+                "Sid": "RegisterIntoOwnGroup",
                 "Effect": "Allow",
-                "Action": [
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                ],
-                "Resource": [f"arn:aws:ec2:{region}:{account_id}:*"],
-                "Condition": {"ArnEquals": {"ec2:Vpc": f"arn:aws:ec2:{region}:{account_id}:vpc/{vpc_id}"}},
+                "Action": ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
+                "Resource": [f"{sagemaker}:model-package/{model}/*", f"{sagemaker}:model-package-group/{model}"],
             },
+            {
+                "Sid": "ReadOwnPipeline",
+                "Effect": "Allow",
+                "Action": ["sagemaker:DescribePipeline", "sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"],
+                "Resource": [f"{sagemaker}:pipeline/{pipeline}", f"{sagemaker}:pipeline/{pipeline}/*"],
+            },
+            {
+                "Sid": "PassOnlyItself",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": [role_arn],
+                "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            },
+            *_container_runtime(region, account_id, vpc_id, "Jobs", [
+                f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/{kind}:log-stream:{model}-*"
+                for kind in ("ProcessingJobs", "TrainingJobs")
+            ] + [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/{kind}" for kind in ("ProcessingJobs", "TrainingJobs")]),
         ]
     )
 

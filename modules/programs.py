@@ -13,6 +13,7 @@ the region comes from the spec, not from whoever runs the program.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 import pulumi
@@ -23,11 +24,22 @@ from .iam import ModelExecutionRole, ModelExecutionRoleArgs
 from .model_registry import ModelRegistry, ModelRegistryArgs
 from .platform import Platform, platform_args
 from .sagemaker_endpoint import SageMakerEndpoint, SageMakerEndpointArgs, alarm_thresholds
+from .source_archive import build_source_archive
 from .spec import ModelSpec, PlatformSpec, SageMakerDeployment
 from .tags import model_tags
+from .training_pipeline import TrainingPipeline, TrainingPipelineArgs
 
 #: Where model stacks find the platform stack unless `modelform:platformStack` says otherwise.
 DEFAULT_ORGANIZATION = "organization"
+#: Built source archives, under the repository root (ignored by git).
+BUILD_DIR = os.path.join(".modelform", "build")
+
+
+def _trains_on_sagemaker(spec: ModelSpec) -> bool:
+    return (
+        spec.training is not None and spec.training.backend == "sagemaker"
+        and spec.data is not None and spec.data.training is not None
+    )
 
 
 def platform_stack_reference(platform: PlatformSpec, organization: str = DEFAULT_ORGANIZATION) -> str:
@@ -44,7 +56,9 @@ def platform_program(spec: PlatformSpec) -> dict[str, Any]:
     return platform.outputs
 
 
-def model_program(spec: ModelSpec, platform: PlatformSpec, platform_stack: Optional[str] = None) -> dict[str, Any]:
+def model_program(
+    spec: ModelSpec, platform: PlatformSpec, platform_stack: Optional[str] = None, repo_root: Optional[str] = None
+) -> dict[str, Any]:
     provider = _provider(platform.region)
     reference = pulumi.StackReference(platform_stack or platform_stack_reference(platform))
     account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
@@ -55,6 +69,29 @@ def model_program(spec: ModelSpec, platform: PlatformSpec, platform_stack: Optio
         f"{spec.name}-registry", ModelRegistryArgs(spec.name, spec.description, spec.protect, tags), opts
     )
     outputs: dict[str, Any] = {"registryGroup": registry.group.model_package_group_name}
+
+    if _trains_on_sagemaker(spec):
+        code_dir = os.path.join(repo_root or os.getcwd(), spec.model.code)
+        archive = build_source_archive(code_dir, os.path.join(repo_root or os.getcwd(), BUILD_DIR))
+        training = TrainingPipeline(
+            f"{spec.name}-training",
+            TrainingPipelineArgs(
+                spec=spec,
+                archive=archive,
+                code_files=tuple((f, os.path.join(code_dir, f)) for f in archive.files if "/" not in f and f.endswith(".py")),
+                region=platform.region,
+                account_id=account_id,
+                artifact_bucket=reference.get_output("artifactBucket"),
+                kms_key_arn=reference.get_output("kmsKeyArn"),
+                vpc_id=reference.get_output("vpcId"),
+                subnet_ids=reference.get_output("privateSubnetIds"),
+                security_group_ids=reference.get_output("modelSecurityGroupId").apply(lambda group: [group]),
+                tags=tags,
+            ),
+            opts,
+        )
+        outputs["retrainingPipeline"] = training.pipeline.pipeline_name
+        outputs["codeVersion"] = archive.version
 
     sagemaker_deployments = [d for d in spec.deployments if isinstance(d, SageMakerDeployment)]
     if not sagemaker_deployments:
@@ -146,6 +183,8 @@ def run_model_stack(repo_root: str) -> None:
         raise pulumi.RunError("model stacks need a Platform spec (kind: Platform)")
     if name not in {m.name for m in specs.models(environment)}:
         raise pulumi.RunError(f"no Model spec named '{name}'")
-    outputs = model_program(specs.model(name, environment), platform, pulumi.Config("modelform").get("platformStack"))
+    outputs = model_program(
+        specs.model(name, environment), platform, pulumi.Config("modelform").get("platformStack"), specs.root
+    )
     for key, value in outputs.items():
         pulumi.export(key, value)

@@ -34,7 +34,6 @@ scaling"): rename the variant to move it to a new instance type.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
@@ -42,6 +41,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
+from .images import framework_image
 from .model_registry import model_package_arn
 from .spec import MonitoringSpec, Rollout, SageMakerDeployment
 from .spec.parsers import format_timestamp
@@ -132,18 +132,8 @@ TERMINATION_WAIT_SECONDS = 300
 
 
 def inference_image(framework_version: str, region: str, instance_type: str) -> str:
-    """The AWS PyTorch inference image for the version and the instance (CPU or GPU), from the
-    sagemaker SDK's bundled image catalogue (offline); the newest Python it offers."""
-    os.environ.setdefault("AWS_DEFAULT_REGION", region)  # the SDK creates a boto3 client on import
-    from sagemaker.core import image_uris  # imported here: ~1 s, needed only for artifact variants
-
-    config = image_uris.config_for_framework("pytorch")["inference"]
-    version = config.get("version_aliases", {}).get(framework_version, framework_version)
-    py_version = sorted(config["versions"][version]["py_versions"])[-1]
-    return image_uris.retrieve(
-        framework="pytorch", region=region, version=framework_version, py_version=py_version,
-        instance_type=instance_type, image_scope="inference",
-    )
+    """The AWS PyTorch inference image for the version and the instance (CPU or GPU)."""
+    return framework_image(framework_version, region, instance_type, "inference")
 
 
 def capture_prefix(model: str, deployment: str) -> str:

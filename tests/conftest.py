@@ -55,6 +55,7 @@ class SpecRepo:
         self.root = root
         (root / "specs").mkdir()
         (root / "model_code").mkdir()
+        (root / "model_code" / "train.py").write_text("print('a training entry point')\n")
 
     def write(self, name: str, text: str) -> Path:
         path = self.root / "specs" / name

@@ -68,7 +68,7 @@ def test_no_iam_statement_allows_everything_on_everything(sample_plans, env):
         json.loads(r["inputs"][key]) for r in _all(sample_plans[env]) for key in ("policy", "assumeRolePolicy")
         if isinstance(r["inputs"].get(key), str)
     ]
-    assert len(documents) == 7  # 3 bucket policies; 2 execution roles: trust + permissions
+    assert len(documents) == 11  # 3 bucket policies; 2 execution and 2 training roles: trust + permissions
     for document in documents:
         for statement in document["Statement"]:
             actions = statement.get("Action")
@@ -105,4 +105,5 @@ def test_data_bearing_resources_are_protected_in_prod_only(sample_plans, env, pr
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_no_mandatory_findings_for_the_samples(sample_plans, env):
     assert [f for f in sample_plans[env]["findings"] if f["enforcement"] == "mandatory"] == []
-    assert {f["urn"] for f in sample_plans[env]["findings"]} == {f"car-damage-estimator.{env}/default", f"fraud-detector.{env}/eu-enterprise"}
+    assert {f["urn"] for f in sample_plans[env]["findings"]} == {
+        f"car-damage-estimator.{env}/default", f"car-damage-estimator.{env}/training", f"fraud-detector.{env}/eu-enterprise"}

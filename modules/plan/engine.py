@@ -14,6 +14,7 @@ shows which platform resource a model resource refers to.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -73,6 +74,9 @@ def normalise(value: Any) -> Any:
     back to ints, mappings with sorted keys."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, pulumi.FileAsset):
+        path = value.path
+        return {"fileAsset": os.path.relpath(path) if os.path.isabs(path) and path.startswith(os.getcwd()) else path}
     if isinstance(value, dict):
         return {str(k): normalise(value[k]) for k in sorted(value)}
     if isinstance(value, (list, tuple)):

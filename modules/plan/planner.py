@@ -62,7 +62,7 @@ def plan_environment(
             resources, model_outputs = run_program(
                 naming.MODEL_PROJECT,
                 model.stack_name,
-                lambda model=model: model_program(model, platform),
+                lambda model=model: model_program(model, platform, repo_root=specs.root),
                 reference,
             )
             stacks.append(StackPlan(model.stack_name, "Model", model.source, resources, model_outputs))

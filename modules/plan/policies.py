@@ -51,6 +51,12 @@ def check_plan(stacks: list[StackPlan], models: Iterable[ModelSpec], environment
                 if r.type in DATA_BEARING and not (r.options.get("protect") and r.options.get("retainOnDelete"))
             ]
     for model in models:
+        if model.training is not None and model.training.backend == "eks":
+            findings.append(Finding(
+                "eks-training-not-provisioned", "advisory", f"{model.stack_name}/training",
+                f"training runs on EKS cluster '{model.training.cluster}'; EKS training jobs are validated but not "
+                "provisioned by this release",
+            ))
         for deployment in model.deployments:
             if isinstance(deployment, EksDeployment):
                 findings.append(Finding(

@@ -32,6 +32,7 @@ class SpecSet:
     """Every valid spec in every environment, and every problem found."""
 
     files: list[str] = field(default_factory=list)
+    root: str = "."  # the repository root that model.code is relative to
     environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
     errors: list[SpecError] = field(default_factory=list)
     _models: dict[tuple[str, str], ModelSpec] = field(default_factory=dict)
@@ -183,6 +184,7 @@ def _load_texts(texts: Sequence[tuple[str, str | bytes]], root: Optional[str]) -
 def _load(files: list[str], sources: list[tuple[str, LocatedMap]], problems: list[SpecError],
           root: Optional[str]) -> SpecSet:
     result = SpecSet(files=files, errors=problems)
+    result.root = root if root is not None else (repository_root(files[0], None) if files else os.getcwd())
     documents: list[_Document] = []
     for file, data in sources:
         document = _Document(file, data)

@@ -277,6 +277,8 @@ def _code_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
         yield ("model", "code"), f"'{code}' must be a folder inside the repository ({root})"
     elif not os.path.isdir(folder):
         yield ("model", "code"), f"folder '{code}' does not exist under the repository root {root}"
+    elif spec.training is not None and not os.path.isfile(os.path.join(folder, spec.model.entry_point)):
+        yield ("model", "entry_point"), f"'{spec.model.entry_point}' does not exist in {code}/ (training runs it)"
 
 
 def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:

@@ -28,7 +28,7 @@ EXTRA_DEPLOYMENT = """\
 @pytest.fixture
 def git_repo(tmp_path, monkeypatch):
     shutil.copytree(REPO / "specs", tmp_path / "specs")
-    (tmp_path / "model_code").mkdir()
+    shutil.copytree(REPO / "model_code", tmp_path / "model_code", ignore=shutil.ignore_patterns("__pycache__"))
     demand = tmp_path / "specs" / "demand-forecaster.yaml"
     text = demand.read_text()
     demand.write_text(text.replace("\nmonitoring:\n", "\n" + EXTRA_DEPLOYMENT + "\nmonitoring:\n", 1))
@@ -102,10 +102,11 @@ def test_adding_a_scheduled_window(git_repo, capsys):
 def test_removing_a_deployment(git_repo, capsys):
     edit(git_repo / "specs" / "demand-forecaster.yaml", EXTRA_DEPLOYMENT, "")
     changes = _changes(run_diff("prod", capsys))
+    # The registered packages list the instance types the model is served on: apac's goes.
     assert changes == {
         "demand-forecaster.prod": {
             "create": [],
-            "update": {},
+            "update": {"demand-forecaster-training-pipeline": ["pipelineDefinition"]},
             "delete": [
                 "demand-forecaster-apac",
                 "demand-forecaster-apac-config",
@@ -142,7 +143,8 @@ def test_against_a_saved_plan(git_repo, capsys, tmp_path):
     assert main(["diff", "--against", str(tmp_path / "base.json"), "--env", "dev", "--format", "table"]) == 0
     out = capsys.readouterr().out
     assert "~ sagemaker/EndpointConfiguration  demand-forecaster-default-config: name, productionVariants[0].instanceType" in out
-    assert out.strip().endswith("1 stack(s) change: 0 to create, 2 to update, 0 to delete")
+    assert "~ sagemaker/Pipeline  demand-forecaster-training-pipeline: pipelineDefinition" in out  # served instance types
+    assert out.strip().endswith("1 stack(s) change: 0 to create, 3 to update, 0 to delete")
 
 
 def test_bad_revision_is_one_line_exit_2(git_repo, capsys):

@@ -529,3 +529,13 @@ def test_platform_region_and_network(repo):
         "specs/platform.yaml:4:9: region: 'us-east-9' is not an AWS region with SageMaker (did you mean 'us-east-2'?)",
         "specs/platform.yaml:5:21: network.vpc_cidr: '8.8.0.0/16' is not a private (RFC 1918) range",
     ]
+
+
+def test_training_needs_its_entry_point(repo):
+    text = HEADER + DEPLOYMENT + TRAINING
+    (repo.root / "model_code" / "train.py").unlink()
+    assert problems_of(repo, text) == [
+        f"{F}:6:8: model.entry_point: 'train.py' does not exist in model_code/ (training runs it)"
+    ]
+    (repo.root / "model_code" / "train.py").write_text("print('training')\n")
+    assert problems_of(repo, text) == []

@@ -1,0 +1,32 @@
+"""AWS PyTorch container images, from the sagemaker SDK's bundled catalogue (offline)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+
+def framework_image(framework_version: str, region: str, instance_type: str, scope: str) -> str:
+    """The AWS PyTorch `scope` image ("training" or "inference") for the version and the
+    instance (CPU or GPU flavour), with the newest Python the catalogue offers for it."""
+    quiet_sagemaker_sdk(region)
+    from sagemaker.core import image_uris  # imported here: ~1 s, only when an image is needed
+
+    config = image_uris.config_for_framework("pytorch")[scope]
+    version = config.get("version_aliases", {}).get(framework_version, framework_version)
+    if version not in config["versions"]:
+        raise ValueError(f"no AWS PyTorch {scope} image for version {framework_version}")
+    py_version = sorted(config["versions"][version]["py_versions"])[-1]
+    return image_uris.retrieve(
+        framework="pytorch", region=region, version=framework_version, py_version=py_version,
+        instance_type=instance_type, image_scope=scope,
+    )
+
+
+def quiet_sagemaker_sdk(region: str) -> None:
+    """Before importing the sagemaker SDK: it creates a boto3 client on import (needs a region),
+    logs its config search at INFO, and would validate roles against IAM."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
+    for name in ("sagemaker", "sagemaker.config", "sagemaker.core", "sagemaker.train", "sagemaker.mlops"):
+        logging.getLogger(name).setLevel(logging.ERROR)

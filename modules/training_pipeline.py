@@ -1,0 +1,334 @@
+"""The retraining pipeline of a model: train -> evaluate -> quality gate -> register.
+
+`pipeline_definition(...)` builds the SageMaker Pipeline definition with the `sagemaker` SDK
+(v3), offline: no credentials, no uploads. Everything it references already lives in S3 (the code
+archive and files are uploaded by this component), so the SDK never stages anything itself.
+
+Steps:
+1. `Train` — the AWS PyTorch training image for `model.framework_version`, script mode
+   (`sagemaker_program`), the spec's instance type and count, volume, max runtime; managed spot
+   with checkpoints in `<artifacts>/<model>/checkpoints/` and a max wait; channels `train`,
+   `validation` from `data`, and `code` (the source archive, so training runs network-isolated);
+   KMS on volumes and outputs; the platform VPC; inter-container traffic encrypted.
+2. `Evaluate` — a processing job running `evaluate.py` on the trained model and the validation
+   data (ground truth when there is no validation channel); writes `evaluation.json`.
+3. `QualityGate` — `training.evaluation`: the metric must be >= `min` and/or <= `max`.
+4. `Register` — a model package in the model's registry group, `PendingManualApproval` or
+   `Approved` per `retraining.approval`, with the evaluation report and the code and data
+   versions as metadata (every version reproducible from code + data). `GateFailed` otherwise.
+
+`TrainingPipeline` provisions the code upload, a training role scoped to the model's data,
+prefixes, key and registry group, and the `aws.sagemaker.Pipeline` named `<model>-retraining`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from . import naming
+from .images import framework_image, quiet_sagemaker_sdk
+from .iam import sagemaker_trust_policy, training_policy
+from .source_archive import SourceArchive
+from .spec import ModelSpec
+
+EVALUATION_FILE = "evaluation.json"
+APPROVAL = {"manual": "PendingManualApproval", "auto": "Approved"}
+#: Files the serving container needs next to the weights (inside model.tar.gz, under code/).
+PROCESSING_INSTANCE_TYPE = "ml.m5.xlarge"
+
+
+def pipeline_name(model: str) -> str:
+    return f"{model}-retraining"
+
+
+@dataclass(frozen=True)
+class PipelineLocations:
+    """Where things are, resolved (placeholders in the offline plan)."""
+
+    region: str
+    role_arn: str
+    artifact_bucket: str
+    kms_key_arn: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    code_prefix: str  # s3://<artifacts>/<model>/code/<version>/
+    code_version: str
+
+
+def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
+    """The pipeline definition JSON (SageMaker Pipelines schema 2020-12-01), deterministic."""
+    training, data = spec.training, spec.data
+    assert training is not None and training.backend == "sagemaker" and data is not None and data.training is not None
+    quiet_sagemaker_sdk(where.region)
+    import warnings
+
+    from sagemaker.core.processing import ScriptProcessor
+    from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output, StoppingCondition
+    from sagemaker.core.training.configs import CheckpointConfig, Compute, InputData, Networking, OutputDataConfig
+    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
+    from sagemaker.core.workflow.functions import JsonGet
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep, Pipeline, ProcessingStep, TrainingStep
+    from sagemaker.train.model_trainer import ModelTrainer
+
+    class OfflineSession(PipelineSession):
+        """Never asks AWS for a default bucket: every location is given explicitly."""
+
+        def default_bucket(self):  # noqa: D401
+            return where.artifact_bucket
+
+    session = OfflineSession(default_bucket=where.artifact_bucket)
+    prefix = f"s3://{where.artifact_bucket}/{spec.name}"
+    networking = dict(subnets=list(where.subnet_ids), security_group_ids=list(where.security_group_ids))
+    training_image = framework_image(spec.model.framework_version, where.region, training.instance_type, "training")
+    hyperparameters = {
+        **{key: value for key, value in training.hyperparameters.items()},
+        "sagemaker_program": spec.model.entry_point,
+        # The code comes as an input channel, so the container needs no network to fetch it.
+        "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
+        "sagemaker_region": where.region,
+    }
+    channels = [
+        InputData(channel_name="code", data_source=f"{where.code_prefix}sourcedir.tar.gz"),
+        InputData(channel_name="train", data_source=str(data.training)),
+    ]
+    if data.validation is not None:
+        channels.append(InputData(channel_name="validation", data_source=str(data.validation)))
+    trainer = ModelTrainer(
+        sagemaker_session=session,
+        role=where.role_arn,
+        training_image=training_image,
+        base_job_name=f"{spec.name}-train",
+        compute=Compute(
+            instance_type=training.instance_type,
+            instance_count=training.instance_count,
+            volume_size_in_gb=training.volume_gb,
+            volume_kms_key_id=where.kms_key_arn,
+            enable_managed_spot_training=training.spot,
+        ),
+        stopping_condition=StoppingCondition(
+            max_runtime_in_seconds=training.max_runtime_seconds,
+            **({"max_wait_time_in_seconds": training.max_wait_seconds} if training.spot else {}),
+        ),
+        checkpoint_config=CheckpointConfig(s3_uri=f"{prefix}/checkpoints/"),
+        output_data_config=OutputDataConfig(s3_output_path=f"{prefix}/models/", kms_key_id=where.kms_key_arn),
+        networking=Networking(
+            **networking, enable_network_isolation=True, enable_inter_container_traffic_encryption=training.instance_count > 1,
+        ),
+        hyperparameters=hyperparameters,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Running within a PipelineSession, there will be No Wait ..."
+        train_step = TrainingStep(name="Train", step_args=trainer.train(input_data_config=channels, wait=False))
+
+        evaluation_data = data.validation or data.ground_truth or data.training
+        processor = ScriptProcessor(
+            role=where.role_arn,
+            image_uri=framework_image(spec.model.framework_version, where.region, PROCESSING_INSTANCE_TYPE, "training"),
+            command=["python3"],
+            instance_type=PROCESSING_INSTANCE_TYPE,
+            instance_count=1,
+            volume_kms_key=where.kms_key_arn,
+            output_kms_key=where.kms_key_arn,
+            max_runtime_in_seconds=3600,
+            base_job_name=f"{spec.name}-evaluate",
+            sagemaker_session=session,
+            env={"PYTHONPATH": "/opt/ml/processing/input/code-lib"},
+        )
+        report = PropertyFile(name="Evaluation", output_name="evaluation", path=EVALUATION_FILE)
+
+        def s3_input(name: str, uri: Any, local: str) -> ProcessingInput:
+            return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
+                s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"))
+
+        evaluate_step = ProcessingStep(
+            name="Evaluate",
+            step_args=processor.run(
+                code=f"{where.code_prefix}{os.path.basename('evaluate.py')}",
+                inputs=[
+                    s3_input("model", train_step.properties.ModelArtifacts.S3ModelArtifacts, "/opt/ml/processing/model"),
+                    s3_input("test", str(evaluation_data), "/opt/ml/processing/test"),
+                    s3_input("code-lib", where.code_prefix, "/opt/ml/processing/input/code-lib"),
+                ],
+                outputs=[ProcessingOutput(output_name="evaluation", s3_output=ProcessingS3Output(
+                    s3_uri=f"{prefix}/evaluations/", local_path="/opt/ml/processing/evaluation", s3_upload_mode="EndOfJob"))],
+                arguments=["--model-dir", "/opt/ml/processing/model", "--test", "/opt/ml/processing/test",
+                           "--output-dir", "/opt/ml/processing/evaluation"],
+            ),
+            property_files=[report],
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        register_step = ModelStep(name="Register", step_args=_register_arguments(session, spec, where, train_step, evaluate_step))
+    steps: list = [train_step, evaluate_step]
+    gate = training.evaluation
+    if gate is None:
+        steps.append(register_step)
+    else:
+        value = JsonGet(step_name=evaluate_step.name, property_file=report, json_path=f"metrics.{gate.metric}")
+        conditions = []
+        if gate.min is not None:
+            conditions.append(ConditionGreaterThanOrEqualTo(left=value, right=gate.min))
+        if gate.max is not None:
+            conditions.append(ConditionLessThanOrEqualTo(left=value, right=gate.max))
+        bounds = " and ".join(part for part in (
+            f">= {gate.min:g}" if gate.min is not None else "", f"<= {gate.max:g}" if gate.max is not None else "") if part)
+        failed = FailStep(name="GateFailed", error_message=f"quality gate: {gate.metric} must be {bounds}; the model is not registered")
+        steps.append(ConditionStep(name="QualityGate", conditions=conditions, if_steps=[register_step], else_steps=[failed]))
+    pipeline = Pipeline(name=pipeline_name(spec.name), steps=steps, sagemaker_session=session)
+    definition = json.loads(pipeline.definition())
+    definition.pop("PipelineExperimentConfig", None)  # experiments are not used; keeps the plan quiet
+    return json.dumps(definition, sort_keys=True)
+
+
+def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, train_step, evaluate_step):
+    """Step arguments of the registration, through the SDK's own CreateModelPackage path
+    (`create_model_package_from_containers` under the PipelineSession, which records the request
+    instead of sending it). `ModelBuilder.register()` would resolve images and roles against AWS."""
+    from sagemaker.core.model_registry import create_model_package_from_containers
+    from sagemaker.core.workflow.functions import Join
+
+    inference_types = sorted({d.instance_type for d in spec.deployments if getattr(d, "instance_type", None)}) or ["ml.m5.large"]
+    image = framework_image(spec.model.framework_version, where.region, inference_types[0], "inference")
+    evaluation_uri = Join(on="/", values=[
+        evaluate_step.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, EVALUATION_FILE])
+
+    class Registration:  # the SDK keeps the registering model's session with the step arguments
+        sagemaker_session = session
+
+    assert spec.data is not None
+    session.init_model_step_arguments(Registration())
+    return create_model_package_from_containers(
+        sagemaker_session=session,
+        containers=[{
+            "Image": image,
+            "ModelDataUrl": train_step.properties.ModelArtifacts.S3ModelArtifacts,
+            "Environment": {
+                "SAGEMAKER_PROGRAM": spec.model.inference_entry_point,
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                "SAGEMAKER_REGION": where.region,
+            },
+        }],
+        content_types=["text/csv", "application/json"],
+        response_types=["application/json"],
+        inference_instances=inference_types,
+        model_package_group_name=naming.registry_group(spec.name),
+        model_metrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": evaluation_uri}}},
+        approval_status=APPROVAL[spec.retraining.approval if spec.retraining else "manual"],
+        customer_metadata_properties={
+            "modelform:code_version": where.code_version,
+            "modelform:data_version": spec.data.version,
+            "modelform:training_data": str(spec.data.training),
+        },
+    )
+
+
+# --- the component ------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingPipelineArgs:
+    """Inputs of `TrainingPipeline`.
+
+    spec: the model (its `training` uses the sagemaker backend; `data.training` is set).
+    archive: the built source archive of `model.code`; code_files: (relative path, local path)
+        of the files uploaded next to it (the evaluation step imports them).
+    region, account_id, artifact_bucket, kms_key_arn, subnet_ids, security_group_ids: platform.
+    tags: merged into every taggable child.
+    """
+
+    spec: ModelSpec
+    archive: SourceArchive
+    code_files: tuple[tuple[str, str], ...]
+    region: str
+    account_id: pulumi.Input[str]
+    artifact_bucket: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list]
+    security_group_ids: pulumi.Input[list]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class TrainingPipeline(pulumi.ComponentResource):
+    """Code upload, training role and the SageMaker retraining pipeline of one model."""
+
+    def __init__(self, name: str, args: TrainingPipelineArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("modelform:training:TrainingPipeline", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec, tags = args.spec, dict(args.tags)
+        model = spec.name
+        code_key = f"{model}/code/{args.archive.version}/"
+
+        uploads = [aws.s3.BucketObjectv2(
+            f"{name}-source-archive",
+            bucket=args.artifact_bucket,
+            key=f"{code_key}sourcedir.tar.gz",
+            source=pulumi.FileAsset(args.archive.path),
+            source_hash=args.archive.sha256,
+            server_side_encryption="aws:kms",
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child,
+        )]
+        for relative, local in args.code_files:
+            uploads.append(aws.s3.BucketObjectv2(
+                f"{name}-source-{relative.replace('/', '-').replace('.', '-')}",
+                bucket=args.artifact_bucket,
+                key=f"{code_key}{relative}",
+                source=pulumi.FileAsset(local),
+                server_side_encryption="aws:kms",
+                kms_key_id=args.kms_key_arn,
+                tags=tags,
+                opts=child,
+            ))
+
+        # A physical name, so the pipeline definition can carry the role's ARN as plain text.
+        role_name = f"{model}-sagemaker-training"
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=role_name,
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(sagemaker_trust_policy),
+            description=f"SageMaker training and pipeline role of model {model} (modelform)",
+            tags=tags,
+            opts=child,
+        )
+        assert spec.data is not None
+        data_locations = tuple(str(uri) for uri in (spec.data.training, spec.data.validation, spec.data.ground_truth) if uri)
+        policy = pulumi.Output.all(args.account_id, args.artifact_bucket, args.kms_key_arn, args.vpc_id, self.role.arn).apply(
+            lambda values: training_policy(
+                model=model, region=args.region, account_id=values[0], artifact_bucket=values[1],
+                kms_key_arn=values[2], vpc_id=values[3], role_arn=values[4], data_locations=data_locations,
+                pipeline=pipeline_name(model),
+            )
+        )
+        role_policy = aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id, policy=policy, opts=child)
+
+        role_arn = pulumi.Output.concat("arn:aws:iam::", args.account_id, ":role/", self.role.name)
+        definition = pulumi.Output.all(
+            role_arn, args.artifact_bucket, args.kms_key_arn, args.subnet_ids, args.security_group_ids
+        ).apply(lambda values: pipeline_definition(spec, PipelineLocations(
+            region=args.region, role_arn=values[0], artifact_bucket=values[1], kms_key_arn=values[2],
+            subnet_ids=tuple(values[3]), security_group_ids=tuple(values[4]),
+            code_prefix=f"s3://{values[1]}/{code_key}", code_version=args.archive.version,
+        )))
+        self.pipeline = aws.sagemaker.Pipeline(
+            f"{name}-pipeline",
+            pipeline_name=pipeline_name(model),
+            pipeline_display_name=pipeline_name(model),
+            pipeline_description=f"Retrain {model}: train, evaluate, gate on quality, register",
+            role_arn=self.role.arn,
+            pipeline_definition=definition,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, *uploads]),
+        )
+        self.register_outputs({"pipelineName": self.pipeline.pipeline_name, "roleArn": self.role.arn})

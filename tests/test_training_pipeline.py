@@ -1,0 +1,98 @@
+"""The retraining pipeline of every sample spec: a reviewed snapshot of the definition, and the
+points that matter pinned explicitly (steps, instance type and count, spot, gate, approval)."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+
+import pytest
+
+from modules.source_archive import build_source_archive, source_files
+from tests.conftest import REPO, resources_of
+
+PIPELINE = "aws:sagemaker/pipeline:Pipeline"
+
+
+def definition(plan: dict, model: str) -> dict:
+    (pipeline,) = resources_of(plan, f"{model}.{plan['env']}", PIPELINE).values()
+    return json.loads(pipeline["inputs"]["pipelineDefinition"])
+
+
+@pytest.mark.parametrize("model", ["fraud-detector", "demand-forecaster"])
+def test_pipeline_matches_the_reviewed_snapshot(sample_plans, model):
+    expected = json.loads((REPO / "tests" / "snapshots" / f"pipeline-{model}.json").read_text())
+    assert definition(sample_plans["prod"], model) == expected, "review the change, then run `make snapshots`"
+
+
+@pytest.mark.parametrize(
+    "model, instance_type, count, spot_wait, gate, approval",
+    [
+        ("fraud-detector", "ml.g5.2xlarge", 2, 28800, ("metrics.auc", "GreaterThanOrEqualTo", 0.85), "PendingManualApproval"),
+        ("demand-forecaster", "ml.g5.4xlarge", 1, 43200, ("metrics.rmse", "LessThanOrEqualTo", 850.0), "Approved"),
+    ],
+)
+def test_train_evaluate_gate_register(sample_plans, model, instance_type, count, spot_wait, gate, approval):
+    steps = definition(sample_plans["prod"], model)["Steps"]
+    assert [s["Name"] for s in steps] == ["Train", "Evaluate", "QualityGate"]
+    train = steps[0]["Arguments"]
+    assert (train["ResourceConfig"]["InstanceType"], train["ResourceConfig"]["InstanceCount"]) == (instance_type, count)
+    assert train["EnableManagedSpotTraining"] is True and train["StoppingCondition"]["MaxWaitTimeInSeconds"] == spot_wait
+    assert train["CheckpointConfig"]["S3Uri"] == f"s3://<acme-ml-artifacts.bucket>/{model}/checkpoints/"
+    assert train["EnableNetworkIsolation"] is True and train["EnableInterContainerTrafficEncryption"] is (count > 1)
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == train["OutputDataConfig"]["KmsKeyId"] == "<acme-ml-key.arn>"
+    assert train["HyperParameters"]["sagemaker_program"] == "train.py"
+    assert train["RoleArn"] == f"arn:aws:iam::<aws.accountId>:role/{model}-sagemaker-training"
+    assert [c["ChannelName"] for c in train["InputDataConfig"]] == ["code", "train", "validation"]
+    (condition,) = steps[2]["Arguments"]["Conditions"]
+    assert (condition["LeftValue"]["Std:JsonGet"]["Path"], condition["Type"], condition["RightValue"]) == gate
+    (register,) = steps[2]["Arguments"]["IfSteps"]
+    (failed,) = steps[2]["Arguments"]["ElseSteps"]
+    assert (register["Type"], failed["Type"]) == ("RegisterModel", "Fail")
+    request = register["Arguments"]
+    assert request["ModelPackageGroupName"] == model and request["ModelApprovalStatus"] == approval
+    assert request["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    metadata = request["CustomerMetadataProperties"]
+    assert set(metadata) == {"modelform:code_version", "modelform:data_version", "modelform:training_data"}
+
+
+def test_eks_training_gets_no_sagemaker_pipeline(sample_plans):
+    assert resources_of(sample_plans["prod"], "car-damage-estimator.prod", PIPELINE) == {}
+    assert "car-damage-estimator.prod/training" in {f["urn"] for f in sample_plans["prod"]["findings"]}
+
+
+def test_code_is_uploaded_as_a_versioned_archive_and_files(sample_plans):
+    objects = resources_of(sample_plans["prod"], "fraud-detector.prod", "aws:s3/bucketObjectv2:BucketObjectv2")
+    archive = objects["fraud-detector-training-source-archive"]["inputs"]
+    version = archive["key"].split("/")[2]
+    assert archive["key"] == f"fraud-detector/code/{version}/sourcedir.tar.gz" and len(version) == 12
+    assert archive["serverSideEncryption"] == "aws:kms" and archive["kmsKeyId"] == "<acme-ml-key.arn>"
+    assert archive["source"] == {"fileAsset": f".modelform/build/sourcedir-{version}.tar.gz"}
+    assert sorted(o["inputs"]["key"].rsplit("/", 1)[1] for o in objects.values()) == sorted(
+        ["sourcedir.tar.gz", "__init__.py", "evaluate.py", "inference.py", "metrics.py", "tabular.py", "train.py"])
+
+
+def test_training_role_reads_only_its_data_and_prefixes(sample_plans):
+    policy = resources_of(sample_plans["prod"], "fraud-detector.prod")["fraud-detector-training-role-policy"]
+    statements = {s["Sid"]: s for s in json.loads(policy["inputs"]["policy"])["Statement"]}
+    assert statements["ReadTrainingData"]["Resource"] == [
+        "arn:aws:s3:::acme-ml-data/fraud/labels/*", "arn:aws:s3:::acme-ml-data/fraud/train/*", "arn:aws:s3:::acme-ml-data/fraud/validation/*"]
+    assert statements["OwnArtifacts"]["Resource"] == ["arn:aws:s3:::<acme-ml-artifacts.bucket>/fraud-detector/*"]
+    assert statements["RegisterIntoOwnGroup"]["Resource"] == [
+        "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/fraud-detector/*",
+        "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package-group/fraud-detector"]
+    assert statements["PassOnlyItself"]["Resource"] == ["<fraud-detector-training-role.arn>"]
+
+
+def test_source_archive_is_reproducible_and_excludes_what_must_not_ship(tmp_path):
+    first = build_source_archive(str(REPO / "model_code"), str(tmp_path / "a"))
+    second = build_source_archive(str(REPO / "model_code"), str(tmp_path / "b"))
+    assert first.sha256 == second.sha256 and first.version == first.sha256[:12]
+    assert "requirements.txt" not in first.files and not any("__pycache__" in f for f in first.files)
+    with tarfile.open(first.path) as tar:
+        assert sorted(tar.getnames()) == sorted(first.files)
+        assert {m.mtime for m in tar.getmembers()} == {0}
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "train.py").write_text("print(1)\n")
+    (tmp_path / "code" / "notes.pyc").write_bytes(b"x")
+    assert source_files(str(tmp_path / "code")) == ["train.py"]
