@@ -61,7 +61,7 @@ def child_bare(counts: list[int]) -> dict:
 
     started = time.perf_counter()
     for index, count in enumerate(counts):
-        def program(count=count):
+        def program(count=count, index=index):
             for number in range(count):
                 aws.s3.Bucket(f"bucket-{number}", tags={"stack": str(index), "number": str(number)})
 
