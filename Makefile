@@ -29,8 +29,7 @@ schema: $(STAMP)
 	$(VENV)/bin/modelform schema --out modelform.schema.json
 
 snapshots: $(STAMP)
-	for env in dev staging prod; do $(VENV)/bin/modelform plan --env $$env --format json --out tests/snapshots/plan-$$env.json; done
-	$(PY) tests/snapshots/extract_pipelines.py
+	$(PY) tests/snapshots/update.py
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -139,8 +139,16 @@ class Batches:
                     torch.index_select(t, 0, chunk, out=torch.empty((len(chunk), *t.shape[1:]), dtype=t.dtype, pin_memory=True))
                     for t in self.tensors
                 )
-                ready.put(pinned)
-            ready.put(None)
+                put(pinned)
+            put(None)
+
+        def put(item) -> None:  # gives up when the consumer has stopped (an epoch cut short)
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
 
         worker = threading.Thread(target=gather, name="batch-gather", daemon=True)
         worker.start()
@@ -225,6 +233,31 @@ def evaluate_split(model: TabularNet, tensors, schema: FeatureSchema, device: to
     return quality.quality_metrics(schema.problem_type, truth, predictions)
 
 
+def train_epoch(model: TabularNet, batches, optimizer, criterion, device: torch.device,
+                bf16: Optional[bool] = None, max_steps: Optional[int] = None) -> tuple[float, float, int]:
+    """One pass over `batches` (anything iterable with a `wait_seconds` counter that yields
+    batches on `device`): (mean loss, seconds, rows). bf16 autocast on GPUs unless told otherwise.
+    Synchronises once, at the end, to read the loss."""
+    use_bf16 = device.type == "cuda" if bf16 is None else bf16
+    batches.wait_seconds = 0.0
+    started = time.perf_counter()
+    loss_sum = torch.zeros((), device=device)
+    rows = 0
+    for step, (numeric, categorical, target) in enumerate(batches):
+        if max_steps is not None and step >= max_steps:
+            break
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            output = model(numeric, categorical)
+        loss = criterion(output.float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(target)
+        rows += len(target)
+    mean_loss = float(loss_sum) / max(rows, 1)  # the synchronisation
+    return mean_loss, time.perf_counter() - started, rows
+
+
 def train(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -251,24 +284,12 @@ def train(args: argparse.Namespace) -> dict:
     batches = Batches(train_tensors, args.batch_size, device, seed=args.seed + start_epoch)
     log.info("training on %s: %d rows, %d batches per epoch, input pipeline %s", device, batches.rows, len(batches), batches.strategy)
     for epoch in range(start_epoch + 1, args.epochs + 1):
-        batches.wait_seconds = 0.0
-        started = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        for numeric, categorical, target in batches:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                output = model(numeric, categorical)
-            loss = criterion(output.float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(target)
-        train_loss = float(loss_sum) / batches.rows  # the one synchronisation per epoch
-        seconds = time.perf_counter() - started
+        train_loss, seconds, rows = train_epoch(model, batches, optimizer, criterion, device)
         record = {
             "epoch": epoch,
             "train_loss": train_loss,
             "seconds": seconds,
-            "samples_per_second": batches.rows / seconds,
+            "samples_per_second": rows / seconds,
             "data_wait_fraction": batches.wait_seconds / seconds,
         }
         if validation_tensors is not None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import lru_cache
 
 
+@lru_cache(maxsize=None)  # the SDK re-reads botocore's endpoint data on every call (~0.1 s)
 def framework_image(framework_version: str, region: str, instance_type: str, scope: str) -> str:
     """The AWS PyTorch `scope` image ("training" or "inference") for the version and the
     instance (CPU or GPU flavour), with the newest Python the catalogue offers for it."""

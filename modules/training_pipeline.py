@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Mapping, Optional
 
 import pulumi
@@ -61,6 +62,39 @@ class PipelineLocations:
     code_version: str
 
 
+@lru_cache(maxsize=None)
+def _offline_session(region: str, bucket: str):
+    """One PipelineSession per region and bucket (creating one builds several boto3 clients,
+    ~0.1 s); it never asks AWS for a default bucket: every location is given explicitly."""
+    quiet_sagemaker_sdk(region)
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+    class OfflineSession(PipelineSession):
+        def default_bucket(self):
+            return bucket
+
+    return OfflineSession(default_bucket=bucket)
+
+
+def _processing_step(**kwargs):
+    """`ProcessingStep(...)`, without the SDK's detour: its constructor builds a whole local
+    SageMaker session (boto3 resources, ~0.2 s) only to read the *name* of a method,
+    `create_processing_job`. A stand-in with that method answers the same name instantly."""
+    from sagemaker.mlops.workflow import ProcessingStep
+    from sagemaker.mlops.workflow import steps
+
+    class _MethodNames:
+        def create_processing_job(self):  # pragma: no cover - only its __name__ is read
+            raise NotImplementedError
+
+    original = steps.LocalSagemakerClient
+    steps.LocalSagemakerClient = _MethodNames
+    try:
+        return ProcessingStep(**kwargs)
+    finally:
+        steps.LocalSagemakerClient = original
+
+
 def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     """The pipeline definition JSON (SageMaker Pipelines schema 2020-12-01), deterministic."""
     training, data = spec.training, spec.data
@@ -73,18 +107,11 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     from sagemaker.core.training.configs import CheckpointConfig, Compute, InputData, Networking, OutputDataConfig
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
     from sagemaker.core.workflow.functions import JsonGet
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.core.workflow.properties import PropertyFile
-    from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep, Pipeline, ProcessingStep, TrainingStep
+    from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep, Pipeline, TrainingStep
     from sagemaker.train.model_trainer import ModelTrainer
 
-    class OfflineSession(PipelineSession):
-        """Never asks AWS for a default bucket: every location is given explicitly."""
-
-        def default_bucket(self):  # noqa: D401
-            return where.artifact_bucket
-
-    session = OfflineSession(default_bucket=where.artifact_bucket)
+    session = _offline_session(where.region, where.artifact_bucket)
     prefix = f"s3://{where.artifact_bucket}/{spec.name}"
     networking = dict(subnets=list(where.subnet_ids), security_group_ids=list(where.security_group_ids))
     training_image = framework_image(spec.model.framework_version, where.region, training.instance_type, "training")
@@ -148,7 +175,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
             return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
                 s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"))
 
-        evaluate_step = ProcessingStep(
+        evaluate_step = _processing_step(
             name="Evaluate",
             step_args=processor.run(
                 code=f"{where.code_prefix}{os.path.basename('evaluate.py')}",

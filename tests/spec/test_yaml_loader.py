@@ -83,12 +83,16 @@ def _alias_bomb(levels: int = 9) -> str:
 
 
 def test_alias_bomb_is_refused_fast():
-    started = time.perf_counter()
     assert problems(_alias_bomb()) == [
         "s.yaml:1:35: (root): the document expands to more than 50,000 nodes "
         "(alias expansion is bounded; is this an alias bomb?)"
     ]
-    assert time.perf_counter() - started < 0.5
+    timings = []
+    for _ in range(3):  # the best of three: a busy CI machine must not fail a 40 ms job
+        started = time.perf_counter()
+        problems(_alias_bomb())
+        timings.append(time.perf_counter() - started)
+    assert min(timings) < 0.5, timings
 
 
 def test_recursive_alias_is_refused():
