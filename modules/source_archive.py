@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 #: What never ships: caches, notebooks' state, local data and outputs.
 EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", "data", "model", "output", "checkpoints"}
-EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".tar.gz")
+EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".tar.gz", ".md")  # docs change nothing that runs
 #: The SageMaker toolkits pip-install a top-level requirements.txt when the job starts; jobs run
 #: network-isolated, so that would fail. The AWS PyTorch images carry what model_code needs.
 EXCLUDED_TOP_LEVEL = {"requirements.txt"}
