@@ -1,0 +1,237 @@
+"""The monitoring job: drift of current traffic against the training baseline, quality against
+ground truth, written as metrics.json and optionally published to CloudWatch.
+
+    python -m model_code.monitoring --baseline PATH --current PATH [--ground-truth PATH] \\
+        --problem-type T --drift-method psi|ks|jensen_shannon [--features a,b] --out metrics.json \\
+        [--publish --model NAME --deployment NAME] [--label label]
+
+PATH is a CSV file or a folder of them. `--current` also takes SageMaker data capture (`.jsonl`
+files: the request rows, in the baseline's feature order, and this model's JSON responses).
+Predictions come from the capture's responses, or from a `prediction` column (binary: P(positive),
+regression: the value; multiclass: `prediction_<class>` columns). Ground truth is a `label`
+column, joined on `event_id` when both sides have one (capture events carry it), else row by row.
+
+Output: `{"rows": n, "drift": {"method", "features": {name: score}, "max": x}, "quality": {...}}`.
+`--publish` puts every score to CloudWatch, namespace `modelform`, metric names `Drift` and
+`Quality`, dimensions `model`, `deployment`, `metric` (a feature name or `max`; a quality metric).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import io
+import json
+import logging
+import math
+import os
+import sys
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+if __package__ and __package__.startswith("model_code"):
+    from .. import metrics as quality_metrics
+    from . import drift
+else:  # pragma: no cover - inside a processing container with this folder on PYTHONPATH
+    import metrics as quality_metrics  # type: ignore[no-redef]
+    from monitoring import drift  # type: ignore[no-redef]
+
+log = logging.getLogger("modelform.monitoring")
+NAMESPACE = "modelform"
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
+
+
+class MonitoringError(ValueError):
+    """Inputs the job cannot use; the message says which and why."""
+
+
+def _files(path: str, suffixes: tuple[str, ...]) -> list[str]:
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise MonitoringError(f"no such file or folder: {path}")
+    found = sorted(os.path.join(d, f) for d, _, names in os.walk(path) for f in names if f.endswith(suffixes))
+    if not found:
+        raise MonitoringError(f"{path} holds no {' or '.join(suffixes)} files")
+    return found
+
+
+def read_csv(path: str) -> pd.DataFrame:
+    return pd.concat([pd.read_csv(f) for f in _files(path, (".csv",))], ignore_index=True)
+
+
+def read_capture(path: str, feature_names: list[str]) -> pd.DataFrame:
+    """SageMaker data capture JSONL -> features (+ `event_id`, predictions)."""
+    rows: list[dict] = []
+    for file in _files(path, (".jsonl",)):
+        with open(file, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    capture = record["captureData"]
+                    inputs = _decode(capture["endpointInput"])
+                    outputs = _decode(capture["endpointOutput"])
+                except (KeyError, ValueError) as error:
+                    raise MonitoringError(f"{file}:{number}: not a SageMaker data capture record ({error})") from None
+                instances = _instances(inputs, capture["endpointInput"].get("observedContentType", ""), feature_names)
+                predictions = json.loads(outputs).get("predictions", []) if outputs.strip().startswith("{") else []
+                event = record.get("eventMetadata", {}).get("eventId")
+                for index, instance in enumerate(instances):
+                    row = dict(zip(feature_names, instance)) if isinstance(instance, list) else dict(instance)
+                    if event is not None:
+                        row["event_id"] = event if len(instances) == 1 else f"{event}-{index}"
+                    if index < len(predictions):
+                        prediction = predictions[index]
+                        if isinstance(prediction, list):
+                            row.update({f"prediction_{k}": p for k, p in enumerate(prediction)})
+                        else:
+                            row["prediction"] = prediction
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _decode(part: dict) -> str:
+    data = part.get("data", "")
+    return base64.b64decode(data).decode("utf-8") if part.get("encoding") == "BASE64" else data
+
+
+def _instances(body: str, content_type: str, feature_names: list[str]) -> list:
+    if "json" in content_type or body.strip().startswith(("{", "[")):
+        document = json.loads(body)
+        instances = document.get("instances", document) if isinstance(document, dict) else document
+        return instances if isinstance(instances, list) else [instances]
+    return [row for row in csv.reader(io.StringIO(body)) if row]
+
+
+def compute(
+    baseline: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    problem_type: str,
+    method: str,
+    label: str = "label",
+    features: Optional[list[str]] = None,
+    ground_truth: Optional[pd.DataFrame] = None,
+) -> dict:
+    if problem_type not in PROBLEM_TYPES:
+        raise MonitoringError(f"problem type must be one of {', '.join(PROBLEM_TYPES)} (got {problem_type!r})")
+    if method not in drift.METHODS:
+        raise MonitoringError(f"drift method must be one of {', '.join(drift.METHODS)} (got {method!r})")
+    candidates = [c for c in baseline.columns if c != label and c != "event_id" and not str(c).startswith("prediction")]
+    chosen = features or candidates
+    missing = [f for f in chosen if f not in baseline.columns or f not in current.columns]
+    if missing:
+        raise MonitoringError(f"feature(s) missing from the baseline or the current data: {', '.join(missing)}")
+    numeric = [f for f in chosen if pd.api.types.is_numeric_dtype(baseline[f])]
+    scores: dict[str, float] = {}
+    if numeric:
+        current_numeric = current[numeric].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+        for name, score in zip(numeric, drift.numeric_drift(baseline[numeric].to_numpy(dtype=np.float64), current_numeric, method)):
+            scores[name] = float(score)
+    for name in (f for f in chosen if f not in numeric):
+        if method != "ks":
+            scores[name] = drift.categorical_drift(baseline[name].dropna().to_numpy(), current[name].dropna().to_numpy(), method)
+    finite = [s for s in scores.values() if not math.isnan(s)]
+    report = {
+        "rows": int(len(current)),
+        "drift": {"method": method, "features": scores, "max": max(finite) if finite else None},
+        "quality": {},
+    }
+    if ground_truth is not None:
+        report["quality"] = _quality(current, ground_truth, problem_type, label)
+    return report
+
+
+def _quality(current: pd.DataFrame, truth: pd.DataFrame, problem_type: str, label: str) -> dict[str, float]:
+    if label not in truth.columns:
+        raise MonitoringError(f"ground truth has no '{label}' column")
+    if "event_id" in current.columns and "event_id" in truth.columns:
+        joined = current.merge(truth[["event_id", label]], on="event_id", how="inner", suffixes=("", "_truth"))
+        labels = joined[f"{label}_truth" if f"{label}_truth" in joined.columns else label]
+    else:
+        if len(truth) != len(current):
+            raise MonitoringError(f"ground truth has {len(truth)} rows, current data {len(current)}; join on event_id")
+        joined, labels = current, truth[label].reset_index(drop=True)
+    if len(joined) == 0:
+        raise MonitoringError("no ground truth matches the current data")
+    if problem_type == "multiclass_classification":
+        columns = sorted((c for c in joined.columns if str(c).startswith("prediction_")), key=lambda c: int(str(c).split("_")[1]))
+        if not columns:
+            raise MonitoringError("multiclass quality needs prediction_<class> columns (class probabilities)")
+        predictions = joined[columns].to_numpy(dtype=np.float64)
+        truth_codes = labels.to_numpy(dtype=int)
+    else:
+        if "prediction" not in joined.columns:
+            raise MonitoringError("quality needs predictions: a `prediction` column or captured responses")
+        predictions = joined["prediction"].to_numpy(dtype=np.float64)
+        truth_codes = labels.to_numpy(dtype=np.float64)
+    return {k: float(v) for k, v in quality_metrics.quality_metrics(problem_type, truth_codes, predictions).items()}
+
+
+def publish(report: dict, model: str, deployment: str, client=None) -> int:
+    """Put every finite score to CloudWatch; returns how many data points were sent."""
+    import boto3
+
+    cloudwatch = client or boto3.client("cloudwatch")
+    data = []
+
+    def point(metric_name: str, metric: str, value) -> None:
+        if value is not None and not math.isnan(value):
+            data.append({
+                "MetricName": metric_name,
+                "Dimensions": [{"Name": "model", "Value": model}, {"Name": "deployment", "Value": deployment},
+                               {"Name": "metric", "Value": metric}],
+                "Value": float(value),
+            })
+
+    point("Drift", "max", report["drift"]["max"])
+    for feature, score in report["drift"]["features"].items():
+        point("Drift", feature, score)
+    for name, value in report["quality"].items():
+        point("Quality", name, value)
+    for start in range(0, len(data), 1000):  # the API's limit per call
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + 1000])
+    return len(data)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    parser = argparse.ArgumentParser(prog="python -m model_code.monitoring", description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", required=True)
+    parser.add_argument("--current", required=True)
+    parser.add_argument("--ground-truth")
+    parser.add_argument("--problem-type", required=True, choices=PROBLEM_TYPES)
+    parser.add_argument("--drift-method", required=True, choices=drift.METHODS)
+    parser.add_argument("--features", help="comma-separated feature names (default: every feature of the baseline)")
+    parser.add_argument("--label", default="label")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--publish", action="store_true")
+    parser.add_argument("--model")
+    parser.add_argument("--deployment")
+    args = parser.parse_args(argv)
+    if args.publish and not (args.model and args.deployment):
+        parser.error("--publish needs --model and --deployment")
+    try:
+        baseline = read_csv(args.baseline)
+        feature_names = [c for c in baseline.columns if c != args.label]
+        is_capture = args.current.endswith(".jsonl") or (os.path.isdir(args.current) and not any(
+            f.endswith(".csv") for _, _, names in os.walk(args.current) for f in names))
+        current = read_capture(args.current, feature_names) if is_capture else read_csv(args.current)
+        truth = read_csv(args.ground_truth) if args.ground_truth else None
+        report = compute(baseline, current, problem_type=args.problem_type, method=args.drift_method, label=args.label,
+                         features=args.features.split(",") if args.features else None, ground_truth=truth)
+    except MonitoringError as error:
+        log.error("monitoring input problem: %s", error)
+        return 2
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2, sort_keys=True)
+    log.info("rows=%d drift_max=%s quality=%s", report["rows"], report["drift"]["max"], json.dumps(report["quality"]))
+    if args.publish:
+        log.info("published %d data points to CloudWatch", publish(report, args.model, args.deployment))
+    return 0

@@ -1,0 +1,105 @@
+"""The retraining guard: a burst of alarms starts one execution; nothing starts inside the
+cooldown or while one runs; every answer says why (moto on loopback, and a recorded stub)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+
+from model_code import retraining_guard
+from tests.model_code.moto_server import aws, moto_endpoint  # noqa: F401 (fixtures)
+
+ALARM = {
+    "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+    "detail": {"alarmName": "fraud-detector-default-drift", "state": {"value": "ALARM"}},
+}
+
+
+@pytest.fixture
+def pipeline(aws, monkeypatch):
+    monkeypatch.setenv("PIPELINE_NAME", "fraud-detector-retraining")
+    monkeypatch.setenv("COOLDOWN_SECONDS", "86400")
+    client = boto3.client("sagemaker")
+    client.create_pipeline(
+        PipelineName="fraud-detector-retraining", RoleArn="arn:aws:iam::123456789012:role/fraud-detector-sagemaker-training",
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+    )
+    return client
+
+
+def test_a_burst_of_alarms_starts_exactly_one_execution(pipeline):
+    answers = [retraining_guard.handler(ALARM) for _ in range(50)]
+    assert sum(a["started"] for a in answers) == 1
+    assert answers[0]["started"] and answers[0]["trigger"] == "alarm fraud-detector-default-drift is ALARM"
+    # moto reports the execution as started and not running: the cooldown is what skips them here
+    assert all(a["reason"].startswith(("skipped: an execution is already running", "skipped: cooldown")) for a in answers[1:])
+    executions = pipeline.list_pipeline_executions(PipelineName="fraud-detector-retraining")["PipelineExecutionSummaries"]
+    assert len(executions) == 1
+    second = [retraining_guard.handler(ALARM) for _ in range(50)]
+    assert not any(a["started"] for a in second)
+    assert len(pipeline.list_pipeline_executions(PipelineName="fraud-detector-retraining")["PipelineExecutionSummaries"]) == 1
+
+
+class RecordedSageMaker:
+    """Executions as a list; start appends one (idempotent per token, like SageMaker)."""
+
+    def __init__(self, executions):
+        self.executions = executions
+        self.tokens = {}
+
+    def list_pipeline_executions(self, **_):
+        return {"PipelineExecutionSummaries": sorted(self.executions, key=lambda e: e["StartTime"], reverse=True)}
+
+    def start_pipeline_execution(self, **request):
+        if request["ClientRequestToken"] not in self.tokens:
+            arn = f"arn:execution/{len(self.executions) + 1}"
+            self.tokens[request["ClientRequestToken"]] = arn
+            self.executions.append({"PipelineExecutionArn": arn, "PipelineExecutionStatus": "Executing",
+                                    "StartTime": datetime.fromtimestamp(1_800_000_000, timezone.utc)})
+        return {"PipelineExecutionArn": self.tokens[request["ClientRequestToken"]]}
+
+
+def test_cooldown_after_a_finished_execution(monkeypatch):
+    monkeypatch.setenv("PIPELINE_NAME", "p")
+    monkeypatch.setenv("COOLDOWN_SECONDS", "3600")
+    finished = {"PipelineExecutionArn": "arn:execution/0", "PipelineExecutionStatus": "Succeeded",
+                "StartTime": datetime.fromtimestamp(1_000_000_000, timezone.utc)}
+    client = RecordedSageMaker([finished])
+    inside = retraining_guard.handler(ALARM, client=client, now=1_000_000_000 + 600)
+    assert (inside["started"], inside["reason"]) == (False, "skipped: cooldown, the last execution started 600 s ago (next allowed in 3000 s)")
+    after = retraining_guard.handler({"source": "aws.events", "detail-type": "Scheduled Event", "resources": ["arn:rule/r"]},
+                                     client=client, now=1_000_000_000 + 3601)
+    assert (after["started"], after["reason"], after["trigger"]) == (True, "started", "schedule (arn:rule/r)")
+
+
+def test_racing_invocations_share_one_idempotency_token(monkeypatch):
+    monkeypatch.setenv("PIPELINE_NAME", "p")
+    monkeypatch.setenv("COOLDOWN_SECONDS", "3600")
+    client = RecordedSageMaker([])
+    # Both invocations listed executions before either started one: the token makes them one.
+    listed_empty = RecordedSageMaker([])
+    first = retraining_guard.handler(ALARM, client=client, now=7200.0)
+    client.list_pipeline_executions = listed_empty.list_pipeline_executions
+    second = retraining_guard.handler(ALARM, client=client, now=7300.0)
+    assert first["execution_arn"] == second["execution_arn"] and len(client.executions) == 1
+
+
+@pytest.mark.parametrize(
+    "event, expected",
+    [
+        ({"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+          "detail": {"alarmName": "a", "state": {"value": "OK"}}}, "ignored: alarm state is OK, not ALARM"),
+    ],
+)
+def test_events_that_do_not_ask_for_retraining(monkeypatch, event, expected):
+    monkeypatch.setenv("PIPELINE_NAME", "p")
+    assert retraining_guard.handler(event, client=RecordedSageMaker([]))["reason"] == expected
+
+
+def test_new_data_trigger_is_described():
+    event = {"source": "aws.s3", "detail-type": "Object Created",
+             "detail": {"bucket": {"name": "acme-ml-data"}, "object": {"key": "fraud/train/2026-11-27.csv"}}}
+    assert retraining_guard.describe_trigger(event) == "new data s3://acme-ml-data/fraud/train/2026-11-27.csv"
