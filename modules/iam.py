@@ -99,6 +99,61 @@ def model_execution_policy(
     )
 
 
+def service_trust_policy(service: str, account_id: str) -> str:
+    """`service` (e.g. events.amazonaws.com) may assume the role, for this account only."""
+    return _document([{
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }])
+
+
+def monitoring_policy(
+    *, model: str, region: str, account_id: str, artifact_bucket: str, capture_bucket: str, kms_key_arn: str,
+    vpc_id: str, data_locations: tuple[str, ...],
+) -> str:
+    """The monitoring jobs read the baseline and ground truth, the model's captures and code, and
+    publish metrics only into the `modelform` namespace."""
+    reads = sorted({f"{_s3_arn(uri).rstrip('/')}/*" for uri in data_locations} | {
+        f"arn:aws:s3:::{capture_bucket}/{model}/*", f"arn:aws:s3:::{artifact_bucket}/{model}/code/*"})
+    buckets = sorted({uri[len("s3://"):].split("/", 1)[0] for uri in data_locations} | {capture_bucket, artifact_bucket})
+    return _document([
+        {"Sid": "ReadInputs", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": reads},
+        {"Sid": "ListInputs", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{b}" for b in buckets]},
+        _use_key(kms_key_arn),
+        {
+            "Sid": "PublishOnlyModelformMetrics",
+            "Effect": "Allow",
+            "Action": ["cloudwatch:PutMetricData"],
+            "Resource": ["*"],
+            "Condition": {"StringEquals": {"cloudwatch:namespace": "modelform"}},
+        },
+        *_container_runtime(region, account_id, vpc_id, "Jobs", [
+            f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/ProcessingJobs",
+            f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/ProcessingJobs:log-stream:{model}-*",
+        ]),
+    ])
+
+
+def guard_policy(*, region: str, account_id: str, pipeline: str, function: str) -> str:
+    """The retraining guard may list and start executions of one pipeline, and write its logs."""
+    return _document([
+        {
+            "Sid": "StartOnlyThisPipeline",
+            "Effect": "Allow",
+            "Action": ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
+            "Resource": [f"arn:aws:sagemaker:{region}:{account_id}:pipeline/{pipeline}"],
+        },
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{function}:*"],
+        },
+    ])
+
+
 def _use_key(kms_key_arn: str) -> dict[str, Any]:
     return {
         "Sid": "UsePlatformKey",

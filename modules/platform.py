@@ -18,6 +18,7 @@ Data-bearing resources (key, buckets) are protected and retained in prod.
 from __future__ import annotations
 
 import ipaddress
+import json
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
@@ -76,6 +77,19 @@ def private_subnet_blocks(vpc_cidr: str, zones: int) -> list[str]:
     # Split into 2*zones rounded up to a power of two; the first `zones` blocks are used.
     new_prefix = network.prefixlen + max(1, (2 * zones - 1).bit_length())
     return [str(block) for block in list(network.subnets(new_prefix=new_prefix))[:zones]]
+
+
+def key_policy(account_id: str) -> str:
+    """The account administers and uses the key through IAM (the default); CloudWatch alarms and
+    EventBridge may encrypt messages to the KMS-encrypted alert topics, for this account only."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "AccountAdministersThroughIam", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "AlarmsAndEventsPublishToEncryptedTopics", "Effect": "Allow",
+         "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}},
+    ]}, sort_keys=True)
 
 
 def zone_names(region: str, zones: int) -> list[str]:
@@ -145,11 +159,13 @@ class Platform(pulumi.ComponentResource):
             opts=child,
         )
 
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.key = aws.kms.Key(
             f"{name}-key",
-            description=f"modelform {name}: buckets, endpoint volumes, data capture",
+            description=f"modelform {name}: buckets, endpoint volumes, data capture, alert topics",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=account_id.apply(key_policy),
             tags=tags,
             opts=data,
         )

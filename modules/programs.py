@@ -20,8 +20,11 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
+from .code_upload import CodeUpload, CodeUploadArgs
 from .iam import ModelExecutionRole, ModelExecutionRoleArgs
 from .model_registry import ModelRegistry, ModelRegistryArgs
+from .monitoring import ModelMonitoring, ModelMonitoringArgs
+from .retraining import RetrainingTriggers, RetrainingTriggersArgs
 from .platform import Platform, platform_args
 from .sagemaker_endpoint import SageMakerEndpoint, SageMakerEndpointArgs, alarm_thresholds
 from .source_archive import build_source_archive
@@ -70,15 +73,23 @@ def model_program(
     )
     outputs: dict[str, Any] = {"registryGroup": registry.group.model_package_group_name}
 
-    if _trains_on_sagemaker(spec):
+    code = None
+    if _trains_on_sagemaker(spec) or spec.monitoring is not None:
         code_dir = os.path.join(repo_root or os.getcwd(), spec.model.code)
         archive = build_source_archive(code_dir, os.path.join(repo_root or os.getcwd(), BUILD_DIR))
+        code = CodeUpload(f"{spec.name}-code", CodeUploadArgs(
+            spec.name, archive, code_dir, reference.get_output("artifactBucket"), reference.get_output("kmsKeyArn"), tags), opts)
+        outputs["codeVersion"] = archive.version
+    training = None
+    if _trains_on_sagemaker(spec):
+        assert code is not None
         training = TrainingPipeline(
             f"{spec.name}-training",
             TrainingPipelineArgs(
                 spec=spec,
-                archive=archive,
-                code_files=tuple((f, os.path.join(code_dir, f)) for f in archive.files if "/" not in f and f.endswith(".py")),
+                code_version=archive.version,
+                code_prefix=code.prefix,
+                code_objects=code.objects,
                 region=platform.region,
                 account_id=account_id,
                 artifact_bucket=reference.get_output("artifactBucket"),
@@ -91,7 +102,30 @@ def model_program(
             opts,
         )
         outputs["retrainingPipeline"] = training.pipeline.pipeline_name
-        outputs["codeVersion"] = archive.version
+
+    monitoring = None
+    if spec.monitoring is not None:
+        assert code is not None
+        monitoring = ModelMonitoring(f"{spec.name}-monitoring", ModelMonitoringArgs(
+            spec=spec, region=platform.region, account_id=account_id,
+            kms_key_arn=reference.get_output("kmsKeyArn"), artifact_bucket=reference.get_output("artifactBucket"),
+            capture_bucket=reference.get_output("captureBucket"), vpc_id=reference.get_output("vpcId"),
+            subnet_ids=reference.get_output("privateSubnetIds"),
+            security_group_ids=reference.get_output("modelSecurityGroupId").apply(lambda group: [group]),
+            code_prefix=code.prefix, code_objects=code.objects, tags=tags,
+        ), opts)
+        outputs["alertTopic"] = monitoring.topic.arn
+
+    if spec.retraining is not None and training is not None:
+        alarms = monitoring.alarms if monitoring is not None else {}
+        RetrainingTriggers(f"{spec.name}-retraining", RetrainingTriggersArgs(
+            spec=spec, pipeline_name=training.pipeline.pipeline_name, pipeline=training.pipeline,
+            code_dir=os.path.join(repo_root or os.getcwd(), spec.model.code), region=platform.region,
+            account_id=account_id,
+            drift_alarm_arns=[a.arn for n, a in sorted(alarms.items()) if n.endswith("-drift")],
+            quality_alarm_arns=[a.arn for n, a in sorted(alarms.items()) if "-quality-" in n],
+            tags=tags,
+        ), opts)
 
     sagemaker_deployments = [d for d in spec.deployments if isinstance(d, SageMakerDeployment)]
     if not sagemaker_deployments:
@@ -131,6 +165,7 @@ def model_program(
                 framework_version=spec.model.framework_version,
                 inference_entry_point=spec.model.inference_entry_point,
                 thresholds=alarm_thresholds(spec.monitoring),
+                alarm_topic_arn=monitoring.topic.arn if monitoring is not None else None,
                 tags=tags,
             ),
             opts,

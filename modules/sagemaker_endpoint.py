@@ -153,7 +153,8 @@ class SageMakerEndpointArgs:
     capture_bucket: bucket for data capture (used when `data_capture_percent > 0`).
     subnet_ids, security_group_ids: the platform VPC placement of the model containers.
     framework_version, inference_entry_point: for artifact variants (image and SAGEMAKER_PROGRAM).
-    thresholds: alarm thresholds. tags: merged into every taggable child.
+    thresholds: alarm thresholds. alarm_topic_arn: SNS topic the alarms notify (None: none).
+    tags: merged into every taggable child.
     """
 
     model: str
@@ -168,6 +169,7 @@ class SageMakerEndpointArgs:
     framework_version: str
     inference_entry_point: str
     thresholds: AlarmThresholds
+    alarm_topic_arn: Optional[pulumi.Input[str]] = None  # notified by every alarm (the model's alert topic)
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -276,6 +278,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def _alarms(self, args: SageMakerEndpointArgs, variant: str, tags: dict, opts: pulumi.ResourceOptions) -> list:
         prefix = naming.variant_resource(args.model, args.deployment.name, variant)
         dimensions = {"EndpointName": self.endpoint_name, "VariantName": variant}
+        actions = {"alarm_actions": [args.alarm_topic_arn], "ok_actions": [args.alarm_topic_arn]} if args.alarm_topic_arn else {}
         latency = aws.cloudwatch.MetricAlarm(
             f"{prefix}-p99-latency",
             name=f"{prefix}-p99-latency",
@@ -291,6 +294,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             # SageMaker reports ModelLatency in microseconds.
             threshold=args.thresholds.latency_p99_ms * 1000,
             treat_missing_data="notBreaching",
+            **actions,
             tags=tags,
             opts=opts,
         )
@@ -312,6 +316,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             comparison_operator="GreaterThanThreshold",
             threshold=args.thresholds.error_rate_percent,
             treat_missing_data="notBreaching",
+            **actions,
             tags=tags,
             opts=opts,
         )

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Mapping, Optional
 
 import pulumi
@@ -34,8 +33,8 @@ import pulumi_aws as aws
 
 from . import naming
 from .images import framework_image, quiet_sagemaker_sdk
+from .sdk_offline import offline_session, processing_step
 from .iam import sagemaker_trust_policy, training_policy
-from .source_archive import SourceArchive
 from .spec import ModelSpec
 
 EVALUATION_FILE = "evaluation.json"
@@ -62,39 +61,6 @@ class PipelineLocations:
     code_version: str
 
 
-@lru_cache(maxsize=None)
-def _offline_session(region: str, bucket: str):
-    """One PipelineSession per region and bucket (creating one builds several boto3 clients,
-    ~0.1 s); it never asks AWS for a default bucket: every location is given explicitly."""
-    quiet_sagemaker_sdk(region)
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
-
-    class OfflineSession(PipelineSession):
-        def default_bucket(self):
-            return bucket
-
-    return OfflineSession(default_bucket=bucket)
-
-
-def _processing_step(**kwargs):
-    """`ProcessingStep(...)`, without the SDK's detour: its constructor builds a whole local
-    SageMaker session (boto3 resources, ~0.2 s) only to read the *name* of a method,
-    `create_processing_job`. A stand-in with that method answers the same name instantly."""
-    from sagemaker.mlops.workflow import ProcessingStep
-    from sagemaker.mlops.workflow import steps
-
-    class _MethodNames:
-        def create_processing_job(self):  # pragma: no cover - only its __name__ is read
-            raise NotImplementedError
-
-    original = steps.LocalSagemakerClient
-    steps.LocalSagemakerClient = _MethodNames
-    try:
-        return ProcessingStep(**kwargs)
-    finally:
-        steps.LocalSagemakerClient = original
-
-
 def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     """The pipeline definition JSON (SageMaker Pipelines schema 2020-12-01), deterministic."""
     training, data = spec.training, spec.data
@@ -111,7 +77,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep, Pipeline, TrainingStep
     from sagemaker.train.model_trainer import ModelTrainer
 
-    session = _offline_session(where.region, where.artifact_bucket)
+    session = offline_session(where.region, where.artifact_bucket)
     prefix = f"s3://{where.artifact_bucket}/{spec.name}"
     networking = dict(subnets=list(where.subnet_ids), security_group_ids=list(where.security_group_ids))
     training_image = framework_image(spec.model.framework_version, where.region, training.instance_type, "training")
@@ -175,7 +141,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
             return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
                 s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"))
 
-        evaluate_step = _processing_step(
+        evaluate_step = processing_step(
             name="Evaluate",
             step_args=processor.run(
                 code=f"{where.code_prefix}{os.path.basename('evaluate.py')}",
@@ -267,15 +233,15 @@ class TrainingPipelineArgs:
     """Inputs of `TrainingPipeline`.
 
     spec: the model (its `training` uses the sagemaker backend; `data.training` is set).
-    archive: the built source archive of `model.code`; code_files: (relative path, local path)
-        of the files uploaded next to it (the evaluation step imports them).
+    code_version, code_prefix, code_objects: the uploaded code (`CodeUpload`).
     region, account_id, artifact_bucket, kms_key_arn, subnet_ids, security_group_ids: platform.
     tags: merged into every taggable child.
     """
 
     spec: ModelSpec
-    archive: SourceArchive
-    code_files: tuple[tuple[str, str], ...]
+    code_version: str
+    code_prefix: pulumi.Input[str]  # s3://<artifacts>/<model>/code/<version>/ (CodeUpload)
+    code_objects: list  # the uploads the pipeline must wait for
     region: str
     account_id: pulumi.Input[str]
     artifact_bucket: pulumi.Input[str]
@@ -294,31 +260,6 @@ class TrainingPipeline(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         spec, tags = args.spec, dict(args.tags)
         model = spec.name
-        code_key = f"{model}/code/{args.archive.version}/"
-
-        uploads = [aws.s3.BucketObjectv2(
-            f"{name}-source-archive",
-            bucket=args.artifact_bucket,
-            key=f"{code_key}sourcedir.tar.gz",
-            source=pulumi.FileAsset(args.archive.path),
-            source_hash=args.archive.sha256,
-            server_side_encryption="aws:kms",
-            kms_key_id=args.kms_key_arn,
-            tags=tags,
-            opts=child,
-        )]
-        for relative, local in args.code_files:
-            uploads.append(aws.s3.BucketObjectv2(
-                f"{name}-source-{relative.replace('/', '-').replace('.', '-')}",
-                bucket=args.artifact_bucket,
-                key=f"{code_key}{relative}",
-                source=pulumi.FileAsset(local),
-                server_side_encryption="aws:kms",
-                kms_key_id=args.kms_key_arn,
-                tags=tags,
-                opts=child,
-            ))
-
         # A physical name, so the pipeline definition can carry the role's ARN as plain text.
         role_name = f"{model}-sagemaker-training"
         self.role = aws.iam.Role(
@@ -342,11 +283,11 @@ class TrainingPipeline(pulumi.ComponentResource):
 
         role_arn = pulumi.Output.concat("arn:aws:iam::", args.account_id, ":role/", self.role.name)
         definition = pulumi.Output.all(
-            role_arn, args.artifact_bucket, args.kms_key_arn, args.subnet_ids, args.security_group_ids
+            role_arn, args.artifact_bucket, args.kms_key_arn, args.subnet_ids, args.security_group_ids, args.code_prefix
         ).apply(lambda values: pipeline_definition(spec, PipelineLocations(
             region=args.region, role_arn=values[0], artifact_bucket=values[1], kms_key_arn=values[2],
             subnet_ids=tuple(values[3]), security_group_ids=tuple(values[4]),
-            code_prefix=f"s3://{values[1]}/{code_key}", code_version=args.archive.version,
+            code_prefix=values[5], code_version=args.code_version,
         )))
         self.pipeline = aws.sagemaker.Pipeline(
             f"{name}-pipeline",
@@ -356,6 +297,6 @@ class TrainingPipeline(pulumi.ComponentResource):
             role_arn=self.role.arn,
             pipeline_definition=definition,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, *uploads]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, *args.code_objects]),
         )
         self.register_outputs({"pipelineName": self.pipeline.pipeline_name, "roleArn": self.role.arn})

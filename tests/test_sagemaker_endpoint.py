@@ -89,8 +89,10 @@ def test_sample_endpoints_are_pinned(sample_plans, model, env):
     policy = endpoint["inputs"]["deploymentConfig"]["blueGreenUpdatePolicy"]
     assert policy["trafficRoutingConfiguration"] == expected["routing"]
     rollback = {a["alarmName"] for a in endpoint["inputs"]["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]}
-    alarms = resources_of(sample_plans[env], stack, ALARM)
-    assert rollback == {a["inputs"]["name"] for a in alarms.values()}
+    alarms = {n: a for n, a in resources_of(sample_plans[env], stack, ALARM).items() if n.endswith(("-p99-latency", "-5xx-rate"))}
+    assert rollback == {a["inputs"]["name"] for a in alarms.values()} and len(alarms) == 2 * len(expected["weights"])
+    topic = f"<{model}-monitoring-alerts.arn>"
+    assert all(a["inputs"]["alarmActions"] == [topic] and a["inputs"]["okActions"] == [topic] for a in alarms.values())
 
     for variant in expected["weights"]:
         prefix = f"{model}-default-{variant}"
@@ -130,10 +132,11 @@ def test_models_serve_registry_versions_network_isolated(sample_plans):
     assert current["name"].startswith("fraud-detector-default-current-") and len(current["name"]) <= 63
 
 
-def test_eks_only_models_get_a_registry_and_nothing_on_sagemaker(sample_plans):
+def test_eks_only_models_get_no_sagemaker_serving_or_training(sample_plans):
     for env in ("dev", "staging", "prod"):
-        names = sorted(resources_of(sample_plans[env], f"car-damage-estimator.{env}"))
-        assert names == ["aws", "car-damage-estimator-registry", "car-damage-estimator-registry-group"]
+        types = {r["type"] for r in resources_of(sample_plans[env], f"car-damage-estimator.{env}").values()}
+        assert not types & {ENDPOINT, CONFIG, MODEL, "aws:sagemaker/pipeline:Pipeline", ALARM}
+        assert "aws:sagemaker/modelPackageGroup:ModelPackageGroup" in types and "aws:sns/topic:Topic" in types
 
 
 # --- pure translation -----------------------------------------------------------------------------

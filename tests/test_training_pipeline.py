@@ -16,7 +16,7 @@ PIPELINE = "aws:sagemaker/pipeline:Pipeline"
 
 
 def definition(plan: dict, model: str) -> dict:
-    (pipeline,) = resources_of(plan, f"{model}.{plan['env']}", PIPELINE).values()
+    pipeline = resources_of(plan, f"{model}.{plan['env']}", PIPELINE)[f"{model}-training-pipeline"]
     return json.loads(pipeline["inputs"]["pipelineDefinition"])
 
 
@@ -65,13 +65,14 @@ def test_eks_training_gets_no_sagemaker_pipeline(sample_plans):
 
 def test_code_is_uploaded_as_a_versioned_archive_and_files(sample_plans):
     objects = resources_of(sample_plans["prod"], "fraud-detector.prod", "aws:s3/bucketObjectv2:BucketObjectv2")
-    archive = objects["fraud-detector-training-source-archive"]["inputs"]
+    archive = objects["fraud-detector-code-archive"]["inputs"]
     version = archive["key"].split("/")[2]
     assert archive["key"] == f"fraud-detector/code/{version}/sourcedir.tar.gz" and len(version) == 12
     assert archive["serverSideEncryption"] == "aws:kms" and archive["kmsKeyId"] == "<acme-ml-key.arn>"
     assert archive["source"] == {"fileAsset": f".modelform/build/sourcedir-{version}.tar.gz"}
-    assert sorted(o["inputs"]["key"].rsplit("/", 1)[1] for o in objects.values()) == sorted(
-        ["sourcedir.tar.gz", "__init__.py", "evaluate.py", "inference.py", "metrics.py", "tabular.py", "train.py"])
+    assert sorted(o["inputs"]["key"].split(f"/code/{version}/", 1)[1] for o in objects.values()) == sorted([
+        "sourcedir.tar.gz", "__init__.py", "evaluate.py", "inference.py", "metrics.py", "retraining_guard.py", "tabular.py",
+        "train.py", "monitoring/__init__.py", "monitoring/__main__.py", "monitoring/drift.py", "monitoring/job.py"])
 
 
 def test_training_role_reads_only_its_data_and_prefixes(sample_plans):

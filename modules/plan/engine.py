@@ -77,6 +77,8 @@ def normalise(value: Any) -> Any:
     if isinstance(value, pulumi.FileAsset):
         path = value.path
         return {"fileAsset": os.path.relpath(path) if os.path.isabs(path) and path.startswith(os.getcwd()) else path}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assetArchive": {name: normalise(asset) for name, asset in sorted(value.assets.items())}}
     if isinstance(value, dict):
         return {str(k): normalise(value[k]) for k in sorted(value)}
     if isinstance(value, (list, tuple)):

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
+from ..monitoring import monitored_deployments
 from ..spec import EksDeployment, ModelSpec
 from .engine import PlannedResource, StackPlan
 
@@ -51,6 +52,12 @@ def check_plan(stacks: list[StackPlan], models: Iterable[ModelSpec], environment
                 if r.type in DATA_BEARING and not (r.options.get("protect") and r.options.get("retainOnDelete"))
             ]
     for model in models:
+        if model.monitoring is not None and not monitored_deployments(model):
+            findings.append(Finding(
+                "monitoring-without-capture", "advisory", f"{model.stack_name}/monitoring",
+                "monitoring is declared, but no SageMaker deployment captures data (data_capture_percent): "
+                "no drift or quality metrics will be published, so their alarms and triggers are not created",
+            ))
         if model.training is not None and model.training.backend == "eks":
             findings.append(Finding(
                 "eks-training-not-provisioned", "advisory", f"{model.stack_name}/training",
