@@ -25,9 +25,9 @@ import pandas as pd
 import torch
 
 if __package__:
-    from .tabular import DataError, FeatureSchema, TabularNet, encode, load_model, to_predictions
+    from .tabular import FeatureSchema, TabularNet, encode, load_model, to_predictions
 else:
-    from tabular import DataError, FeatureSchema, TabularNet, encode, load_model, to_predictions  # type: ignore[no-redef]
+    from tabular import FeatureSchema, TabularNet, encode, load_model, to_predictions  # type: ignore[no-redef]
 
 try:  # inside the SageMaker PyTorch serving container
     from sagemaker_inference.errors import GenericInferenceToolkitError as _ToolkitError
@@ -116,6 +116,12 @@ def _check_rows(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
 
 
 def predict_fn(data: pd.DataFrame, model: Model) -> dict[str, Any]:
+    return predict_prepared(prepare(data, model), model)
+
+
+def prepare(data: pd.DataFrame, model: Model) -> pd.DataFrame:
+    """The request's rows as the schema's feature columns, validated (BadRequest otherwise).
+    Separate from the prediction so a server can validate each request alone and batch them."""
     schema = model.schema
     if all(isinstance(c, int) for c in data.columns):  # positional rows (CSV or JSON lists)
         if data.shape[1] != len(schema.features):
@@ -128,10 +134,15 @@ def predict_fn(data: pd.DataFrame, model: Model) -> dict[str, Any]:
         if unknown:
             raise BadRequest(f"unknown feature(s): {', '.join(unknown)}; the model uses {', '.join(schema.features)}")
         data = data.reindex(columns=schema.features)
-    try:
-        numeric, categorical, _ = encode(data, schema, with_target=False)
-    except DataError as error:
-        raise BadRequest(str(error)) from None
+        for column in schema.numeric:
+            data[column] = _numeric(data[column], column)
+    return data  # numeric columns parsed above; unknown categories are code 0 by design
+
+
+def predict_prepared(data: pd.DataFrame, model: Model) -> dict[str, Any]:
+    """Predictions for prepared rows (see `prepare`), any number of requests concatenated."""
+    schema = model.schema
+    numeric, categorical, _ = encode(data, schema, with_target=False)
     with torch.no_grad():
         raw = model.network(numeric.to(model.device), categorical.to(model.device))
     predictions = to_predictions(raw.reshape(len(data), -1) if schema.outputs > 1 else raw.reshape(len(data)), schema)

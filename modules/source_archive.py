@@ -20,7 +20,7 @@ EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", "data", 
 EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".tar.gz", ".md")  # docs change nothing that runs
 #: The SageMaker toolkits pip-install a top-level requirements.txt when the job starts; jobs run
 #: network-isolated, so that would fail. The AWS PyTorch images carry what model_code needs.
-EXCLUDED_TOP_LEVEL = {"requirements.txt"}
+EXCLUDED_TOP_LEVEL = {"requirements.txt", "Dockerfile"}  # the serving image's recipe is not training code
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp
 
 from model_code.monitoring import drift, job
-from tests.model_code.moto_server import aws, moto_endpoint  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize("seed, shift, integers", [(0, 0.0, False), (1, 0.3, False), (2, 0.0, True), (3, 1.0, True)])

@@ -10,7 +10,6 @@ import boto3
 import pytest
 
 from model_code import retraining_guard
-from tests.model_code.moto_server import aws, moto_endpoint  # noqa: F401 (fixtures)
 
 ALARM = {
     "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",

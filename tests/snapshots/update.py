@@ -24,7 +24,7 @@ def without_code_version(text: str) -> str:
     """Every occurrence of the code version (found where it names the code's S3 prefix)."""
     for version in set(CODE_VERSION.findall(text)):
         text = text.replace(version, "<code-version>")
-    return text
+    return re.sub(r"<code-version>[0-9a-f]{52}", "<code-sha256>", text)  # the archive's full hash
 
 
 def plan_text(environment: str) -> str:

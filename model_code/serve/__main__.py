@@ -1,0 +1,7 @@
+"""`python -m model_code.serve`: see `server.py`."""
+
+import sys
+
+from .server import main
+
+sys.exit(main())
