@@ -11,7 +11,7 @@
   model), `<platform>-capture` (endpoint data capture, one prefix per model) and
   `<platform>-access-logs` (their server access logs).
 
-EKS clusters and node groups are added by the EKS issue; the spec's `clusters` are validated now.
+and one `EksCluster` per spec cluster (control plane, managed node groups, OIDC provider).
 Data-bearing resources (key, buckets) are protected and retained in prod.
 """
 
@@ -25,6 +25,7 @@ from typing import Mapping, Optional
 import pulumi
 import pulumi_aws as aws
 
+from .eks_cluster import EksCluster, EksClusterArgs
 from .secure_bucket import SecureBucket, SecureBucketArgs
 from .spec import PlatformSpec
 from .tags import platform_tags
@@ -56,6 +57,8 @@ class PlatformArgs:
     region: str
     vpc_cidr: str
     availability_zones: int
+    name: str = ""
+    clusters: tuple = ()
     protect: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -63,6 +66,8 @@ class PlatformArgs:
 def platform_args(spec: PlatformSpec) -> PlatformArgs:
     """Spec -> args: pure, tested without Pulumi."""
     return PlatformArgs(
+        name=spec.name,
+        clusters=spec.clusters,
         region=spec.region,
         vpc_cidr=spec.network.vpc_cidr,
         availability_zones=spec.network.availability_zones,
@@ -185,6 +190,13 @@ class Platform(pulumi.ComponentResource):
             SecureBucketArgs(self.key.arn, self.log_bucket.bucket.bucket, args.protect, tags),
             bucket_opts,
         )
+        self.clusters = {
+            cluster.name: EksCluster(f"{name}-{cluster.name}", EksClusterArgs(
+                platform=args.name or name, cluster=cluster, region=args.region,
+                subnet_ids=[s.id for s in self.private_subnets], kms_key_arn=self.key.arn,
+                protect=args.protect, tags=tags), pulumi.ResourceOptions(parent=self))
+            for cluster in args.clusters
+        }
         self.outputs = {
             "region": args.region,
             "vpcId": self.vpc.id,
@@ -194,5 +206,6 @@ class Platform(pulumi.ComponentResource):
             "artifactBucket": self.artifact_bucket.bucket.bucket,
             "captureBucket": self.capture_bucket.bucket.bucket,
             "logBucket": self.log_bucket.bucket.bucket,
+            "clusters": {cluster: component.outputs for cluster, component in self.clusters.items()},
         }
         self.register_outputs(self.outputs)

@@ -14,7 +14,8 @@ TAGGABLE = {
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "aws:sagemaker/endpoint:Endpoint",
     "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:ec2/vpc:Vpc",
     "aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/routeTable:RouteTable", "aws:ec2/vpcEndpoint:VpcEndpoint",
-    "aws:appautoscaling/target:Target",
+    "aws:appautoscaling/target:Target", "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup",
+    "aws:sns/topic:Topic", "aws:lambda/function:Function", "aws:sagemaker/pipeline:Pipeline",
 }
 
 
@@ -70,8 +71,9 @@ def test_no_iam_statement_allows_everything_on_everything(sample_plans, env):
         json.loads(r["inputs"][key]) for r in _all(sample_plans[env]) for key in ("policy", "assumeRolePolicy")
         if isinstance(r["inputs"].get(key), str) and r["type"] != "aws:kms/key:Key"
     ]
-    # 3 bucket policies; per trained model 5 roles (execution, training, monitoring, schedule, guard) x 2
-    assert len(documents) == 23
+    # 3 bucket policies; per trained model 5 roles (execution, training, monitoring, schedule, guard) x 2;
+    # per EKS cluster the control-plane and node roles (trust only: AWS managed policies)
+    assert len(documents) == 27
     for document in documents:
         for statement in document["Statement"]:
             actions = statement.get("Action")

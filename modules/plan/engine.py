@@ -14,6 +14,7 @@ shows which platform resource a model resource refers to.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -34,6 +35,14 @@ _INVOKES = {
     },
 }
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+#: Nested outputs some resources need to have for programs to read them (placeholders too).
+_TYPE_OUTPUTS = {
+    "aws:eks/cluster:Cluster": {
+        "endpoint": "<{name}.endpoint>",
+        "certificateAuthority": {"data": "<{name}.certificateAuthority>"},
+        "identities": [{"oidcs": [{"issuer": "<{name}.oidcIssuer>"}]}],
+    },
+}
 
 
 @dataclass
@@ -100,6 +109,8 @@ class _RecordingMocks(Mocks):
         outputs = dict(inputs)
         for prop in PLACEHOLDER_OUTPUTS:
             outputs.setdefault(prop, f"<{args.name}.{prop}>")
+        for prop, value in _TYPE_OUTPUTS.get(args.typ, {}).items():
+            outputs.setdefault(prop, json.loads(json.dumps(value).replace("{name}", args.name)))
         return f"<{args.name}.id>", outputs
 
     def call(self, args: MockCallArgs):
