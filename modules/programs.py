@@ -28,7 +28,8 @@ from .retraining import RetrainingTriggers, RetrainingTriggersArgs
 from .platform import Platform, platform_args
 from .sagemaker_endpoint import SageMakerEndpoint, SageMakerEndpointArgs, alarm_thresholds
 from .source_archive import build_source_archive
-from .spec import ModelSpec, PlatformSpec, SageMakerDeployment
+from .eks_endpoint import EksEndpoint, EksEndpointArgs
+from .spec import EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
 from .tags import model_tags
 from .training_pipeline import TrainingPipeline, TrainingPipelineArgs
 
@@ -36,6 +37,12 @@ from .training_pipeline import TrainingPipeline, TrainingPipelineArgs
 DEFAULT_ORGANIZATION = "organization"
 #: Built source archives, under the repository root (ignored by git).
 BUILD_DIR = os.path.join(".modelform", "build")
+
+
+def serving_image(platform: PlatformSpec, account_id: str, code_version: str) -> str:
+    """The serving image built from model_code/Dockerfile, tagged with the code version, in the
+    account's ECR repository `modelform/serve` (CI builds and pushes it; no Docker engine here)."""
+    return f"{account_id}.dkr.ecr.{platform.region}.amazonaws.com/modelform/serve:{code_version}"
 
 
 def _trains_on_sagemaker(spec: ModelSpec) -> bool:
@@ -74,12 +81,12 @@ def model_program(
     outputs: dict[str, Any] = {"registryGroup": registry.group.model_package_group_name}
 
     code = None
+    code_dir = os.path.join(repo_root or os.getcwd(), spec.model.code)
+    archive = build_source_archive(code_dir, os.path.join(repo_root or os.getcwd(), BUILD_DIR))
     if _trains_on_sagemaker(spec) or spec.monitoring is not None:
-        code_dir = os.path.join(repo_root or os.getcwd(), spec.model.code)
-        archive = build_source_archive(code_dir, os.path.join(repo_root or os.getcwd(), BUILD_DIR))
         code = CodeUpload(f"{spec.name}-code", CodeUploadArgs(
             spec.name, archive, code_dir, reference.get_output("artifactBucket"), reference.get_output("kmsKeyArn"), tags), opts)
-        outputs["codeVersion"] = archive.version
+    outputs["codeVersion"] = archive.version
     training = None
     if _trains_on_sagemaker(spec):
         assert code is not None
@@ -125,6 +132,18 @@ def model_program(
             drift_alarm_arns=[a.arn for n, a in sorted(alarms.items()) if n.endswith("-drift")],
             quality_alarm_arns=[a.arn for n, a in sorted(alarms.items()) if "-quality-" in n],
             tags=tags,
+        ), opts)
+
+    for deployment in (d for d in spec.deployments if isinstance(d, EksDeployment)):
+        cluster = reference.get_output("clusters").apply(lambda clusters, c=deployment.cluster: (clusters or {}).get(c, {}))
+        EksEndpoint(naming.endpoint(spec.name, deployment.name), EksEndpointArgs(
+            model=spec.name, deployment=deployment, region=platform.region,
+            image=pulumi.Output.from_input(account_id).apply(lambda account: serving_image(platform, account, archive.version)),
+            account_id=account_id, kubeconfig=cluster.apply(lambda c: c.get("kubeconfig", "")),
+            oidc_issuer=cluster.apply(lambda c: c.get("oidcIssuer", "")),
+            oidc_provider_arn=cluster.apply(lambda c: c.get("oidcProviderArn", "")),
+            artifact_bucket=reference.get_output("artifactBucket"), kms_key_arn=reference.get_output("kmsKeyArn"),
+            tags=tags, labels={"app.kubernetes.io/managed-by": "modelform", "modelform/environment": spec.environment},
         ), opts)
 
     sagemaker_deployments = [d for d in spec.deployments if isinstance(d, SageMakerDeployment)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from ..monitoring import monitored_deployments
-from ..spec import EksDeployment, ModelSpec
+from ..spec import ModelSpec
 from .engine import PlannedResource, StackPlan
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -64,13 +64,6 @@ def check_plan(stacks: list[StackPlan], models: Iterable[ModelSpec], environment
                 f"training runs on EKS cluster '{model.training.cluster}'; EKS training jobs are validated but not "
                 "provisioned by this release",
             ))
-        for deployment in model.deployments:
-            if isinstance(deployment, EksDeployment):
-                findings.append(Finding(
-                    "eks-deployment-not-provisioned", "advisory", f"{model.stack_name}/{deployment.name}",
-                    f"deployment '{deployment.name}' targets EKS cluster '{deployment.cluster}'; EKS endpoints are "
-                    "validated but not provisioned by this release",
-                ))
     return findings
 
 
