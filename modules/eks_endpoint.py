@@ -61,8 +61,10 @@ def fetch_command(model: str, region: str, account_id: str, variant: Variant) ->
 
 
 def variant_objects(*, model: str, deployment: EksDeployment, variant: Variant, image: str, region: str,
-                    account_id: str, role_arn: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
-    """ServiceAccount, Deployment, Service, HPA and PDB of one variant (plain manifests)."""
+                    account_id: str, role_arn: str, labels: Mapping[str, str], vpc_cidr: str) -> list[dict[str, Any]]:
+    """ServiceAccount, Deployment, Service, HPA, PDB and NetworkPolicy of one variant (plain
+    manifests). The network policy admits only the serving port from inside the VPC (the ALB)
+    and lets pods out only to DNS and HTTPS (S3, STS, SageMaker for the model fetch)."""
     name = naming.variant_resource(model, deployment.name, variant.name)
     namespace = deployment.namespace
     selector = {"app.kubernetes.io/name": model, "modelform/deployment": deployment.name, "modelform/variant": variant.name}
@@ -78,7 +80,7 @@ def variant_objects(*, model: str, deployment: EksDeployment, variant: Variant, 
         "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
         "terminationGracePeriodSeconds": 30,
         "initContainers": [{
-            "name": "fetch-model", "image": INIT_IMAGE, "command": ["/bin/sh", "-c"],
+            "name": "fetch-model", "image": INIT_IMAGE, "imagePullPolicy": "Always", "command": ["/bin/sh", "-c"],
             "args": [fetch_command(model, region, account_id, variant)],
             "env": [{"name": "HOME", "value": "/tmp"}],
             "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "250m", "memory": "256Mi"}},
@@ -86,7 +88,7 @@ def variant_objects(*, model: str, deployment: EksDeployment, variant: Variant, 
             "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT}, {"name": "tmp", "mountPath": "/tmp"}],
         }],
         "containers": [{
-            "name": "serve", "image": image,
+            "name": "serve", "image": image, "imagePullPolicy": "Always",
             "args": ["--model-dir", MODEL_MOUNT, "--port", str(SERVE_PORT)],
             "ports": [{"name": "http", "containerPort": SERVE_PORT}],
             "readinessProbe": {**probe, "initialDelaySeconds": 5, "failureThreshold": 3},
@@ -117,6 +119,11 @@ def variant_objects(*, model: str, deployment: EksDeployment, variant: Variant, 
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": target}}}]}},
         {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta, "spec": {
             "maxUnavailable": 1, "selector": {"matchLabels": selector}}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta, "spec": {
+            "podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"port": SERVE_PORT, "protocol": "TCP"}]}],
+            "egress": [{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+                       {"ports": [{"port": 443, "protocol": "TCP"}]}]}},
     ]
 
 
@@ -177,6 +184,7 @@ class EksEndpointArgs:
     oidc_provider_arn: pulumi.Input[str]
     artifact_bucket: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str]
+    vpc_cidr: str = "10.0.0.0/16"
     tags: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -200,12 +208,12 @@ class EksEndpoint(pulumi.ComponentResource):
                                opts=pulumi.ResourceOptions(parent=self))
             objects = pulumi.Output.all(args.account_id, role.arn, args.image).apply(lambda v, variant=variant: variant_objects(
                 model=args.model, deployment=deployment, variant=variant, image=v[2], region=args.region,
-                account_id=v[0], role_arn=v[1], labels=args.labels))
+                account_id=v[0], role_arn=v[1], labels=args.labels, vpc_cidr=args.vpc_cidr))
             k8s.core.v1.ServiceAccount(
                 f"{prefix}-serviceaccount", metadata=objects.apply(lambda o: o[0]["metadata"]),
                 automount_service_account_token=False, opts=on_cluster)
             kinds = (k8s.apps.v1.Deployment, k8s.core.v1.Service, k8s.autoscaling.v2.HorizontalPodAutoscaler,
-                     k8s.policy.v1.PodDisruptionBudget)
+                     k8s.policy.v1.PodDisruptionBudget, k8s.networking.v1.NetworkPolicy)
             for index, kind in enumerate(kinds, start=1):
                 manifest = objects.apply(lambda o, index=index: o[index])
                 kind(f"{prefix}-{kind.__name__.lower()}", metadata=manifest.apply(lambda o: o["metadata"]),

@@ -143,7 +143,7 @@ def model_program(
             oidc_issuer=cluster.apply(lambda c: c.get("oidcIssuer", "")),
             oidc_provider_arn=cluster.apply(lambda c: c.get("oidcProviderArn", "")),
             artifact_bucket=reference.get_output("artifactBucket"), kms_key_arn=reference.get_output("kmsKeyArn"),
-            tags=tags, labels={"app.kubernetes.io/managed-by": "modelform", "modelform/environment": spec.environment},
+            vpc_cidr=platform.network.vpc_cidr, tags=tags, labels={"app.kubernetes.io/managed-by": "modelform", "modelform/environment": spec.environment},
         ), opts)
 
     sagemaker_deployments = [d for d in spec.deployments if isinstance(d, SageMakerDeployment)]

@@ -22,7 +22,7 @@ def test_every_kubernetes_object_validates_strictly(sample_plans, sample_specs, 
     version = sample_specs.platform(env).cluster("serving-eu").kubernetes_version
     objects = k8s_objects(sample_plans[env])
     assert sorted({o["kind"] for o in objects}) == [
-        "Deployment", "HorizontalPodAutoscaler", "Ingress", "PodDisruptionBudget", "Service", "ServiceAccount"]
+        "Deployment", "HorizontalPodAutoscaler", "Ingress", "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount"]
     for manifest in objects:
         kubernetes_validate.validate(manifest, version, strict=True)  # raises on any violation
 
@@ -65,6 +65,9 @@ def test_hpa_and_pdb(sample_plans, env, bounds):
     assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-detector-eu-enterprise-current"}
     pdb = resources["fraud-detector-eu-enterprise-current-poddisruptionbudget"]["inputs"]["spec"]
     assert pdb["maxUnavailable"] == 1
+    network = resources["fraud-detector-eu-enterprise-current-networkpolicy"]["inputs"]["spec"]
+    assert network["ingress"] == [{"from": [{"ipBlock": {"cidr": "10.40.0.0/16"}}], "ports": [{"port": 8080, "protocol": "TCP"}]}]
+    assert network["policyTypes"] == ["Ingress", "Egress"]
 
 
 @pytest.mark.parametrize("env, weights", [("dev", [1000, 0]), ("prod", [950, 50])])
