@@ -56,13 +56,7 @@ def model_execution_policy(
                 "Action": ["s3:GetObject"],
                 "Resource": [f"arn:aws:s3:::{artifact_bucket}/{model}/*"],
             },
-            {
-                "Sid": "ListOwnArtifacts",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
-                "Resource": [f"arn:aws:s3:::{artifact_bucket}"],
-                "Condition": {"StringLike": {"s3:prefix": [f"{model}/*"]}},
-            },
+            _list_own_prefix(artifact_bucket, model),
             *(
                 [{
                     "Sid": "ReadPinnedArtifacts",
@@ -152,6 +146,16 @@ def guard_policy(*, region: str, account_id: str, pipeline: str, function: str) 
             "Resource": [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/{function}:*"],
         },
     ])
+
+
+def _list_own_prefix(bucket: str, model: str) -> dict[str, Any]:
+    return {
+        "Sid": "ListOwnArtifacts",
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{bucket}"],
+        "Condition": {"StringLike": {"s3:prefix": [f"{model}/*"]}},
+    }
 
 
 def _use_key(kms_key_arn: str) -> dict[str, Any]:
@@ -255,13 +259,7 @@ def training_policy(
                 "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
                 "Resource": [f"arn:aws:s3:::{artifact_bucket}/{model}/*"],
             },
-            {
-                "Sid": "ListOwnArtifacts",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
-                "Resource": [f"arn:aws:s3:::{artifact_bucket}"],
-                "Condition": {"StringLike": {"s3:prefix": [f"{model}/*"]}},
-            },
+            _list_own_prefix(artifact_bucket, model),
             _use_key(kms_key_arn),
             {
                 "Sid": "RunOwnJobs",

@@ -14,6 +14,7 @@ the region comes from the spec, not from whoever runs the program.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
@@ -66,11 +67,36 @@ def platform_program(spec: PlatformSpec) -> dict[str, Any]:
     return platform.outputs
 
 
+@dataclass
+class PlatformOutputs:
+    """The platform stack's outputs, read once through the model stack's StackReference."""
+
+    artifact_bucket: pulumi.Output
+    capture_bucket: pulumi.Output
+    kms_key_arn: pulumi.Output
+    vpc_id: pulumi.Output
+    subnet_ids: pulumi.Output
+    security_group_ids: pulumi.Output  # a list of one: the model containers' group
+    clusters: pulumi.Output
+
+    @classmethod
+    def read(cls, reference: pulumi.StackReference) -> "PlatformOutputs":
+        return cls(
+            artifact_bucket=reference.get_output("artifactBucket"),
+            capture_bucket=reference.get_output("captureBucket"),
+            kms_key_arn=reference.get_output("kmsKeyArn"),
+            vpc_id=reference.get_output("vpcId"),
+            subnet_ids=reference.get_output("privateSubnetIds"),
+            security_group_ids=reference.get_output("modelSecurityGroupId").apply(lambda group: [group]),
+            clusters=reference.get_output("clusters"),
+        )
+
+
 def model_program(
     spec: ModelSpec, platform: PlatformSpec, platform_stack: Optional[str] = None, repo_root: Optional[str] = None
 ) -> dict[str, Any]:
     provider = _provider(platform.region)
-    reference = pulumi.StackReference(platform_stack or platform_stack_reference(platform))
+    shared = PlatformOutputs.read(pulumi.StackReference(platform_stack or platform_stack_reference(platform)))
     account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
     tags = model_tags(spec.tags, spec.name, spec.environment, spec.owner, spec.team)
     opts = pulumi.ResourceOptions(provider=provider)
@@ -85,7 +111,7 @@ def model_program(
     archive = build_source_archive(code_dir, os.path.join(repo_root or os.getcwd(), BUILD_DIR))
     if _trains_on_sagemaker(spec) or spec.monitoring is not None:
         code = CodeUpload(f"{spec.name}-code", CodeUploadArgs(
-            spec.name, archive, code_dir, reference.get_output("artifactBucket"), reference.get_output("kmsKeyArn"), tags), opts)
+            spec.name, archive, code_dir, shared.artifact_bucket, shared.kms_key_arn, tags), opts)
     outputs["codeVersion"] = archive.version
     training = None
     if _trains_on_sagemaker(spec):
@@ -99,11 +125,11 @@ def model_program(
                 code_objects=code.objects,
                 region=platform.region,
                 account_id=account_id,
-                artifact_bucket=reference.get_output("artifactBucket"),
-                kms_key_arn=reference.get_output("kmsKeyArn"),
-                vpc_id=reference.get_output("vpcId"),
-                subnet_ids=reference.get_output("privateSubnetIds"),
-                security_group_ids=reference.get_output("modelSecurityGroupId").apply(lambda group: [group]),
+                artifact_bucket=shared.artifact_bucket,
+                kms_key_arn=shared.kms_key_arn,
+                vpc_id=shared.vpc_id,
+                subnet_ids=shared.subnet_ids,
+                security_group_ids=shared.security_group_ids,
                 tags=tags,
             ),
             opts,
@@ -115,10 +141,10 @@ def model_program(
         assert code is not None
         monitoring = ModelMonitoring(f"{spec.name}-monitoring", ModelMonitoringArgs(
             spec=spec, region=platform.region, account_id=account_id,
-            kms_key_arn=reference.get_output("kmsKeyArn"), artifact_bucket=reference.get_output("artifactBucket"),
-            capture_bucket=reference.get_output("captureBucket"), vpc_id=reference.get_output("vpcId"),
-            subnet_ids=reference.get_output("privateSubnetIds"),
-            security_group_ids=reference.get_output("modelSecurityGroupId").apply(lambda group: [group]),
+            kms_key_arn=shared.kms_key_arn, artifact_bucket=shared.artifact_bucket,
+            capture_bucket=shared.capture_bucket, vpc_id=shared.vpc_id,
+            subnet_ids=shared.subnet_ids,
+            security_group_ids=shared.security_group_ids,
             code_prefix=code.prefix, code_objects=code.objects, tags=tags,
         ), opts)
         outputs["alertTopic"] = monitoring.topic.arn
@@ -135,14 +161,14 @@ def model_program(
         ), opts)
 
     for deployment in (d for d in spec.deployments if isinstance(d, EksDeployment)):
-        cluster = reference.get_output("clusters").apply(lambda clusters, c=deployment.cluster: (clusters or {}).get(c, {}))
+        cluster = shared.clusters.apply(lambda clusters, c=deployment.cluster: (clusters or {}).get(c, {}))
         EksEndpoint(naming.endpoint(spec.name, deployment.name), EksEndpointArgs(
             model=spec.name, deployment=deployment, region=platform.region,
             image=pulumi.Output.from_input(account_id).apply(lambda account: serving_image(platform, account, archive.version)),
             account_id=account_id, kubeconfig=cluster.apply(lambda c: c.get("kubeconfig", "")),
             oidc_issuer=cluster.apply(lambda c: c.get("oidcIssuer", "")),
             oidc_provider_arn=cluster.apply(lambda c: c.get("oidcProviderArn", "")),
-            artifact_bucket=reference.get_output("artifactBucket"), kms_key_arn=reference.get_output("kmsKeyArn"),
+            artifact_bucket=shared.artifact_bucket, kms_key_arn=shared.kms_key_arn,
             vpc_cidr=platform.network.vpc_cidr, tags=tags, labels={"app.kubernetes.io/managed-by": "modelform", "modelform/environment": spec.environment},
         ), opts)
 
@@ -155,10 +181,10 @@ def model_program(
             model=spec.name,
             region=platform.region,
             account_id=account_id,
-            artifact_bucket=reference.get_output("artifactBucket"),
-            capture_bucket=reference.get_output("captureBucket"),
-            kms_key_arn=reference.get_output("kmsKeyArn"),
-            vpc_id=reference.get_output("vpcId"),
+            artifact_bucket=shared.artifact_bucket,
+            capture_bucket=shared.capture_bucket,
+            kms_key_arn=shared.kms_key_arn,
+            vpc_id=shared.vpc_id,
             pinned_artifacts=tuple(
                 sorted({str(v.artifact) for d in sagemaker_deployments for v in d.variants if v.artifact is not None})
             ),
@@ -177,10 +203,10 @@ def model_program(
                 region=platform.region,
                 account_id=account_id,
                 execution_role_arn=role.role.arn,
-                kms_key_arn=reference.get_output("kmsKeyArn"),
-                capture_bucket=reference.get_output("captureBucket"),
-                subnet_ids=reference.get_output("privateSubnetIds"),
-                security_group_ids=reference.get_output("modelSecurityGroupId").apply(lambda group: [group]),
+                kms_key_arn=shared.kms_key_arn,
+                capture_bucket=shared.capture_bucket,
+                subnet_ids=shared.subnet_ids,
+                security_group_ids=shared.security_group_ids,
                 framework_version=spec.model.framework_version,
                 inference_entry_point=spec.model.inference_entry_point,
                 thresholds=alarm_thresholds(spec.monitoring),
