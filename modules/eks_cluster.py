@@ -126,6 +126,8 @@ class EksCluster(pulumi.ComponentResource):
         ).apply(lambda v: kubeconfig(physical, v[0], v[1], args.region))
         self.outputs = {
             "name": self.cluster.name,
+            "endpoint": self.cluster.endpoint,
+            "certificateAuthority": self.cluster.certificate_authority.apply(lambda ca: _field(ca, "data") if ca else ""),
             "kubeconfig": pulumi.Output.secret(self.kubeconfig),
             "oidcProviderArn": self.oidc_provider.arn,
             "oidcIssuer": issuer,

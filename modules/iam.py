@@ -130,15 +130,18 @@ def monitoring_policy(
     ])
 
 
-def guard_policy(*, region: str, account_id: str, pipeline: str, function: str) -> str:
-    """The retraining guard may list and start executions of one pipeline, and write its logs."""
+def guard_policy(*, region: str, account_id: str, function: str, pipeline: str = "", state_machine_arn: str = "") -> str:
+    """The retraining guard may list and start executions of one pipeline (or one state
+    machine), and write its own logs."""
+    if state_machine_arn:
+        start = {"Sid": "StartOnlyThisStateMachine", "Effect": "Allow",
+                 "Action": ["states:ListExecutions", "states:StartExecution"], "Resource": [state_machine_arn]}
+    else:
+        start = {"Sid": "StartOnlyThisPipeline", "Effect": "Allow",
+                 "Action": ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
+                 "Resource": [f"arn:aws:sagemaker:{region}:{account_id}:pipeline/{pipeline}"]}
     return _document([
-        {
-            "Sid": "StartOnlyThisPipeline",
-            "Effect": "Allow",
-            "Action": ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
-            "Resource": [f"arn:aws:sagemaker:{region}:{account_id}:pipeline/{pipeline}"],
-        },
+        start,
         {
             "Sid": "WriteOwnLogs",
             "Effect": "Allow",

@@ -30,6 +30,7 @@ from .platform import Platform, platform_args
 from .sagemaker_endpoint import SageMakerEndpoint, SageMakerEndpointArgs, alarm_thresholds
 from .source_archive import build_source_archive
 from .eks_endpoint import EksEndpoint, EksEndpointArgs
+from .eks_training import EksTraining, EksTrainingArgs
 from .spec import EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
 from .tags import model_tags
 from .training_pipeline import TrainingPipeline, TrainingPipelineArgs
@@ -109,7 +110,7 @@ def model_program(
     code = None
     code_dir = os.path.join(repo_root or os.getcwd(), spec.model.code)
     archive = build_source_archive(code_dir, os.path.join(repo_root or os.getcwd(), BUILD_DIR))
-    if _trains_on_sagemaker(spec) or spec.monitoring is not None:
+    if spec.training is not None or spec.monitoring is not None:
         code = CodeUpload(f"{spec.name}-code", CodeUploadArgs(
             spec.name, archive, code_dir, shared.artifact_bucket, shared.kms_key_arn, tags), opts)
     outputs["codeVersion"] = archive.version
@@ -136,6 +137,17 @@ def model_program(
         )
         outputs["retrainingPipeline"] = training.pipeline.pipeline_name
 
+    eks_training = None
+    if spec.training is not None and spec.training.backend == "eks" and spec.data is not None and spec.data.training:
+        assert code is not None
+        eks_training = EksTraining(f"{spec.name}-training", EksTrainingArgs(
+            spec=spec, cluster=platform.cluster(spec.training.cluster or ""),
+            cluster_outputs=shared.clusters.apply(lambda clusters, c=spec.training.cluster: (clusters or {}).get(c, {})),
+            code_prefix=code.prefix, code_version=archive.version, code_objects=code.objects, region=platform.region,
+            account_id=account_id, artifact_bucket=shared.artifact_bucket, kms_key_arn=shared.kms_key_arn, tags=tags,
+        ), opts)
+        outputs["retrainingStateMachine"] = eks_training.state_machine.arn
+
     monitoring = None
     if spec.monitoring is not None:
         assert code is not None
@@ -149,10 +161,13 @@ def model_program(
         ), opts)
         outputs["alertTopic"] = monitoring.topic.arn
 
-    if spec.retraining is not None and training is not None:
+    if spec.retraining is not None and (training is not None or eks_training is not None):
         alarms = monitoring.alarms if monitoring is not None else {}
         RetrainingTriggers(f"{spec.name}-retraining", RetrainingTriggersArgs(
-            spec=spec, pipeline_name=training.pipeline.pipeline_name, pipeline=training.pipeline,
+            spec=spec,
+            pipeline_name=training.pipeline.pipeline_name if training is not None else "",
+            pipeline=training.pipeline if training is not None else eks_training.state_machine,
+            state_machine_arn=eks_training.state_machine.arn if eks_training is not None else None,
             code_dir=os.path.join(repo_root or os.getcwd(), spec.model.code), region=platform.region,
             account_id=account_id,
             drift_alarm_arns=[a.arn for n, a in sorted(alarms.items()) if n.endswith("-drift")],

@@ -63,16 +63,17 @@ def event_patterns(spec: ModelSpec, alarm_arns: Mapping[str, list[str]]) -> dict
 
 @dataclass
 class RetrainingTriggersArgs:
-    """spec: the model (with `retraining`); pipeline_name: its retraining pipeline;
+    """spec: the model (with `retraining`); pipeline_name / state_machine_arn: what retrains it;
     code_dir: the model code folder (the guard's source); region, account_id: where;
     drift_alarm_arns / quality_alarm_arns: the alarms that may trigger; tags."""
 
     spec: ModelSpec
-    pipeline_name: pulumi.Input[str]
-    pipeline: pulumi.Resource
+    pipeline_name: pulumi.Input[str]  # a SageMaker pipeline's name, or "" with state_machine_arn
+    pipeline: pulumi.Resource  # what the guard starts (pipeline or state machine)
     code_dir: str
     region: str
     account_id: pulumi.Input[str]
+    state_machine_arn: Optional[pulumi.Input[str]] = None
     drift_alarm_arns: list = field(default_factory=list)
     quality_alarm_arns: list = field(default_factory=list)
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -97,8 +98,8 @@ class RetrainingTriggers(pulumi.ComponentResource):
             description=f"Retraining guard of model {spec.name} (modelform)", tags=tags, opts=child)
         policy = aws.iam.RolePolicy(
             f"{name}-guard-role-policy", role=role.id, opts=child,
-            policy=pulumi.Output.all(args.account_id, args.pipeline_name).apply(lambda v: guard_policy(
-                region=args.region, account_id=v[0], pipeline=v[1], function=function_name)))
+            policy=pulumi.Output.all(args.account_id, args.pipeline_name, args.state_machine_arn or "").apply(lambda v: guard_policy(
+                region=args.region, account_id=v[0], pipeline=v[1], state_machine_arn=v[2], function=function_name)))
         self.function = aws.lambda_.Function(
             f"{name}-guard",
             name=function_name,
@@ -111,7 +112,7 @@ class RetrainingTriggers(pulumi.ComponentResource):
             memory_size=128,
             reserved_concurrent_executions=1,
             environment={"variables": {
-                "PIPELINE_NAME": args.pipeline_name,
+                **({"STATE_MACHINE_ARN": args.state_machine_arn} if args.state_machine_arn else {"PIPELINE_NAME": args.pipeline_name}),
                 "COOLDOWN_SECONDS": str(retraining.cooldown_seconds),
             }},
             tags=tags,
@@ -126,6 +127,8 @@ class RetrainingTriggers(pulumi.ComponentResource):
         alarm_arns = {"drift": args.drift_alarm_arns, "quality": args.quality_alarm_arns}
         resolved = pulumi.Output.all(drift=pulumi.Output.all(*args.drift_alarm_arns), quality=pulumi.Output.all(*args.quality_alarm_arns))
         for trigger in event_patterns(spec, {k: [] for k in alarm_arns}):
+            if trigger in alarm_arns and not alarm_arns[trigger]:
+                continue  # no such alarms (nothing is captured): EventBridge refuses an empty list
             rules[trigger] = aws.cloudwatch.EventRule(
                 f"{name}-{trigger.replace('_', '-')}", name=f"{spec.name}-retrain-on-{trigger.replace('_', '-')}",
                 description=f"Retrain {spec.name} on {trigger.replace('_', ' ')}",

@@ -58,9 +58,42 @@ def test_train_evaluate_gate_register(sample_plans, model, instance_type, count,
     assert set(metadata) == {"modelform:code_version", "modelform:data_version", "modelform:training_data"}
 
 
-def test_eks_training_gets_no_sagemaker_pipeline(sample_plans):
-    assert resources_of(sample_plans["prod"], "car-damage-estimator.prod", PIPELINE) == {}
-    assert "car-damage-estimator.prod/training" in {f["urn"] for f in sample_plans["prod"]["findings"]}
+def test_eks_training_is_a_state_machine_not_a_sagemaker_pipeline(sample_plans):
+    resources = resources_of(sample_plans["prod"], "car-damage-estimator.prod")
+    assert not [r for r in resources.values() if r["type"] == PIPELINE]
+    machine = resources["car-damage-estimator-training-state-machine"]["inputs"]
+    assert machine["name"] == "car-damage-estimator-retraining" and machine["roleArn"] == "<car-damage-estimator-training-role.arn>"
+    states = json.loads(machine["definition"])["States"]
+    assert json.loads(machine["definition"])["StartAt"] == "Train"
+    assert (states["Train"]["Resource"], states["Train"]["Next"]) == ("arn:aws:states:::eks:runJob.sync", "Evaluate")
+    assert states["QualityGate"]["Choices"] == [
+        {"Variable": "$.evaluation.report.metrics.mae", "NumericLessThanEquals": 420.0, "Next": "Register"}]
+    assert states["Register"]["Parameters"]["ModelApprovalStatus"] == "PendingManualApproval"
+    assert states["Register"]["Parameters"]["ModelPackageGroupName"] == "car-damage-estimator"
+    parameters = states["Train"]["Parameters"]
+    assert (parameters["ClusterName"], parameters["Namespace"]) == ("acme-ml-gpu-training", "training")
+    assert parameters["Endpoint"] == "<acme-ml-gpu-training-control-plane.endpoint>"
+    access = resources["car-damage-estimator-training-access-policy"]["inputs"]
+    assert access["accessScope"] == {"type": "namespace", "namespaces": ["training"]}
+
+
+def test_eks_training_jobs_validate_and_land_on_the_gpu_group(sample_plans, sample_specs):
+    import kubernetes_validate
+
+    states = json.loads(resources_of(sample_plans["prod"], "car-damage-estimator.prod")[
+        "car-damage-estimator-training-state-machine"]["inputs"]["definition"])["States"]
+    for state in ("Train", "Evaluate"):
+        job = states[state]["Parameters"]["Job"]
+        assert job["metadata"]["name.$"] == f"States.Format('{state.lower()}-{{}}', $$.Execution.Name)"
+        concrete = json.loads(json.dumps(job).replace('"name.$"', '"name"'))
+        kubernetes_validate.validate(concrete, sample_specs.platform("prod").cluster("gpu-training").kubernetes_version, strict=True)
+        pod = job["spec"]["template"]["spec"]
+        assert pod["nodeSelector"] == {"modelform/node-group": "a100", "node.kubernetes.io/instance-type": "p4d.24xlarge"}
+        assert pod["tolerations"][0]["key"] == "nvidia.com/gpu" and pod["automountServiceAccountToken"] is False
+        assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        assert job["spec"]["activeDeadlineSeconds"] == 12 * 3600 and job["spec"]["backoffLimit"] == 3
+    assert "python train.py --batch_size 256 --epochs 40 --label repair_cost_eur" in states["Train"]["Parameters"]["Job"][
+        "spec"]["template"]["spec"]["containers"][0]["args"][0]
 
 
 def test_code_is_uploaded_as_a_versioned_archive_and_files(sample_plans):

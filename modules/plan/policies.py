@@ -58,12 +58,6 @@ def check_plan(stacks: list[StackPlan], models: Iterable[ModelSpec], environment
                 "monitoring is declared, but no SageMaker deployment captures data (data_capture_percent): "
                 "no drift or quality metrics will be published, so their alarms and triggers are not created",
             ))
-        if model.training is not None and model.training.backend == "eks":
-            findings.append(Finding(
-                "eks-training-not-provisioned", "advisory", f"{model.stack_name}/training",
-                f"training runs on EKS cluster '{model.training.cluster}'; EKS training jobs are validated but not "
-                "provisioned by this release",
-            ))
     return findings
 
 

@@ -102,3 +102,39 @@ def test_new_data_trigger_is_described():
     event = {"source": "aws.s3", "detail-type": "Object Created",
              "detail": {"bucket": {"name": "acme-ml-data"}, "object": {"key": "fraud/train/2026-11-27.csv"}}}
     assert retraining_guard.describe_trigger(event) == "new data s3://acme-ml-data/fraud/train/2026-11-27.csv"
+
+
+class RecordedStepFunctions:
+    class exceptions:
+        class ExecutionAlreadyExists(Exception):
+            pass
+
+    def __init__(self):
+        self.executions = []
+
+    def list_executions(self, **_):
+        return {"executions": list(self.executions)}
+
+    def start_execution(self, stateMachineArn, name, input):
+        if any(e["name"] == name for e in self.executions):
+            raise self.exceptions.ExecutionAlreadyExists()
+        arn = stateMachineArn.replace(":stateMachine:", ":execution:") + f":{name}"
+        self.executions.append({"executionArn": arn, "name": name, "status": "RUNNING",
+                                "startDate": datetime.fromtimestamp(1_900_000_000, timezone.utc)})
+        return {"executionArn": arn}
+
+
+def test_state_machines_for_eks_training(monkeypatch):
+    monkeypatch.delenv("PIPELINE_NAME", raising=False)
+    monkeypatch.setenv("STATE_MACHINE_ARN", "arn:aws:states:us-east-1:123456789012:stateMachine:car-retraining")
+    monkeypatch.setenv("COOLDOWN_SECONDS", "3600")
+    client = RecordedStepFunctions()
+    answers = [retraining_guard.handler(ALARM, client=client, now=7200.0) for _ in range(20)]
+    assert sum(a["started"] for a in answers) == 1 and len(client.executions) == 1
+    assert {a["reason"] for a in answers[1:]} == {"skipped: an execution is already running"}
+    # Two racing invocations that both saw no execution: the execution name makes them one.
+    raced = RecordedStepFunctions()
+    first = retraining_guard.handler(ALARM, client=raced, now=7200.0)
+    raced.list_executions = lambda **_: {"executions": []}
+    second = retraining_guard.handler(ALARM, client=raced, now=7300.0)
+    assert first["execution_arn"] == second["execution_arn"] and len(raced.executions) == 1

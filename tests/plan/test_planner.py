@@ -79,8 +79,8 @@ def test_every_sample_stack_has_its_config_file():
 def test_table_shows_components_with_their_children(sample_plans):
     text = plan_table(sample_plans["dev"])
     assert "  +    acme-ml-artifacts  (modelform:storage:SecureBucket)\n  +       acme-ml-artifacts  (s3/Bucket)\n" in text
-    assert "4 stacks, 216 resources" in text
-    assert "ADVISORY  eks-training-not-provisioned: car-damage-estimator.dev/training" in text
+    assert "4 stacks, 231 resources" in text
+    assert "ADVISORY  monitoring-without-capture: car-damage-estimator.dev/monitoring" in text
     assert "[protected]" in plan_table(sample_plans["prod"])
 
 
