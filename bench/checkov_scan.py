@@ -37,7 +37,15 @@ def manifests(environment: str) -> list[dict]:
 
     os.chdir(REPO)
     plan = plan_environment(load_specs(["specs"]).raise_for_errors(), environment, progress=False)
-    return [r["inputs"] for s in plan["stacks"] for r in s["resources"] if r["type"].startswith("kubernetes:") and "kind" in r["inputs"]]
+    objects = [r["inputs"] for s in plan["stacks"] for r in s["resources"] if r["type"].startswith("kubernetes:") and "kind" in r["inputs"]]
+    for stack in plan["stacks"]:  # the Jobs that EKS training state machines run
+        for resource in stack["resources"]:
+            if resource["type"] == "aws:sfn/stateMachine:StateMachine":
+                for state in json.loads(resource["inputs"]["definition"])["States"].values():
+                    job = state.get("Parameters", {}).get("Job")
+                    if job:
+                        objects.append(json.loads(json.dumps(job).replace('"name.$"', '"name"').replace("$$.Execution.Name", "x")))
+    return objects
 
 
 def main() -> int:
