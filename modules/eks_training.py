@@ -30,6 +30,7 @@ import pulumi_kubernetes as k8s
 
 from . import naming
 from .eks_endpoint import INIT_IMAGE, _locked_down
+from .iam import service_trust_policy
 from .images import framework_image
 from .spec import Cluster, ModelSpec
 
@@ -208,9 +209,8 @@ class EksTraining(pulumi.ComponentResource):
             ]}, sort_keys=True)))
         machine_name = state_machine_name(spec.name)
         role = aws.iam.Role(f"{name}-role", tags=tags, opts=child, description=f"Retraining state machine of {spec.name}",
-                            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(lambda account: json.dumps({
-                                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
-                                "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]}, sort_keys=True)))
+                            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+                                lambda account: service_trust_policy("states.amazonaws.com", account)))
         aws.iam.RolePolicy(f"{name}-role-policy", role=role.id, opts=child, policy=pulumi.Output.all(
             args.account_id, args.artifact_bucket, cluster).apply(lambda v: json.dumps({"Version": "2012-10-17", "Statement": [
                 {"Sid": "DescribeOwnCluster", "Effect": "Allow", "Action": ["eks:DescribeCluster"],

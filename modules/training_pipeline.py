@@ -17,8 +17,9 @@ Steps:
    `Approved` per `retraining.approval`, with the evaluation report and the code and data
    versions as metadata (every version reproducible from code + data). `GateFailed` otherwise.
 
-`TrainingPipeline` provisions the code upload, a training role scoped to the model's data,
-prefixes, key and registry group, and the `aws.sagemaker.Pipeline` named `<model>-retraining`.
+`TrainingPipeline` provisions a training role scoped to the model's data prefixes, its own
+prefix, key and registry group, and the `aws.sagemaker.Pipeline` named `<model>-retraining`; the
+code it runs is uploaded by `CodeUpload`.
 """
 
 from __future__ import annotations
@@ -253,7 +254,7 @@ class TrainingPipelineArgs:
 
 
 class TrainingPipeline(pulumi.ComponentResource):
-    """Code upload, training role and the SageMaker retraining pipeline of one model."""
+    """The training role and the SageMaker retraining pipeline of one model."""
 
     def __init__(self, name: str, args: TrainingPipelineArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("modelform:training:TrainingPipeline", name, None, opts)
