@@ -187,6 +187,7 @@ class ModelMonitoring(pulumi.ComponentResource):
 
         period = alarm_period(spec)
         self.alarms = {}
+        self.kinds: dict[str, str] = {}  # alarm name -> Quality | Drift
         for alarm in monitoring_alarms(spec):
             self.alarms[alarm.name] = aws.cloudwatch.MetricAlarm(
                 alarm.name,
@@ -206,6 +207,7 @@ class ModelMonitoring(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
+            self.kinds[alarm.name] = alarm.metric_name
 
         self.pipeline = None
         if monitored_deployments(spec) and spec.data is not None and spec.data.training is not None:

@@ -47,9 +47,9 @@ def serving_image(platform: PlatformSpec, account_id: str, code_version: str) ->
     return f"{account_id}.dkr.ecr.{platform.region}.amazonaws.com/modelform/serve:{code_version}"
 
 
-def _trains_on_sagemaker(spec: ModelSpec) -> bool:
+def _trains_on(spec: ModelSpec, backend: str) -> bool:
     return (
-        spec.training is not None and spec.training.backend == "sagemaker"
+        spec.training is not None and spec.training.backend == backend
         and spec.data is not None and spec.data.training is not None
     )
 
@@ -92,6 +92,10 @@ class PlatformOutputs:
             clusters=reference.get_output("clusters"),
         )
 
+    def cluster(self, name: str) -> pulumi.Output:
+        """The outputs of one EKS cluster (name, endpoint, kubeconfig, OIDC provider)."""
+        return self.clusters.apply(lambda clusters: (clusters or {}).get(name, {}))
+
 
 def model_program(
     spec: ModelSpec, platform: PlatformSpec, platform_stack: Optional[str] = None, repo_root: Optional[str] = None
@@ -108,14 +112,15 @@ def model_program(
     outputs: dict[str, Any] = {"registryGroup": registry.group.model_package_group_name}
 
     code = None
-    code_dir = os.path.join(repo_root or os.getcwd(), spec.model.code)
-    archive = build_source_archive(code_dir, os.path.join(repo_root or os.getcwd(), BUILD_DIR))
+    root = repo_root or os.getcwd()
+    code_dir = os.path.join(root, spec.model.code)
+    archive = build_source_archive(code_dir, os.path.join(root, BUILD_DIR))
     if spec.training is not None or spec.monitoring is not None:
         code = CodeUpload(f"{spec.name}-code", CodeUploadArgs(
             spec.name, archive, code_dir, shared.artifact_bucket, shared.kms_key_arn, tags), opts)
     outputs["codeVersion"] = archive.version
     training = None
-    if _trains_on_sagemaker(spec):
+    if _trains_on(spec, "sagemaker"):
         assert code is not None
         training = TrainingPipeline(
             f"{spec.name}-training",
@@ -138,11 +143,11 @@ def model_program(
         outputs["retrainingPipeline"] = training.pipeline.pipeline_name
 
     eks_training = None
-    if spec.training is not None and spec.training.backend == "eks" and spec.data is not None and spec.data.training:
-        assert code is not None
+    if _trains_on(spec, "eks"):
+        assert code is not None and spec.training is not None and spec.training.cluster is not None
         eks_training = EksTraining(f"{spec.name}-training", EksTrainingArgs(
-            spec=spec, cluster=platform.cluster(spec.training.cluster or ""),
-            cluster_outputs=shared.clusters.apply(lambda clusters, c=spec.training.cluster: (clusters or {}).get(c, {})),
+            spec=spec, cluster=platform.cluster(spec.training.cluster),
+            cluster_outputs=shared.cluster(spec.training.cluster),
             code_prefix=code.prefix, code_version=archive.version, code_objects=code.objects, region=platform.region,
             account_id=account_id, artifact_bucket=shared.artifact_bucket, kms_key_arn=shared.kms_key_arn, tags=tags,
         ), opts)
@@ -168,15 +173,14 @@ def model_program(
             pipeline_name=training.pipeline.pipeline_name if training is not None else "",
             pipeline=training.pipeline if training is not None else eks_training.state_machine,
             state_machine_arn=eks_training.state_machine.arn if eks_training is not None else None,
-            code_dir=os.path.join(repo_root or os.getcwd(), spec.model.code), region=platform.region,
-            account_id=account_id,
-            drift_alarm_arns=[a.arn for n, a in sorted(alarms.items()) if n.endswith("-drift")],
-            quality_alarm_arns=[a.arn for n, a in sorted(alarms.items()) if "-quality-" in n],
+            code_dir=code_dir, region=platform.region, account_id=account_id,
+            drift_alarm_arns=[a.arn for n, a in sorted(alarms.items()) if monitoring.kinds[n] == "Drift"],
+            quality_alarm_arns=[a.arn for n, a in sorted(alarms.items()) if monitoring.kinds[n] == "Quality"],
             tags=tags,
         ), opts)
 
     for deployment in (d for d in spec.deployments if isinstance(d, EksDeployment)):
-        cluster = shared.clusters.apply(lambda clusters, c=deployment.cluster: (clusters or {}).get(c, {}))
+        cluster = shared.cluster(deployment.cluster)
         EksEndpoint(naming.endpoint(spec.name, deployment.name), EksEndpointArgs(
             model=spec.name, deployment=deployment, region=platform.region,
             image=pulumi.Output.from_input(account_id).apply(lambda account: serving_image(platform, account, archive.version)),
