@@ -183,7 +183,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         tags = dict(args.tags)
         self.endpoint_name = naming.endpoint(args.model, deployment.name)
 
-        variants = []
+        variants, contents = [], []
         self.models: dict[str, aws.sagemaker.Model] = {}
         for variant in deployment.variants:
             prefix = naming.variant_resource(args.model, deployment.name, variant.name)
@@ -204,8 +204,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 "instance_type": deployment.instance_type,
                 "initial_instance_count": initial_instance_count(deployment),
                 "initial_variant_weight": variant.weight,
-                "_content": content,
             })
+            contents.append(content)
 
         capture = None
         if deployment.data_capture_percent > 0:
@@ -219,14 +219,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
                 "capture_content_type_header": {"csv_content_types": ["text/csv"], "json_content_types": ["application/json"]},
             }
+        # What the configuration is made of, spec-side (model names are outputs): its name's hash.
         config_content = {
-            "variants": [{k: v for k, v in variant.items() if k != "model_name"} for variant in variants],
+            "variants": [{**{k: v for k, v in variant.items() if k != "model_name"}, "_content": content}
+                         for variant, content in zip(variants, contents)],
             "capture_percent": deployment.data_capture_percent,
         }
         self.config = aws.sagemaker.EndpointConfiguration(
             f"{self.endpoint_name}-config",
             name=naming.content_named(self.endpoint_name, config_content),
-            production_variants=[{k: v for k, v in variant.items() if k != "_content"} for variant in variants],
+            production_variants=variants,
             kms_key_arn=args.kms_key_arn,
             data_capture_config=capture,
             tags=tags,
