@@ -32,8 +32,8 @@ EXCEPTIONS: dict[str, str] = {
 
 
 def manifests(environment: str) -> list[dict]:
-    from modules.plan import plan_environment
-    from modules.spec import load_specs
+    from modelform.plan import plan_environment
+    from modelform.spec import load_specs
 
     os.chdir(REPO)
     plan = plan_environment(load_specs(["specs"]).raise_for_errors(), environment, progress=False)

@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 
 def child_modelform(folder: str) -> dict:
-    from modules.plan import plan_environment
-    from modules.spec import load_specs
+    from modelform.plan import plan_environment
+    from modelform.spec import load_specs
 
     started = time.perf_counter()
     specs = load_specs([os.path.join(folder, "specs")], root=folder)

@@ -29,7 +29,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from modules.spec import load_specs  # noqa: E402
+from modelform.spec import load_specs  # noqa: E402
 
 MODEL = """\
 spec_version: 1

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from modules.spec import load_specs
+from modelform.spec import load_specs
 
 REPO = Path(__file__).resolve().parents[1]
+#: The sample specs the tests plan and pin: a copy of specs/ at the time the snapshots were made,
+#: so that a user editing or adding specs in specs/ never changes what the tests expect.
+SPECS = REPO / "tests" / "fixtures" / "specs"
 
 #: Lines 1-6 of every small test spec.
 HEADER = """\
@@ -89,7 +92,7 @@ def problems_of(repo: SpecRepo, model_text: str, *, platform: str | None = PLATF
 
 @pytest.fixture(scope="session")
 def sample_specs():
-    specs = load_specs([str(REPO / "specs")], root=str(REPO))
+    specs = load_specs([str(SPECS)], root=str(REPO))
     assert specs.errors == []
     return specs
 
@@ -97,7 +100,7 @@ def sample_specs():
 @pytest.fixture(scope="session")
 def sample_plans(sample_specs):
     """The plan document of the sample specs in every environment, computed once."""
-    from modules.plan import plan_environment
+    from modelform.plan import plan_environment
 
     return {env: plan_environment(sample_specs, env, progress=False) for env in sample_specs.environments}
 

@@ -11,21 +11,21 @@ import jsonschema
 import pytest
 import yaml
 
-from modules.cli import main
-from modules.spec.json_schema import json_schema
-from tests.conftest import DEPLOYMENT, HEADER, PLATFORM, REPO
+from modelform.cli import main
+from modelform.spec.json_schema import json_schema
+from tests.conftest import DEPLOYMENT, HEADER, PLATFORM, REPO, SPECS
 
 LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<path>\S+): (?P<message>.+)$")
 
 
 def run(repo, *args: str):
     return subprocess.run(
-        [sys.executable, "-m", "modules", *args], cwd=repo.root, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "modelform", *args], cwd=repo.root, capture_output=True, text=True, timeout=60
     )
 
 
 def test_validate_the_samples_exits_zero(capsys):
-    assert main(["validate", str(REPO / "specs"), "--root", str(REPO)]) == 0
+    assert main(["validate", str(SPECS), "--root", str(REPO)]) == 0
     assert capsys.readouterr().out == "4 spec file(s) valid: 3 model(s), 1 platform; environments: dev, staging, prod\n"
 
 
@@ -74,14 +74,14 @@ def test_schema_is_valid_json_schema_and_accepts_every_sample(capsys):
     schema = json.loads(capsys.readouterr().out)
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
-    for path in sorted((REPO / "specs").glob("*.yaml")):
+    for path in sorted((SPECS).glob("*.yaml")):
         errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
         assert errors == [], path
 
 
 def test_schema_points_editors_at_the_wrong_field():
     validator = jsonschema.Draft202012Validator(json_schema())
-    spec = yaml.safe_load((REPO / "specs" / "fraud-detector.yaml").read_text())
+    spec = yaml.safe_load((SPECS / "fraud-detector.yaml").read_text())
     spec["deployments"][0]["target"] = "sagmaker"
     spec["retrainng"] = {}
     spec["environments"]["prod"]["protect"] = "yes"
@@ -110,6 +110,6 @@ def test_schema_writes_a_file(tmp_path):
 
 def test_committed_schema_file_is_current():
     """specs/*.yaml point editors at modelform.schema.json; regenerate it with `make schema`."""
-    from modules.spec.json_schema import json_schema_text
+    from modelform.spec.json_schema import json_schema_text
 
     assert (REPO / "modelform.schema.json").read_text() == json_schema_text()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from modules import deploy
-from modules.cli import main
+from modelform import deploy
+from modelform.cli import main
 from tests.conftest import REPO
 
 

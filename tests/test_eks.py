@@ -52,8 +52,12 @@ def test_gpu_pods_request_gpus_and_tolerate_the_taint(sample_plans):
     assert serve["readinessProbe"]["httpGet"] == {"path": "/ping", "port": 8080}
     assert serve["livenessProbe"]["httpGet"] == {"path": "/ping", "port": 8080}
     assert serve["image"].endswith(".dkr.ecr.us-east-1.amazonaws.com/modelform/serve:" + serve["image"].rsplit(":", 1)[1])
-    fetch = pod["initContainers"][0]["args"][0]
-    assert "describe-model-package" in fetch and "model-package/car-damage-estimator/4" in fetch
+    (fetch,) = pod["initContainers"]
+    assert fetch["image"] == serve["image"] and fetch["command"] == ["python"]
+    assert fetch["args"] == [
+        "-m", "model_code.serve.fetch_model", "--model-package",
+        "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/car-damage-estimator/4",
+        "--region", "us-east-1", "--to", "/opt/ml/model"]
 
 
 @pytest.mark.parametrize("env, bounds", [("dev", (1, 2, 70)), ("staging", (2, 20, 70)), ("prod", (2, 20, 70))])

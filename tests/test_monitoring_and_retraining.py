@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from modules.monitoring import alarm_period, monitoring_alarms
-from modules.retraining import event_patterns
+from modelform.monitoring import alarm_period, monitoring_alarms
+from modelform.retraining import event_patterns
 from tests.conftest import resources_of
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

@@ -8,18 +8,24 @@ from datetime import datetime, timezone
 
 import pytest
 
-from modules.sagemaker_endpoint import (
-    AlarmThresholds,
+from modelform.sagemaker_endpoint import (
     ScheduledStep,
-    alarm_thresholds,
     inference_image,
     initial_instance_count,
     max_execution_timeout,
     scheduled_steps,
     traffic_routing,
 )
-from modules.spec import Rollout, SageMakerAutoscaling, SageMakerDeployment, ScheduledCapacity, Variant
-from tests.conftest import resources_of
+from modelform.spec import (
+    EndpointAlarms,
+    Rollout,
+    RolloutStrategy,
+    SageMakerAutoscaling,
+    SageMakerDeployment,
+    ScheduledCapacity,
+    Variant,
+)
+from tests.conftest import DEPLOYMENT, HEADER, PLATFORM, resources_of
 
 CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
@@ -126,7 +132,7 @@ def test_models_serve_registry_versions_network_isolated(sample_plans):
     assert current["enableNetworkIsolation"] is True
     assert current["vpcConfig"] == {
         "securityGroupIds": ["<acme-ml-models.id>"],
-        "subnets": ["<acme-ml-private-a.id>", "<acme-ml-private-b.id>", "<acme-ml-private-c.id>"],
+        "subnets": ["<acme-ml-private-1.id>", "<acme-ml-private-2.id>", "<acme-ml-private-3.id>"],
     }
     assert current["executionRoleArn"] == "<fraud-detector-sagemaker-execution.arn>"
     assert current["name"].startswith("fraud-detector-default-current-") and len(current["name"]) <= 63
@@ -142,7 +148,7 @@ def test_eks_only_models_get_no_sagemaker_serving_or_training(sample_plans):
 # --- pure translation -----------------------------------------------------------------------------
 
 
-def _deployment(scaling=None, count=1, rollout=Rollout("all_at_once", None, 600)):
+def _deployment(scaling=None, count=1, rollout=Rollout(RolloutStrategy.ALL_AT_ONCE, None, 600)):
     return SageMakerDeployment("d", "sagemaker", "ml.m5.large", count, (Variant("v", 1, None, 1.0),), scaling, rollout, 0)
 
 
@@ -167,15 +173,19 @@ def test_scheduled_steps_raise_at_start_and_restore_at_end():
 
 
 def test_traffic_routing_and_timeouts():
-    assert traffic_routing(Rollout("all_at_once", None, 300)) == {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": 300}
-    assert max_execution_timeout(Rollout("all_at_once", None, 0)) == 900
-    assert max_execution_timeout(Rollout("canary", 10, 600)) == 2 * (600 + 900)
-    assert max_execution_timeout(Rollout("linear", 10, 3600)) == 28800  # SageMaker's ceiling
-    assert max_execution_timeout(Rollout("linear", 50, 60)) == 2 * (60 + 900)
+    assert traffic_routing(Rollout(RolloutStrategy.ALL_AT_ONCE, None, 300)) == {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": 300}
+    assert max_execution_timeout(Rollout(RolloutStrategy.ALL_AT_ONCE, None, 0)) == 900
+    assert max_execution_timeout(Rollout(RolloutStrategy.CANARY, 10, 600)) == 2 * (600 + 900)
+    assert max_execution_timeout(Rollout(RolloutStrategy.LINEAR, 10, 3600)) == 28800  # SageMaker's ceiling
+    assert max_execution_timeout(Rollout(RolloutStrategy.LINEAR, 50, 60)) == 2 * (60 + 900)
 
 
-def test_alarm_defaults_without_monitoring():
-    assert alarm_thresholds(None) == AlarmThresholds(1000, 1.0)
+def test_alarm_defaults_without_monitoring_are_resolved_by_the_spec_layer(repo):
+    repo.write("m.yaml", HEADER + DEPLOYMENT)
+    repo.write("platform.yaml", PLATFORM)
+    specs = repo.validate()
+    assert specs.errors == []
+    assert specs.model("fraud", "dev").endpoint_alarms == EndpointAlarms(latency_p99_ms=1000, error_rate_percent=1.0)
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,12 @@ points that matter pinned explicitly (steps, instance type and count, spot, gate
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 
 import pytest
 
-from modules.source_archive import build_source_archive, source_files
+from modelform.source_archive import build_source_archive, source_files
 from tests.conftest import REPO, resources_of
 from tests.snapshots.update import without_code_version
 
@@ -85,15 +86,24 @@ def test_eks_training_jobs_validate_and_land_on_the_gpu_group(sample_plans, samp
     for state in ("Train", "Evaluate"):
         job = states[state]["Parameters"]["Job"]
         assert job["metadata"]["name.$"] == f"States.Format('{state.lower()}-{{}}', $$.Execution.Name)"
-        concrete = json.loads(json.dumps(job).replace('"name.$"', '"name"'))
+        concrete = json.loads(re.sub(r'"(\w+)\.\$"', r'"\1"', json.dumps(job)))  # Step Functions fills these in
         kubernetes_validate.validate(concrete, sample_specs.platform("prod").cluster("gpu-training").kubernetes_version, strict=True)
         pod = job["spec"]["template"]["spec"]
         assert pod["nodeSelector"] == {"modelform/node-group": "a100", "node.kubernetes.io/instance-type": "p4d.24xlarge"}
         assert pod["tolerations"][0]["key"] == "nvidia.com/gpu" and pod["automountServiceAccountToken"] is False
         assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
         assert job["spec"]["activeDeadlineSeconds"] == 12 * 3600 and job["spec"]["backoffLimit"] == 3
-    assert "python train.py --batch_size 256 --epochs 40 --label repair_cost_eur" in states["Train"]["Parameters"]["Job"][
-        "spec"]["template"]["spec"]["containers"][0]["args"][0]
+    train = states["Train"]["Parameters"]["Job"]["spec"]["template"]["spec"]
+    assert train["containers"][0]["command"] == ["python"]
+    assert train["containers"][0]["args"] == [
+        "/opt/ml/code/eks_job.py", "train", "--bucket", "<acme-ml-artifacts.bucket>",
+        "--model-key", "car-damage-estimator/models/eks/train-{execution}/model.tar.gz", "--",
+        "--batch_size", "256", "--epochs", "40", "--label", "repair_cost_eur", "--lr", "0.0003",
+        "--problem_type", "regression", "--checkpoint-dir", "/opt/ml/checkpoints"]
+    assert {"name": "EXECUTION", "value.$": "$$.Execution.Name"} in train["containers"][0]["env"]
+    assert train["initContainers"][0]["args"][:4] == ["-m", "model_code.eks_job", "fetch", "--code"]
+    assert train["initContainers"][0]["args"][-2:] == [
+        "--channel", "validation=s3://acme-claims-data/damage/validation/=/opt/ml/input/data/validation"]
 
 
 def test_code_is_uploaded_as_a_versioned_archive_and_files(sample_plans):
@@ -104,7 +114,7 @@ def test_code_is_uploaded_as_a_versioned_archive_and_files(sample_plans):
     assert archive["serverSideEncryption"] == "aws:kms" and archive["kmsKeyId"] == "<acme-ml-key.arn>"
     assert archive["source"] == {"fileAsset": f".modelform/build/sourcedir-{version}.tar.gz"}
     assert sorted(o["inputs"]["key"].split(f"/code/{version}/", 1)[1] for o in objects.values()) == sorted([
-        "sourcedir.tar.gz", "__init__.py", "evaluate.py", "inference.py", "metrics.py", "retraining_guard.py", "tabular.py",
+        "sourcedir.tar.gz", "__init__.py", "eks_job.py", "evaluate.py", "inference.py", "metrics.py", "retraining_guard.py", "tabular.py",
         "train.py", "monitoring/__init__.py", "monitoring/__main__.py", "monitoring/drift.py", "monitoring/job.py"])
 
 
@@ -115,9 +125,9 @@ def test_training_role_reads_only_its_data_and_prefixes(sample_plans):
         "arn:aws:s3:::acme-ml-data/fraud/labels/*", "arn:aws:s3:::acme-ml-data/fraud/train/*", "arn:aws:s3:::acme-ml-data/fraud/validation/*"]
     assert statements["OwnArtifacts"]["Resource"] == ["arn:aws:s3:::<acme-ml-artifacts.bucket>/fraud-detector/*"]
     assert statements["RegisterIntoOwnGroup"]["Resource"] == [
-        "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/fraud-detector/*",
-        "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package-group/fraud-detector"]
-    assert statements["PassOnlyItself"]["Resource"] == ["<fraud-detector-training-role.arn>"]
+        "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package-group/fraud-detector",
+        "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/fraud-detector/*"]
+    assert statements["PassOnlyItself"]["Resource"] == ["arn:aws:iam::<aws.accountId>:role/fraud-detector-sagemaker-training"]
 
 
 def test_source_archive_is_reproducible_and_excludes_what_must_not_ship(tmp_path):

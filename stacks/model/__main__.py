@@ -1,11 +1,11 @@
-"""Model stack `<model>.<env>`: the program is `modules.programs.model_program`."""
+"""Model stack `<model>.<env>`: the program is `modelform.programs.model_program`."""
 
 import os
 import sys
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, REPO_ROOT)
+sys.path.insert(0, os.path.join(REPO_ROOT, "modules"))  # the package, also without an install
 
-from modules.programs import run_model_stack  # noqa: E402
+from modelform.programs import run_model_stack  # noqa: E402
 
 run_model_stack(REPO_ROOT)

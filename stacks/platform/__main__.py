@@ -1,11 +1,11 @@
-"""Platform stack `<platform>.<env>`: the program is `modules.programs.platform_program`."""
+"""Platform stack `<platform>.<env>`: the program is `modelform.programs.platform_program`."""
 
 import os
 import sys
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, REPO_ROOT)
+sys.path.insert(0, os.path.join(REPO_ROOT, "modules"))  # the package, also without an install
 
-from modules.programs import run_platform_stack  # noqa: E402
+from modelform.programs import run_platform_stack  # noqa: E402
 
 run_platform_stack(REPO_ROOT)

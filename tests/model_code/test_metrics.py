@@ -51,7 +51,7 @@ def test_regression_metrics():
 
 
 def test_metric_names_match_the_spec_language():
-    from modules.spec.rules import METRICS
+    from modelform.spec.rules import METRICS
 
     for problem_type, names in METRICS.items():
         truth = np.array([0, 1, 0, 1]) if problem_type != "regression" else np.array([1.0, 2.0, 3.0, 4.0])

@@ -12,9 +12,9 @@ import subprocess
 
 import pytest
 
-from modules.cli import main
-from modules.plan.diff import changed_paths, diff_plans, flatten
-from tests.conftest import REPO
+from modelform.cli import main
+from modelform.plan.diff import changed_paths, diff_plans, flatten
+from tests.conftest import REPO, SPECS
 
 EXTRA_DEPLOYMENT = """\
   - name: apac
@@ -27,7 +27,7 @@ EXTRA_DEPLOYMENT = """\
 
 @pytest.fixture
 def git_repo(tmp_path, monkeypatch):
-    shutil.copytree(REPO / "specs", tmp_path / "specs")
+    shutil.copytree(SPECS, tmp_path / "specs")
     shutil.copytree(REPO / "model_code", tmp_path / "model_code", ignore=shutil.ignore_patterns("__pycache__"))
     demand = tmp_path / "specs" / "demand-forecaster.yaml"
     text = demand.read_text()
@@ -120,7 +120,7 @@ def test_removing_a_deployment(git_repo, capsys):
 
 
 def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
-    import modules.plan.planner as planner
+    import modelform.plan.planner as planner
 
     planned = []
     original = planner.run_program
@@ -133,7 +133,7 @@ def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
 def test_platform_change_plans_everything(git_repo, capsys):
     edit(git_repo / "specs" / "platform.yaml", "availability_zones: 3", "availability_zones: 4")
     changes = _changes(run_diff("prod", capsys))
-    assert changes["acme-ml.prod"]["create"] == ["acme-ml-private-d", "acme-ml-private-d-routes"]
+    assert changes["acme-ml.prod"]["create"] == ["acme-ml-private-4", "acme-ml-private-4-routes"]
     assert "fraud-detector-default-current-model" in changes["fraud-detector.prod"]["update"]
 
 

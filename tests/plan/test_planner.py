@@ -7,19 +7,20 @@ import runpy
 
 import pytest
 
-from modules import naming
-from modules.cli import main
-from modules.plan import PlanError, plan_environment, plan_json
-from modules.plan.engine import run_program
-from modules.plan.render import COMMENT_BUDGET, diff_markdown, plan_markdown, plan_table
-from modules.programs import platform_program
-from tests.conftest import PLATFORM, REPO, resources_of
+from modelform import naming
+from modelform.cli import main
+from modelform.plan import PlanError, plan_environment, plan_json
+from modelform.plan.engine import run_program
+from modelform.plan.render import COMMENT_BUDGET, diff_markdown, plan_markdown, plan_table
+from modelform.programs import platform_program
+from tests.conftest import PLATFORM, REPO, SPECS, resources_of
 
 
 def test_plan_twice_is_byte_identical(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     for name in ("a.json", "b.json"):
-        assert main(["plan", "--env", "prod", "--format", "json", "--out", str(tmp_path / name)]) == 0
+        assert main(["plan", "--env", "prod", "--specs", str(SPECS), "--root", str(REPO), "--format", "json",
+                     "--out", str(tmp_path / name)]) == 0
     first = (tmp_path / "a.json").read_bytes()
     assert first == (tmp_path / "b.json").read_bytes()
     document = json.loads(first)
@@ -32,14 +33,14 @@ def test_plan_twice_is_byte_identical(tmp_path, monkeypatch):
 def test_plan_document_shape(sample_plans):
     stack = sample_plans["dev"]["stacks"][0]
     assert set(stack) == {"stack", "kind", "spec", "resources"}
-    assert (stack["stack"], stack["kind"], stack["spec"]) == ("acme-ml.dev", "Platform", f"{REPO}/specs/platform.yaml")
+    assert (stack["stack"], stack["kind"], stack["spec"]) == ("acme-ml.dev", "Platform", f"{SPECS}/platform.yaml")
     bucket = resources_of(sample_plans["dev"], "acme-ml.dev", "aws:s3/bucket:Bucket")["acme-ml-artifacts"]
     assert bucket["urn"] == (
-        "urn:pulumi:acme-ml.dev::modelform-platform::modelform:platform:Platform$modelform:storage:SecureBucket"
+        "urn:pulumi:acme-ml.dev::modelform-platform::modelform:platform:Platform$modelform:secure_bucket:SecureBucket"
         "$aws:s3/bucket:Bucket::acme-ml-artifacts"
     )
     assert bucket["parent"] == (
-        "urn:pulumi:acme-ml.dev::modelform-platform::modelform:platform:Platform$modelform:storage:SecureBucket::acme-ml-artifacts"
+        "urn:pulumi:acme-ml.dev::modelform-platform::modelform:platform:Platform$modelform:secure_bucket:SecureBucket::acme-ml-artifacts"
     )
     assert resources_of(sample_plans["dev"], "acme-ml.dev")["acme-ml"]["parent"] is None
 
@@ -78,8 +79,8 @@ def test_every_sample_stack_has_its_config_file():
 
 def test_table_shows_components_with_their_children(sample_plans):
     text = plan_table(sample_plans["dev"])
-    assert "  +    acme-ml-artifacts  (modelform:storage:SecureBucket)\n  +       acme-ml-artifacts  (s3/Bucket)\n" in text
-    assert "4 stacks, 231 resources" in text
+    assert "  +    acme-ml-artifacts  (modelform:secure_bucket:SecureBucket)\n  +       acme-ml-artifacts  (s3/Bucket)\n" in text
+    assert "4 stacks, 234 resources" in text
     assert "ADVISORY  monitoring-without-capture: car-damage-estimator.dev/monitoring" in text
     assert "[protected]" in plan_table(sample_plans["prod"])
 
@@ -136,8 +137,8 @@ def test_plan_cli_refuses_invalid_specs_and_exits_1_on_mandatory_findings(repo, 
     assert capsys.readouterr().err.splitlines()[-1] == "1 problem(s) in the specs; nothing planned"
 
     repo.write("m.yaml", HEADER + DEPLOYMENT)
-    import modules.plan.planner as planner
-    from modules.plan.policies import Finding
+    import modelform.plan.planner as planner
+    from modelform.plan.policies import Finding
 
     monkeypatch.setattr(planner, "check_plan", lambda *a: [Finding("s3-kms-encryption", "mandatory", "urn:x", "bucket has no default SSE-KMS encryption")])
     assert main(["plan", "--format", "json"]) == 1

@@ -1,6 +1,7 @@
 """Regenerate the reviewed snapshots: `make snapshots` (then review the diff like code).
 
-- plan-<env>.json: `modelform plan --env <env> --format json` of the sample specs;
+- plan-<env>.json: `modelform plan --env <env> --format json` of the fixture specs
+  (tests/fixtures/specs, a copy of the samples);
 - pipeline-<model>.json: the retraining pipeline definitions of the prod plan, readable.
 
 The code version (the source archive's content hash) is replaced by `<code-version>`: it changes
@@ -29,13 +30,14 @@ def without_code_version(text: str) -> str:
 
 def plan_text(environment: str) -> str:
     sys.path.insert(0, str(REPO))
-    from modules.plan import plan_environment, plan_json
-    from modules.spec import load_specs
+    from modelform.plan import plan_environment, plan_json
+    from modelform.spec import load_specs
 
     cwd = os.getcwd()
     os.chdir(REPO)
     try:
-        return without_code_version(plan_json(plan_environment(load_specs(["specs"]), environment, progress=False)))
+        specs = load_specs(["tests/fixtures/specs"], root=str(REPO))
+        return without_code_version(plan_json(plan_environment(specs, environment, progress=False)))
     finally:
         os.chdir(cwd)
 

@@ -13,10 +13,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modules.spec import SpecError, load_spec_texts
-from tests.conftest import REPO
+from modelform.spec import SpecError, load_spec_texts
+from tests.conftest import REPO, SPECS
 
-SAMPLES = {path.name: path.read_text() for path in sorted((REPO / "specs").glob("*.yaml"))}
+SAMPLES = {path.name: path.read_text() for path in sorted((SPECS).glob("*.yaml"))}
 PLAIN = {name: yaml.safe_load(text) for name, text in SAMPLES.items()}
 
 ODD_VALUES = [

@@ -6,9 +6,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modules.spec.located import to_plain
-from modules.spec.merge import apply_environment
-from modules.spec.yaml_loader import parse_document
+from modelform.spec.located import to_plain
+from modelform.spec.merge import apply_environment
+from modelform.spec.yaml_loader import parse_document
 from tests.conftest import DEPLOYMENT, HEADER, problems_of
 
 F = "specs/m.yaml"

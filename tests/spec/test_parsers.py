@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modules.spec import parsers
+from modelform.spec import parsers
 
 
 @pytest.mark.parametrize("text, seconds", [("90s", 90), ("10m", 600), ("4h", 14400), ("7d", 604800), ("0s", 0)])

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from modules.spec import EksDeployment, SageMakerDeployment, load_specs
-from tests.conftest import REPO
+from modelform.spec import EksDeployment, SageMakerDeployment, load_specs
+from tests.conftest import REPO, SPECS
 
 SMALLEST = """\
 spec_version: 1
@@ -58,7 +58,7 @@ def test_typed_specs_are_frozen(repo):
 
 @pytest.fixture(scope="module")
 def samples():
-    specs = load_specs([str(REPO / "specs")], root=str(REPO))
+    specs = load_specs([str(SPECS)], root=str(REPO))
     assert specs.errors == []
     return specs
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from modules.spec.errors import SpecErrors
-from modules.spec.located import LocatedList, LocatedMap, Mark, locate
-from modules.spec.yaml_loader import MAX_FILE_BYTES, parse_document, read_document
+from modelform.spec.errors import SpecErrors
+from modelform.spec.located import LocatedList, LocatedMap, Mark, locate
+from modelform.spec.yaml_loader import MAX_FILE_BYTES, parse_document, read_document
 
 
 def problems(text) -> list[str]:

@@ -16,62 +16,40 @@ Data-bearing: with `protect=True` (prod) the bucket is protected and retained on
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 
-
-@dataclass
-class SecureBucketArgs:
-    """Inputs of `SecureBucket`.
-
-    kms_key_arn: the key for SSE-KMS. None only for access-log destinations (SSE-S3 then).
-    log_bucket: the bucket (name) that receives this bucket's server access logs. None only for
-        the log bucket itself.
-    protect: protect and retain the bucket (prod). Defaults to False.
-    tags: merged into the bucket's tags.
-    """
-
-    kms_key_arn: Optional[pulumi.Input[str]]
-    log_bucket: Optional[pulumi.Input[str]]
-    protect: bool = False
-    tags: Mapping[str, str] = field(default_factory=dict)
+from . import iam
 
 
 def tls_only_policy(bucket_arn: str) -> str:
     """Deny every request to the bucket and its objects that does not use TLS."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        },
-        sort_keys=True,
-    )
+    return iam.policy_document([iam.Statement(
+        "DenyInsecureTransport", ("s3:*",), (bucket_arn, f"{bucket_arn}/*"),
+        conditions={"Bool": {"aws:SecureTransport": "false"}}, effect=iam.Effect.DENY, principal={"AWS": "*"},
+    )])
 
 
 class SecureBucket(pulumi.ComponentResource):
-    """A private, versioned, encrypted, TLS-only, access-logged S3 bucket."""
+    """A private, versioned, encrypted, TLS-only, access-logged S3 bucket.
+
+    kms_key_arn: the key for SSE-KMS; None only for access-log destinations (SSE-S3 then).
+    log_bucket: the bucket (name) that receives this bucket's server access logs; None only for
+        the log bucket itself.
+    protect: protect and retain the bucket (prod).
+    """
 
     bucket: aws.s3.Bucket
 
-    def __init__(self, name: str, args: SecureBucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("modelform:storage:SecureBucket", name, None, opts)
+    def __init__(self, name: str, *, kms_key_arn: Optional[pulumi.Input[str]], log_bucket: Optional[pulumi.Input[str]],
+                 protect: bool, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("modelform:secure_bucket:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        data = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+        data = pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect)
 
-        self.bucket = aws.s3.Bucket(name, tags=dict(args.tags), opts=data)
+        self.bucket = aws.s3.Bucket(name, opts=data)
         ownership = aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             bucket=self.bucket.id,
@@ -93,8 +71,8 @@ class SecureBucket(pulumi.ComponentResource):
             versioning_configuration={"status": "Enabled"},
             opts=child,
         )
-        if args.kms_key_arn is not None:
-            by_default = {"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn}
+        if kms_key_arn is not None:
+            by_default = {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key_arn}
         else:
             by_default = {"sse_algorithm": "AES256"}
         aws.s3.BucketServerSideEncryptionConfiguration(
@@ -110,11 +88,11 @@ class SecureBucket(pulumi.ComponentResource):
             policy=self.bucket.arn.apply(tls_only_policy),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access, ownership]),
         )
-        if args.log_bucket is not None:
+        if log_bucket is not None:
             aws.s3.BucketLogging(
                 f"{name}-access-logs",
                 bucket=self.bucket.id,
-                target_bucket=args.log_bucket,
+                target_bucket=log_bucket,
                 target_prefix=f"{name}/",
                 opts=child,
             )

@@ -9,6 +9,9 @@ so a replacement can be created before the old one is deleted.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 PLATFORM_PROJECT = "modelform-platform"
 MODEL_PROJECT = "modelform-model"
 
@@ -40,6 +43,58 @@ def registry_group(model: str) -> str:
     return model
 
 
+def retraining_pipeline(model: str) -> str:
+    """What retrains the model: the SageMaker pipeline, or (EKS training) the state machine."""
+    return f"{model}-retraining"
+
+
+def monitoring_pipeline(model: str) -> str:
+    return f"{model}-monitoring"
+
+
+def training_role(model: str) -> str:
+    """Physical: the retraining pipeline's definition carries this role's ARN as text."""
+    return f"{model}-sagemaker-training"
+
+
+def monitoring_role(model: str) -> str:
+    return f"{model}-sagemaker-monitoring"
+
+
+def alert_topic(model: str) -> str:
+    return f"{model}-alerts"
+
+
+def guard_function(model: str) -> str:
+    return f"{model}-retraining-guard"
+
+
+def monitoring_schedule(model: str) -> str:
+    return f"{model}-monitoring-schedule"
+
+
+def retraining_schedule(model: str) -> str:
+    return f"{model}-retrain-schedule"
+
+
+def retraining_rule(model: str, trigger: str) -> str:
+    """The EventBridge rule of an event-driven retraining trigger (`drift`, `quality`, `new-data`)."""
+    return f"{model}-retrain-on-{trigger}"
+
+
+def cluster(platform: str, cluster_name: str) -> str:
+    """An EKS cluster's physical name: `<platform>-<cluster>`."""
+    return f"{platform}-{cluster_name}"
+
+
+def node_group(cluster_name: str, group: str) -> str:
+    return f"{cluster_name}-{group}"
+
+
+def key_alias(platform: str) -> str:
+    return f"alias/modelform/{platform}"
+
+
 #: SageMaker names (models, endpoint configurations) are limited to 63 characters; a content
 #: hash of 8 characters and a hyphen are appended to the names of immutable resources.
 SAGEMAKER_NAME_LIMIT = 63
@@ -50,8 +105,5 @@ MAX_VARIANT_RESOURCE = SAGEMAKER_NAME_LIMIT - CONTENT_SUFFIX_LENGTH
 def content_named(prefix: str, content: object) -> str:
     """`<prefix>-<8 hex>` where the hex digest covers `content`: an immutable resource whose content
     changes gets a new name, so its replacement can be created before the old one is deleted."""
-    import hashlib
-    import json
-
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{prefix}-{digest}"

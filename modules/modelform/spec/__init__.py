@@ -6,13 +6,18 @@ Imports no Pulumi. Entry point: `load_specs(paths, root=None) -> SpecSet`.
 from .errors import SpecError, SpecErrors
 from .loader import SpecSet, load_spec_texts, load_specs
 from .types import (
+    Approval,
+    Backend,
     Bound,
+    Capacity,
     Cluster,
     DataSpec,
     Deployment,
+    DriftMethod,
     DriftSpec,
     EksAutoscaling,
     EksDeployment,
+    EndpointAlarms,
     ModelCode,
     ModelSpec,
     MonitoringSpec,
@@ -20,18 +25,23 @@ from .types import (
     NodeGroup,
     PlatformSpec,
     PodResources,
+    ProblemType,
     RetrainingSpec,
     Rollout,
+    RolloutStrategy,
     SageMakerAutoscaling,
     SageMakerDeployment,
     ScheduledCapacity,
+    Target,
     TrainingSpec,
+    Trigger,
     Variant,
 )
 
 __all__ = [
-    "Bound", "Cluster", "DataSpec", "Deployment", "DriftSpec", "EksAutoscaling", "EksDeployment",
-    "ModelCode", "ModelSpec", "MonitoringSpec", "Network", "NodeGroup", "PlatformSpec", "PodResources",
-    "RetrainingSpec", "Rollout", "SageMakerAutoscaling", "SageMakerDeployment", "ScheduledCapacity",
-    "SpecError", "SpecErrors", "SpecSet", "TrainingSpec", "Variant", "load_spec_texts", "load_specs",
+    "Approval", "Backend", "Bound", "Capacity", "Cluster", "DataSpec", "Deployment", "DriftMethod", "DriftSpec",
+    "EksAutoscaling", "EksDeployment", "EndpointAlarms", "ModelCode", "ModelSpec", "MonitoringSpec", "Network",
+    "NodeGroup", "PlatformSpec", "PodResources", "ProblemType", "RetrainingSpec", "Rollout", "RolloutStrategy",
+    "SageMakerAutoscaling", "SageMakerDeployment", "ScheduledCapacity", "SpecError", "SpecErrors", "SpecSet",
+    "Target", "TrainingSpec", "Trigger", "Variant", "load_spec_texts", "load_specs",
 ]

@@ -26,12 +26,19 @@ from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
 PLACEHOLDER_OUTPUTS = ("id", "arn", "name", "bucket", "keyId", "prefixListId", "resourceId")
 #: Invokes the programs use, answered offline.
 ACCOUNT_PLACEHOLDER = "<aws.accountId>"
+#: The zones of the region, as AWS would list them (placeholders: the plan knows no account).
+ZONE_PLACEHOLDERS = [f"<aws.availabilityZones[{index}]>" for index in range(6)]
 _INVOKES = {
     "aws:index/getCallerIdentity:getCallerIdentity": {
         "accountId": ACCOUNT_PLACEHOLDER,
         "arn": "<aws.callerArn>",
         "id": ACCOUNT_PLACEHOLDER,
         "userId": "<aws.userId>",
+    },
+    "aws:index/getAvailabilityZones:getAvailabilityZones": {
+        "id": "<aws.region>",
+        "names": ZONE_PLACEHOLDERS,
+        "zoneIds": [f"<aws.availabilityZoneIds[{index}]>" for index in range(6)],
     },
 }
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -98,14 +105,16 @@ def normalise(value: Any) -> Any:
 class _RecordingMocks(Mocks):
     def __init__(self, stack_reference_outputs: dict[str, dict[str, Any]]):
         self.stack_reference_outputs = stack_reference_outputs
-        self.registrations: list[tuple[str, str, dict[str, Any]]] = []
+        self.registrations: list[tuple[str, str, dict[str, Any], Optional[str]]] = []
 
     def new_resource(self, args: MockResourceArgs):
         if args.typ == STACK_REFERENCE:
             outputs = self.stack_reference_outputs.get(args.name, {})
             return args.name, {"name": args.name, "outputs": outputs, "secretOutputNames": []}
         inputs = dict(args.inputs or {})
-        self.registrations.append((args.typ, args.name, inputs))
+        if args.typ.startswith("pulumi:providers:"):
+            inputs = {key: _decoded(value) for key, value in inputs.items()}
+        self.registrations.append((args.typ, args.name, inputs, _provider_urn(args.provider)))
         outputs = dict(inputs)
         for prop in PLACEHOLDER_OUTPUTS:
             outputs.setdefault(prop, f"<{args.name}.{prop}>")
@@ -115,6 +124,23 @@ class _RecordingMocks(Mocks):
 
     def call(self, args: MockCallArgs):
         return dict(_INVOKES.get(args.token, {}))
+
+
+def _decoded(value: Any) -> Any:
+    """The engine hands a provider its nested settings (e.g. `defaultTags`) as JSON text; the plan
+    shows them as the structures they are."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _provider_urn(reference: Optional[str]) -> Optional[str]:
+    """`<provider urn>::<id>` -> the provider's URN as this plan writes URNs (without the stack's
+    root resource), so a resource's options name the provider resource of the same plan."""
+    return reference.rsplit("::", 1)[0].replace("pulumi:pulumi:Stack$", "") if reference else None
 
 
 _CURRENT_RECORDER: list[Callable[[pulumi.ResourceTransformationArgs], None]] = [lambda args: None]
@@ -176,9 +202,11 @@ def run_program(
         return f"urn:pulumi:{stack}::{project}::{'$'.join(reversed(chain))}::{key[1]}"
 
     resources = []
-    for type_, name, inputs in mocks.registrations:
+    for type_, name, inputs, provider in mocks.registrations:
         key = (type_, name)
         recorded = dict(options.get(key, {}))
+        if provider is not None:
+            recorded["provider"] = provider
         depends_on = sorted(urn(d) for d in recorded.pop("_depends_on", []) if d is not None)
         if depends_on:
             recorded["dependsOn"] = depends_on

@@ -228,7 +228,8 @@ MODEL_SCHEMA: dict = {
             "volume_gb": integer("Storage volume per instance, GB.", 50, min=1, max=16384),
             "max_runtime": string("Stop training after this long.", "24h", check_with="duration"),
             "max_wait": string("spot: give up waiting for capacity after this long; >= max_runtime. Defaults to twice max_runtime.", check_with="duration"),
-            "spot": boolean("Use managed spot capacity, with checkpoints.", False),
+            "spot": boolean("sagemaker: managed spot training, with checkpoints; eks: run on a node group with "
+                            "capacity: spot offering instance_type (false: an on-demand one).", False),
             "cluster": string("eks backend: a cluster of the Platform spec."),
             "hyperparameters": _field(
                 "dict",

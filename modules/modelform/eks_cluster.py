@@ -16,21 +16,19 @@ Per Platform `clusters` entry:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 
-from .spec import Cluster
+from . import iam, kubernetes, naming
+from .contract import ClusterOutputs
+from .spec import Capacity, Cluster, PlatformSpec
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
+#: The node-group form of `kubernetes.GPU_TOLERATION`'s taint.
+GPU_TAINT = {"key": kubernetes.GPU_RESOURCE, "value": "true", "effect": "NO_SCHEDULE"}
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy")
-
-
-def cluster_name(platform: str, cluster: str) -> str:
-    return f"{platform}-{cluster}"
 
 
 def kubeconfig(name: str, endpoint: str, certificate_authority: str, region: str) -> str:
@@ -50,86 +48,72 @@ def _field(value, name: str):
     return value.get(name) if isinstance(value, dict) else getattr(value, name)
 
 
-def _trust(service: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}, sort_keys=True)
-
-
-@dataclass
-class EksClusterArgs:
-    """platform: the platform name; cluster: the spec's cluster; region; subnet_ids: private
-    subnets; kms_key_arn: encrypts secrets; protect: deletion protection (prod); tags."""
-
-    platform: str
-    cluster: Cluster
-    region: str
-    subnet_ids: list
-    kms_key_arn: pulumi.Input[str]
-    protect: bool = False
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-
 class EksCluster(pulumi.ComponentResource):
-    def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("modelform:eks:EksCluster", name, None, opts)
+    """One cluster of the platform `platform` in the private subnets `subnet_ids`, its secrets
+    encrypted with `kms_key_arn`; `outputs` is its part of the stack contract."""
+
+    outputs: ClusterOutputs
+
+    def __init__(self, name: str, platform: PlatformSpec, cluster: Cluster, *, subnet_ids: list,
+                 kms_key_arn: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("modelform:eks_cluster:EksCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
-        physical = cluster_name(args.platform, args.cluster.name)
-        role = aws.iam.Role(f"{name}-cluster-role", assume_role_policy=_trust("eks.amazonaws.com"), tags=tags, opts=child)
+        physical = naming.cluster(platform.name, cluster.name)
+        role, _ = iam.scoped_role(f"{name}-cluster-role", trust=iam.service_trust("eks.amazonaws.com"), policy=None,
+                                  description=f"EKS control plane of {physical} (modelform)", parent=self)
         attachment = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-policy", role=role.name, policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", opts=child)
         self.cluster = aws.eks.Cluster(
             f"{name}-control-plane",
             name=physical,
-            version=args.cluster.kubernetes_version,
+            version=cluster.kubernetes_version,
             role_arn=role.arn,
-            vpc_config={"subnet_ids": args.subnet_ids, "endpoint_private_access": True, "endpoint_public_access": False},
+            vpc_config={"subnet_ids": subnet_ids, "endpoint_private_access": True, "endpoint_public_access": False},
             enabled_cluster_log_types=LOG_TYPES,
-            encryption_config={"provider": {"key_arn": args.kms_key_arn}, "resources": ["secrets"]},
+            encryption_config={"provider": {"key_arn": kms_key_arn}, "resources": ["secrets"]},
             access_config={"authentication_mode": "API"},
-            deletion_protection=args.protect,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment], protect=args.protect),
+            deletion_protection=platform.protect,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment], protect=platform.protect),
         )
-        node_role = aws.iam.Role(f"{name}-node-role", assume_role_policy=_trust("ec2.amazonaws.com"), tags=tags, opts=child)
+        node_role, _ = iam.scoped_role(f"{name}-node-role", trust=iam.service_trust("ec2.amazonaws.com"), policy=None,
+                                       description=f"Nodes of {physical} (modelform)", parent=self)
         node_policies = [
             aws.iam.RolePolicyAttachment(f"{name}-node-{policy}", role=node_role.name,
                                          policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child)
             for policy in NODE_POLICIES
         ]
         self.node_groups = {}
-        for group in args.cluster.node_groups:
+        for group in cluster.node_groups:
             self.node_groups[group.name] = aws.eks.NodeGroup(
                 f"{name}-{group.name}",
                 cluster_name=self.cluster.name,
-                node_group_name=f"{args.cluster.name}-{group.name}",
+                node_group_name=naming.node_group(cluster.name, group.name),
                 node_role_arn=node_role.arn,
-                subnet_ids=args.subnet_ids,
+                subnet_ids=subnet_ids,
                 instance_types=list(group.instance_types),
                 ami_type="BOTTLEROCKET_x86_64_NVIDIA" if group.gpu else "BOTTLEROCKET_x86_64",
-                capacity_type="SPOT" if group.capacity == "spot" else "ON_DEMAND",
+                capacity_type="SPOT" if group.capacity is Capacity.SPOT else "ON_DEMAND",
                 disk_size=group.disk_gb,
                 scaling_config={"min_size": group.min, "max_size": group.max, "desired_size": group.min},
                 update_config={"max_unavailable": 1},
-                labels={"modelform/node-group": group.name, "modelform/gpu": str(group.gpu).lower()},
+                labels={kubernetes.NODE_GROUP_LABEL: group.name, kubernetes.GPU_NODE_LABEL: str(group.gpu).lower()},
                 taints=[GPU_TAINT] if group.gpu else [],
-                tags=tags,
                 # The cluster autoscaler owns the desired size; Pulumi must not reset it.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=node_policies, ignore_changes=["scalingConfig.desiredSize"]),
             )
         issuer = self.cluster.identities.apply(
             lambda ids: _field(_field(ids[0], "oidcs")[0], "issuer") if ids else "")
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
-            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], tags=tags, opts=child)
-        self.kubeconfig = pulumi.Output.all(
-            self.cluster.endpoint, self.cluster.certificate_authority.apply(lambda ca: _field(ca, "data") if ca else "")
-        ).apply(lambda v: kubeconfig(physical, v[0], v[1], args.region))
-        self.outputs = {
-            "name": self.cluster.name,
-            "endpoint": self.cluster.endpoint,
-            "certificateAuthority": self.cluster.certificate_authority.apply(lambda ca: _field(ca, "data") if ca else ""),
-            "kubeconfig": pulumi.Output.secret(self.kubeconfig),
-            "oidcProviderArn": self.oidc_provider.arn,
-            "oidcIssuer": issuer,
-        }
-        self.register_outputs(self.outputs)
+            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child)
+        certificate_authority = self.cluster.certificate_authority.apply(lambda ca: _field(ca, "data") if ca else "")
+        config = pulumi.Output.all(self.cluster.endpoint, certificate_authority).apply(
+            lambda v: kubeconfig(physical, v[0], v[1], platform.region))
+        self.outputs = ClusterOutputs(
+            name=self.cluster.name,
+            endpoint=self.cluster.endpoint,
+            certificate_authority=certificate_authority,
+            kubeconfig=pulumi.Output.secret(config),
+            oidc_provider_arn=self.oidc_provider.arn,
+            oidc_issuer=issuer,
+        )
+        self.register_outputs(self.outputs.exports())

@@ -91,7 +91,7 @@ def shape_problems(document: dict) -> Iterator[Problem]:
         if backend == "eks":
             if "cluster" not in training:
                 yield ("training", "cluster"), "required for backend eks"
-            yield from _not_for(training, ("training",), ("spot", "max_wait"), "backend eks (spot capacity comes from the node group)")
+            yield from _not_for(training, ("training",), ("max_wait",), "backend eks (a spot node group's pods are not time-boxed by SageMaker)")
         else:
             yield from _not_for(training, ("training",), ("cluster",), f"backend {backend}")
             if "max_wait" in training and not training.get("spot", False):
@@ -334,6 +334,13 @@ def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> It
             if training.instance_type not in offered:
                 yield ("training", "instance_type"), (
                     f"'{training.instance_type}' is not an instance type of cluster '{cluster.name}' (offers {', '.join(offered)})"
+                )
+            elif cluster.training_node_group(training.instance_type, training.spot) is None:
+                wanted = "capacity: spot" if training.spot else "on-demand capacity"
+                groups = ", ".join(f"{g.name} ({g.capacity})" for g in cluster.node_groups if training.instance_type in g.instance_types)
+                yield ("training", "spot"), (
+                    f"spot: {str(training.spot).lower()} needs a node group of cluster '{cluster.name}' with {wanted} offering "
+                    f"'{training.instance_type}' (offering it: {groups})"
                 )
 
 

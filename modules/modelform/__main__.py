@@ -1,4 +1,4 @@
-"""`python -m modules` is `modelform`."""
+"""`python -m modelform` is `modelform`."""
 
 import sys
 

@@ -16,16 +16,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
 
-from .iam import monitoring_policy, sagemaker_trust_policy, service_trust_policy
+from . import iam, naming
+from .context import ModelContext, Resolved
 from .images import framework_image, quiet_sagemaker_sdk
 from .sdk_offline import offline_session, processing_step
-from .spec import ModelSpec, SageMakerDeployment
+from .spec import ModelSpec, MonitoringSpec, SageMakerDeployment
+from .spec.parsers import S3Uri
 from .spec.rules import METRICS
 
 NAMESPACE = "modelform"
@@ -34,8 +37,11 @@ PROCESSING_INSTANCE_TYPE = "ml.m5.xlarge"
 MAX_PERIOD = 86400
 
 
-def pipeline_name(model: str) -> str:
-    return f"{model}-monitoring"
+class AlarmKind(StrEnum):
+    """The metric a monitoring alarm watches (the monitoring job publishes both)."""
+
+    QUALITY = "Quality"
+    DRIFT = "Drift"
 
 
 def alarm_period(spec: ModelSpec) -> int:
@@ -50,7 +56,7 @@ class AlarmSpec:
     """One alarm on a metric the monitoring job publishes (pure data, tested without Pulumi)."""
 
     name: str
-    metric_name: str  # Quality | Drift
+    kind: AlarmKind  # also the CloudWatch metric name
     deployment: str
     metric: str  # the `metric` dimension
     comparison: str
@@ -72,7 +78,7 @@ def monitoring_alarms(spec: ModelSpec) -> list[AlarmSpec]:
                     continue
                 alarms.append(AlarmSpec(
                     name=f"{prefix}-quality-{bound.metric}-{side}",
-                    metric_name="Quality", deployment=deployment.name, metric=bound.metric,
+                    kind=AlarmKind.QUALITY, deployment=deployment.name, metric=bound.metric,
                     comparison="LessThanThreshold" if side == "min" else "GreaterThanThreshold",
                     threshold=value,
                     description=f"{bound.metric} of {prefix} {'below' if side == 'min' else 'above'} {value:g} "
@@ -80,7 +86,7 @@ def monitoring_alarms(spec: ModelSpec) -> list[AlarmSpec]:
                 ))
         if monitoring.drift is not None:
             alarms.append(AlarmSpec(
-                name=f"{prefix}-drift", metric_name="Drift", deployment=deployment.name, metric="max",
+                name=f"{prefix}-drift", kind=AlarmKind.DRIFT, deployment=deployment.name, metric="max",
                 comparison="GreaterThanThreshold", threshold=monitoring.drift.threshold,
                 description=f"largest {monitoring.drift.method} drift score of {prefix} above {monitoring.drift.threshold:g}",
             ))
@@ -143,7 +149,7 @@ def monitoring_pipeline_definition(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             steps.append(processing_step(name=f"Monitor-{deployment.name}", step_args=processor.run(inputs=inputs, arguments=arguments)))
-    definition = json.loads(Pipeline(name=pipeline_name(spec.name), steps=steps, sagemaker_session=session).definition())
+    definition = json.loads(Pipeline(name=naming.monitoring_pipeline(spec.name), steps=steps, sagemaker_session=session).definition())
     definition.pop("PipelineExperimentConfig", None)
     return json.dumps(definition, sort_keys=True)
 
@@ -151,52 +157,53 @@ def monitoring_pipeline_definition(
 # --- the component ------------------------------------------------------------------------------
 
 
-@dataclass
-class ModelMonitoringArgs:
-    """Inputs of `ModelMonitoring`: the spec (with `monitoring`), the platform's locations, the
-    uploaded code (`code_prefix`, `code_objects` of `CodeUpload`) and tags."""
-
-    spec: ModelSpec
-    region: str
-    account_id: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
-    artifact_bucket: pulumi.Input[str]
-    capture_bucket: pulumi.Input[str]
-    vpc_id: pulumi.Input[str]
-    subnet_ids: pulumi.Input[list]
-    security_group_ids: pulumi.Input[list]
-    code_prefix: pulumi.Input[str]
-    code_objects: list
-    tags: Mapping[str, str] = field(default_factory=dict)
+def monitoring_statements(model: str, where: Resolved, data: tuple[S3Uri, ...]) -> list[iam.Statement]:
+    """The monitoring jobs read the baseline and ground truth, the model's captures and code, and
+    publish metrics only into the `modelform` namespace."""
+    reads = [iam.location_objects_arn(uri) for uri in data]
+    reads += [iam.objects_arn(where.capture_bucket, model), iam.objects_arn(where.artifact_bucket, f"{model}/code")]
+    buckets = {uri.bucket for uri in data} | {where.capture_bucket, where.artifact_bucket}
+    return [
+        iam.read_objects("ReadInputs", reads),
+        iam.allow("ListInputs", ["s3:ListBucket"], [iam.bucket_arn(b) for b in buckets]),
+        *iam.use_key(where.kms_key_arn, grants_for_aws_services=True),
+        iam.allow("PublishOnlyModelformMetrics", ["cloudwatch:PutMetricData"], ["*"],
+                  {"StringEquals": {"cloudwatch:namespace": NAMESPACE}}),
+        *iam.container_runtime(where.region, where.account_id, where.vpc_id, "Jobs", [
+            iam.log_group_arn(where.region, where.account_id, "/aws/sagemaker/ProcessingJobs"),
+            iam.log_group_arn(where.region, where.account_id, "/aws/sagemaker/ProcessingJobs", f"{model}-*")]),
+    ]
 
 
 class ModelMonitoring(pulumi.ComponentResource):
+    """The alert topic, the alarms on the monitoring job's metrics, and the scheduled job."""
+
     topic: aws.sns.Topic
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
-    def __init__(self, name: str, args: ModelMonitoringArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, context: ModelContext, monitoring: MonitoringSpec,
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("modelform:monitoring:ModelMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        spec, tags = args.spec, dict(args.tags)
-        assert spec.monitoring is not None
+        spec = context.spec
         self.topic = aws.sns.Topic(
-            f"{name}-alerts", name=f"{spec.name}-alerts", kms_master_key_id=args.kms_key_arn, tags=tags, opts=child)
-        for index, address in enumerate(spec.monitoring.notify):
+            f"{name}-alerts", name=naming.alert_topic(spec.name), kms_master_key_id=context.platform.kms_key_arn, opts=child)
+        for index, address in enumerate(monitoring.notify):
             aws.sns.TopicSubscription(
                 f"{name}-notify-{index}", topic=self.topic.arn, protocol="email", endpoint=address, opts=child)
 
         period = alarm_period(spec)
         self.alarms = {}
-        self.kinds: dict[str, str] = {}  # alarm name -> Quality | Drift
+        self.kinds: dict[str, AlarmKind] = {}
         for alarm in monitoring_alarms(spec):
             self.alarms[alarm.name] = aws.cloudwatch.MetricAlarm(
                 alarm.name,
                 name=alarm.name,
                 alarm_description=alarm.description,
                 namespace=NAMESPACE,
-                metric_name=alarm.metric_name,
+                metric_name=str(alarm.kind),
                 dimensions={"model": spec.name, "deployment": alarm.deployment, "metric": alarm.metric},
-                statistic="Average" if alarm.metric_name == "Quality" else "Maximum",
+                statistic="Average" if alarm.kind is AlarmKind.QUALITY else "Maximum",
                 period=period,
                 evaluation_periods=1,
                 comparison_operator=alarm.comparison,
@@ -204,55 +211,51 @@ class ModelMonitoring(pulumi.ComponentResource):
                 treat_missing_data="missing",
                 alarm_actions=[self.topic.arn],
                 ok_actions=[self.topic.arn],
-                tags=tags,
                 opts=child,
             )
-            self.kinds[alarm.name] = alarm.metric_name
+            self.kinds[alarm.name] = alarm.kind
 
         self.pipeline = None
         if monitored_deployments(spec) and spec.data is not None and spec.data.training is not None:
-            self._pipeline(name, args, tags, child)
+            self._pipeline(name, context, monitoring)
         self.register_outputs({"topicArn": self.topic.arn})
 
-    def _pipeline(self, name: str, args: ModelMonitoringArgs, tags: dict, child: pulumi.ResourceOptions) -> None:
-        spec = args.spec
-        role_name = f"{spec.name}-sagemaker-monitoring"
-        role = aws.iam.Role(
-            f"{name}-role", name=role_name,
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(sagemaker_trust_policy),
-            description=f"Monitoring jobs of model {spec.name} (modelform)", tags=tags, opts=child)
-        assert spec.data is not None
-        data_locations = tuple(str(u) for u in (spec.data.training, spec.data.ground_truth) if u)
-        policy = aws.iam.RolePolicy(f"{name}-role-policy", role=role.id, opts=child, policy=pulumi.Output.all(
-            args.account_id, args.artifact_bucket, args.capture_bucket, args.kms_key_arn, args.vpc_id,
-        ).apply(lambda v: monitoring_policy(
-            model=spec.name, region=args.region, account_id=v[0], artifact_bucket=v[1], capture_bucket=v[2],
-            kms_key_arn=v[3], vpc_id=v[4], data_locations=data_locations)))
-        role_arn = pulumi.Output.concat("arn:aws:iam::", args.account_id, ":role/", role.name)
-        definition = pulumi.Output.all(
-            role_arn, args.artifact_bucket, args.capture_bucket, args.kms_key_arn, args.code_prefix,
-            args.subnet_ids, args.security_group_ids,
-        ).apply(lambda v: monitoring_pipeline_definition(
-            spec, region=args.region, role_arn=v[0], artifact_bucket=v[1], capture_bucket=v[2], kms_key_arn=v[3],
-            code_prefix=v[4], subnet_ids=tuple(v[5]), security_group_ids=tuple(v[6])))
-        self.pipeline = aws.sagemaker.Pipeline(
-            f"{name}-pipeline", pipeline_name=pipeline_name(spec.name), pipeline_display_name=pipeline_name(spec.name),
-            pipeline_description=f"Drift and quality of {spec.name}, published to CloudWatch",
-            role_arn=role.arn, pipeline_definition=definition, tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.code_objects]))
+    def alarm_arns(self, kind: AlarmKind) -> list[pulumi.Output]:
+        return [alarm.arn for name, alarm in sorted(self.alarms.items()) if self.kinds[name] is kind]
 
-        events_role = aws.iam.Role(
-            f"{name}-schedule-role", assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: service_trust_policy("events.amazonaws.com", account)),
-            description=f"EventBridge starts the monitoring pipeline of {spec.name}", tags=tags, opts=child)
-        aws.iam.RolePolicy(f"{name}-schedule-role-policy", role=events_role.id, opts=child, policy=self.pipeline.arn.apply(
-            lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Sid": "StartOnlyThisPipeline", "Effect": "Allow", "Action": ["sagemaker:StartPipelineExecution"],
-                "Resource": [arn]}]}, sort_keys=True)))
-        assert spec.monitoring is not None
+    def _pipeline(self, name: str, context: ModelContext, monitoring: MonitoringSpec) -> None:
+        spec, code = context.spec, context.code
+        assert spec.data is not None and code is not None
+        model = spec.name
+        data = tuple(u for u in (spec.data.training, spec.data.ground_truth) if u is not None)
+        role_arn = iam.role_arn(context.account_id, naming.monitoring_role(model))
+        role, policy = iam.scoped_role(
+            f"{name}-role", role_name=naming.monitoring_role(model),
+            trust=context.account_id.apply(lambda account: iam.service_trust("sagemaker.amazonaws.com", account)),
+            policy=context.apply(lambda where: iam.policy_document(monitoring_statements(model, where, data))),
+            description=f"Monitoring jobs of model {model} (modelform)", parent=self)
+        definition = pulumi.Output.all(context.resolved(), role_arn, code.prefix).apply(
+            lambda v: monitoring_pipeline_definition(
+                spec, region=v[0].region, role_arn=v[1], artifact_bucket=v[0].artifact_bucket,
+                capture_bucket=v[0].capture_bucket, kms_key_arn=v[0].kms_key_arn, code_prefix=v[2],
+                subnet_ids=v[0].subnet_ids, security_group_ids=v[0].security_group_ids))
+        pipeline_name = naming.monitoring_pipeline(model)
+        self.pipeline = aws.sagemaker.Pipeline(
+            f"{name}-pipeline", pipeline_name=pipeline_name, pipeline_display_name=pipeline_name,
+            pipeline_description=f"Drift and quality of {model}, published to CloudWatch",
+            role_arn=role.arn, pipeline_definition=definition,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *code.objects]))
+
+        events_role, _ = iam.scoped_role(
+            f"{name}-schedule-role",
+            trust=context.account_id.apply(lambda account: iam.service_trust("events.amazonaws.com", account)),
+            policy=self.pipeline.arn.apply(lambda arn: iam.policy_document([
+                iam.allow("StartOnlyThisPipeline", ["sagemaker:StartPipelineExecution"], [arn])])),
+            description=f"EventBridge starts the monitoring pipeline of {model}", parent=self)
+        child = pulumi.ResourceOptions(parent=self)
         rule = aws.cloudwatch.EventRule(
-            f"{name}-schedule", name=f"{spec.name}-monitoring-schedule",
-            description=f"Run the monitoring pipeline of {spec.name}",
-            schedule_expression=spec.monitoring.schedule.text, tags=tags, opts=child)
+            f"{name}-schedule", name=naming.monitoring_schedule(model),
+            description=f"Run the monitoring pipeline of {model}",
+            schedule_expression=monitoring.schedule.text, opts=child)
         aws.cloudwatch.EventTarget(f"{name}-schedule-target", rule=rule.name, arn=self.pipeline.arn,
                                    role_arn=events_role.arn, opts=child)

@@ -25,27 +25,25 @@ code it runs is uploaded by `CodeUpload`.
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 
-from . import naming
+from . import iam, naming
+from .context import ModelContext, Resolved
 from .images import framework_image, quiet_sagemaker_sdk
+from .model_registry import registry_group_arn
+from .sagemaker_endpoint import serving_environment
 from .sdk_offline import offline_session, processing_step
-from .iam import sagemaker_trust_policy, training_policy
-from .spec import ModelSpec
+from .spec import Approval, Backend, ModelSpec
+from .spec.parsers import S3Uri
 
 EVALUATION_FILE = "evaluation.json"
-APPROVAL = {"manual": "PendingManualApproval", "auto": "Approved"}
-#: Files the serving container needs next to the weights (inside model.tar.gz, under code/).
+#: The registry's status for a new version, per `retraining.approval`.
+APPROVAL_STATUS = {Approval.MANUAL: "PendingManualApproval", Approval.AUTO: "Approved"}
 PROCESSING_INSTANCE_TYPE = "ml.m5.xlarge"
-
-
-def pipeline_name(model: str) -> str:
-    return f"{model}-retraining"
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ class PipelineLocations:
 def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     """The pipeline definition JSON (SageMaker Pipelines schema 2020-12-01), deterministic."""
     training, data = spec.training, spec.data
-    assert training is not None and training.backend == "sagemaker" and data is not None and data.training is not None
+    assert training is not None and training.backend is Backend.SAGEMAKER and data is not None and data.training is not None
     quiet_sagemaker_sdk(where.region)
     import warnings
 
@@ -145,7 +143,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         evaluate_step = processing_step(
             name="Evaluate",
             step_args=processor.run(
-                code=f"{where.code_prefix}{os.path.basename('evaluate.py')}",
+                code=f"{where.code_prefix}evaluate.py",
                 inputs=[
                     s3_input("model", train_step.properties.ModelArtifacts.S3ModelArtifacts, "/opt/ml/processing/model"),
                     s3_input("test", str(evaluation_data), "/opt/ml/processing/test"),
@@ -177,7 +175,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
             f">= {gate.min:g}" if gate.min is not None else "", f"<= {gate.max:g}" if gate.max is not None else "") if part)
         failed = FailStep(name="GateFailed", error_message=f"quality gate: {gate.metric} must be {bounds}; the model is not registered")
         steps.append(ConditionStep(name="QualityGate", conditions=conditions, if_steps=[register_step], else_steps=[failed]))
-    pipeline = Pipeline(name=pipeline_name(spec.name), steps=steps, sagemaker_session=session)
+    pipeline = Pipeline(name=naming.retraining_pipeline(spec.name), steps=steps, sagemaker_session=session)
     definition = json.loads(pipeline.definition())
     definition.pop("PipelineExperimentConfig", None)  # experiments are not used; keeps the plan quiet
     return json.dumps(definition, sort_keys=True)
@@ -205,19 +203,14 @@ def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, trai
         containers=[{
             "Image": image,
             "ModelDataUrl": train_step.properties.ModelArtifacts.S3ModelArtifacts,
-            "Environment": {
-                "SAGEMAKER_PROGRAM": spec.model.inference_entry_point,
-                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                "SAGEMAKER_REGION": where.region,
-            },
+            "Environment": serving_environment(spec.model.inference_entry_point, where.region),
         }],
         content_types=["text/csv", "application/json"],
         response_types=["application/json"],
         inference_instances=inference_types,
         model_package_group_name=naming.registry_group(spec.name),
         model_metrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": evaluation_uri}}},
-        approval_status=APPROVAL[spec.retraining.approval if spec.retraining else "manual"],
+        approval_status=APPROVAL_STATUS[spec.approval],
         customer_metadata_properties={
             "modelform:code_version": where.code_version,
             "modelform:data_version": spec.data.version,
@@ -229,75 +222,82 @@ def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, trai
 # --- the component ------------------------------------------------------------------------------
 
 
-@dataclass
-class TrainingPipelineArgs:
-    """Inputs of `TrainingPipeline`.
+def data_locations(spec: ModelSpec) -> tuple[S3Uri, ...]:
+    assert spec.data is not None
+    return tuple(u for u in (spec.data.training, spec.data.validation, spec.data.ground_truth) if u is not None)
 
-    spec: the model (its `training` uses the sagemaker backend; `data.training` is set).
-    code_version, code_prefix, code_objects: the uploaded code (`CodeUpload`).
-    region, account_id, artifact_bucket, kms_key_arn, subnet_ids, security_group_ids: platform.
-    tags: merged into every taggable child.
-    """
 
-    spec: ModelSpec
-    code_version: str
-    code_prefix: pulumi.Input[str]  # s3://<artifacts>/<model>/code/<version>/ (CodeUpload)
-    code_objects: list  # the uploads the pipeline must wait for
-    region: str
-    account_id: pulumi.Input[str]
-    artifact_bucket: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
-    vpc_id: pulumi.Input[str]
-    subnet_ids: pulumi.Input[list]
-    security_group_ids: pulumi.Input[list]
-    tags: Mapping[str, str] = field(default_factory=dict)
+def sagemaker_job_logs(region: str, account_id: str, model: str) -> list[str]:
+    """The log groups of SageMaker's training and processing jobs, and the model's streams in them."""
+    groups = ("/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TrainingJobs")
+    return [iam.log_group_arn(region, account_id, g) for g in groups] + [
+        iam.log_group_arn(region, account_id, g, f"{model}-*") for g in groups]
+
+
+def training_statements(model: str, where: Resolved, role_arn: str, data: tuple[S3Uri, ...]) -> list[iam.Statement]:
+    """What the retraining pipeline (and the jobs it starts with this role) may do: read the
+    model's data prefixes; read its code and write its models, checkpoints and evaluations under
+    `<artifacts>/<model>/`; run jobs named after the model; register into its own group."""
+    region, account = where.region, where.account_id
+    pipeline = naming.retraining_pipeline(model)
+    return [
+        iam.read_objects("ReadTrainingData", [iam.location_objects_arn(uri) for uri in data]),
+        *iam.list_prefixes("ListTrainingData", [(uri.bucket, uri.key) for uri in data]),
+        iam.allow("OwnArtifacts", ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                  [iam.objects_arn(where.artifact_bucket, model)]),
+        *iam.list_prefixes("ListOwnArtifacts", [(where.artifact_bucket, model)]),
+        *iam.use_key(where.kms_key_arn, grants_for_aws_services=True),
+        iam.allow("RunOwnJobs", [
+            "sagemaker:AddTags", "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob",
+            "sagemaker:DescribeProcessingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopProcessingJob",
+            "sagemaker:StopTrainingJob"], [
+            iam.sagemaker_arn(region, account, f"training-job/{model}-*"),
+            iam.sagemaker_arn(region, account, f"processing-job/{model}-*")]),
+        iam.allow("RegisterIntoOwnGroup", [
+            "sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"], [
+            iam.sagemaker_arn(region, account, f"model-package/{model}/*"), registry_group_arn(region, account, model)]),
+        iam.allow("ReadOwnPipeline", [
+            "sagemaker:DescribePipeline", "sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"], [
+            iam.sagemaker_arn(region, account, f"pipeline/{pipeline}"),
+            iam.sagemaker_arn(region, account, f"pipeline/{pipeline}/*")]),
+        iam.allow("PassOnlyItself", ["iam:PassRole"], [role_arn],
+                  {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+        *iam.container_runtime(region, account, where.vpc_id, "Jobs", sagemaker_job_logs(region, account, model)),
+    ]
 
 
 class TrainingPipeline(pulumi.ComponentResource):
-    """The training role and the SageMaker retraining pipeline of one model."""
+    """The training role and the SageMaker retraining pipeline of one model (`backend: sagemaker`)."""
 
-    def __init__(self, name: str, args: TrainingPipelineArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("modelform:training:TrainingPipeline", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        spec, tags = args.spec, dict(args.tags)
-        model = spec.name
+    def __init__(self, name: str, context: ModelContext, spec: ModelSpec, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("modelform:training_pipeline:TrainingPipeline", name, None, opts)
+        code = context.code
+        assert code is not None, "training runs the uploaded code"
+        model, data = spec.name, data_locations(spec)
         # A physical name, so the pipeline definition can carry the role's ARN as plain text.
-        role_name = f"{model}-sagemaker-training"
-        self.role = aws.iam.Role(
+        role_arn = iam.role_arn(context.account_id, naming.training_role(model))
+        self.role, role_policy = iam.scoped_role(
             f"{name}-role",
-            name=role_name,
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(sagemaker_trust_policy),
+            role_name=naming.training_role(model),
+            trust=context.account_id.apply(lambda account: iam.service_trust("sagemaker.amazonaws.com", account)),
+            policy=pulumi.Output.all(context.resolved(), role_arn).apply(
+                lambda v: iam.policy_document(training_statements(model, v[0], v[1], data))),
             description=f"SageMaker training and pipeline role of model {model} (modelform)",
-            tags=tags,
-            opts=child,
+            parent=self,
         )
-        assert spec.data is not None
-        data_locations = tuple(str(uri) for uri in (spec.data.training, spec.data.validation, spec.data.ground_truth) if uri)
-        policy = pulumi.Output.all(args.account_id, args.artifact_bucket, args.kms_key_arn, args.vpc_id, self.role.arn).apply(
-            lambda values: training_policy(
-                model=model, region=args.region, account_id=values[0], artifact_bucket=values[1],
-                kms_key_arn=values[2], vpc_id=values[3], role_arn=values[4], data_locations=data_locations,
-                pipeline=pipeline_name(model),
-            )
-        )
-        role_policy = aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id, policy=policy, opts=child)
-
-        role_arn = pulumi.Output.concat("arn:aws:iam::", args.account_id, ":role/", self.role.name)
-        definition = pulumi.Output.all(
-            role_arn, args.artifact_bucket, args.kms_key_arn, args.subnet_ids, args.security_group_ids, args.code_prefix
-        ).apply(lambda values: pipeline_definition(spec, PipelineLocations(
-            region=args.region, role_arn=values[0], artifact_bucket=values[1], kms_key_arn=values[2],
-            subnet_ids=tuple(values[3]), security_group_ids=tuple(values[4]),
-            code_prefix=values[5], code_version=args.code_version,
-        )))
+        definition = pulumi.Output.all(context.resolved(), role_arn, code.prefix).apply(
+            lambda v: pipeline_definition(spec, PipelineLocations(
+                region=v[0].region, role_arn=v[1], artifact_bucket=v[0].artifact_bucket, kms_key_arn=v[0].kms_key_arn,
+                subnet_ids=v[0].subnet_ids, security_group_ids=v[0].security_group_ids,
+                code_prefix=v[2], code_version=context.code_version,
+            )))
         self.pipeline = aws.sagemaker.Pipeline(
             f"{name}-pipeline",
-            pipeline_name=pipeline_name(model),
-            pipeline_display_name=pipeline_name(model),
+            pipeline_name=naming.retraining_pipeline(model),
+            pipeline_display_name=naming.retraining_pipeline(model),
             pipeline_description=f"Retrain {model}: train, evaluate, gate on quality, register",
             role_arn=self.role.arn,
             pipeline_definition=definition,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, *args.code_objects]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, *code.objects]),
         )
         self.register_outputs({"pipelineName": self.pipeline.pipeline_name, "roleArn": self.role.arn})

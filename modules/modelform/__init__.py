@@ -1,7 +1,7 @@
 """modelform: machine-learning models as infrastructure.
 
 Sub-packages, one per capability: `spec` (loading and validating spec files). The CLI is
-`modules.cli` (console script `modelform`).
+`modelform.cli` (console script `modelform`).
 """
 
 __version__ = "0.1.0"

@@ -13,7 +13,7 @@ Children, for deployment `<d>` of model `<m>` (`<ep>` = `<m>-<d>`, `<v>` = `<m>-
 | `<v>-invocations-per-instance` | `aws.appautoscaling.Policy` | target tracking on invocations per instance, with the spec's cooldowns |
 | `<v>-<window>-start` / `-end` | `aws.appautoscaling.ScheduledAction` | known peaks: raise min/max at `start`, restore them at `end` |
 
-Without a `monitoring` section the alarms use the documented defaults (p99 1000 ms, 1 % 5xx).
+Without a `monitoring` section the alarms use its documented defaults (`ModelSpec.endpoint_alarms`).
 
 **Instance counts and endpoint updates.** pulumi-aws does not expose UpdateEndpoint's
 `RetainAllVariantProperties`, so every endpoint-configuration change (a new model version, a new
@@ -34,36 +34,20 @@ scaling"): rename the variant to move it to a new instance type.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 
 from . import naming
+from .context import ModelContext
 from .images import framework_image
 from .model_registry import model_package_arn
-from .spec import MonitoringSpec, Rollout, SageMakerDeployment
+from .spec import Rollout, RolloutStrategy, SageMakerDeployment, Variant
 from .spec.parsers import format_timestamp
-from .spec.schema import MODEL_SCHEMA, default_of, schema_at
 
 # --- pure translation, tested without Pulumi ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AlarmThresholds:
-    latency_p99_ms: int
-    error_rate_percent: float
-
-
-def alarm_thresholds(monitoring: Optional[MonitoringSpec]) -> AlarmThresholds:
-    """The spec's thresholds, or the schema's documented defaults when there is no monitoring."""
-    if monitoring is not None:
-        return AlarmThresholds(monitoring.latency_p99_ms, monitoring.error_rate_percent)
-    return AlarmThresholds(
-        default_of(schema_at(MODEL_SCHEMA, ("monitoring", "latency_p99_ms"))),
-        float(default_of(schema_at(MODEL_SCHEMA, ("monitoring", "error_rate_percent")))),
-    )
 
 
 def initial_instance_count(deployment: SageMakerDeployment) -> int:
@@ -107,9 +91,9 @@ def _at(moment) -> str:
 def traffic_routing(rollout: Rollout) -> dict[str, Any]:
     """SageMaker's TrafficRoutingConfiguration for the spec's rollout."""
     routing: dict[str, Any] = {"type": rollout.strategy.upper(), "wait_interval_in_seconds": rollout.wait_seconds}
-    if rollout.strategy == "canary":
+    if rollout.strategy is RolloutStrategy.CANARY:
         routing["canary_size"] = {"type": "CAPACITY_PERCENT", "value": rollout.step_percent}
-    elif rollout.strategy == "linear":
+    elif rollout.strategy is RolloutStrategy.LINEAR:
         routing["linear_step_size"] = {"type": "CAPACITY_PERCENT", "value": rollout.step_percent}
     return routing
 
@@ -120,10 +104,19 @@ _MIN_EXECUTION_TIMEOUT, _MAX_EXECUTION_TIMEOUT = 600, 28800
 _STEP_ALLOWANCE_SECONDS = 900
 
 
+def rollout_steps(rollout: Rollout) -> int:
+    """How many times traffic moves: once, twice (canary, then the rest), or in linear steps."""
+    if rollout.strategy is RolloutStrategy.ALL_AT_ONCE:
+        return 1
+    if rollout.strategy is RolloutStrategy.CANARY:
+        return 2
+    assert rollout.step_percent is not None
+    return math.ceil(100 / rollout.step_percent)
+
+
 def max_execution_timeout(rollout: Rollout) -> int:
     """Long enough for every step to launch and bake; within SageMaker's bounds."""
-    steps = 1 if rollout.strategy == "all_at_once" else (2 if rollout.strategy == "canary" else math.ceil(100 / rollout.step_percent))
-    wanted = steps * (rollout.wait_seconds + _STEP_ALLOWANCE_SECONDS)
+    wanted = rollout_steps(rollout) * (rollout.wait_seconds + _STEP_ALLOWANCE_SECONDS)
     return max(_MIN_EXECUTION_TIMEOUT, min(_MAX_EXECUTION_TIMEOUT, wanted))
 
 
@@ -136,6 +129,16 @@ def inference_image(framework_version: str, region: str, instance_type: str) -> 
     return framework_image(framework_version, region, instance_type, "inference")
 
 
+def serving_environment(entry_point: str, region: str) -> dict[str, str]:
+    """The SageMaker PyTorch serving toolkit's settings: our entry point, from the model archive."""
+    return {
+        "SAGEMAKER_PROGRAM": entry_point,
+        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        "SAGEMAKER_REGION": region,
+    }
+
+
 def capture_prefix(model: str, deployment: str) -> str:
     return f"{model}/{deployment}/"
 
@@ -143,59 +146,36 @@ def capture_prefix(model: str, deployment: str) -> str:
 # --- the component ----------------------------------------------------------------------------
 
 
-@dataclass
-class SageMakerEndpointArgs:
-    """Inputs of `SageMakerEndpoint`.
+class SageMakerEndpoint(pulumi.ComponentResource):
+    """Models, endpoint configuration, endpoint, alarms and autoscaling of one deployment.
 
-    model: the model name. deployment: the typed SageMaker deployment of the spec.
-    region, account_id: where the registry and the images live.
-    execution_role_arn: the model's execution role. kms_key_arn: the platform key.
-    capture_bucket: bucket for data capture (used when `data_capture_percent > 0`).
-    subnet_ids, security_group_ids: the platform VPC placement of the model containers.
-    framework_version, inference_entry_point: for artifact variants (image and SAGEMAKER_PROGRAM).
-    thresholds: alarm thresholds. alarm_topic_arn: SNS topic the alarms notify (None: none).
-    tags: merged into every taggable child.
+    execution_role_arn: the model's `ModelExecutionRole`. alarm_topic_arn: the SNS topic every
+    alarm notifies (the model's alert topic), or None without monitoring.
     """
 
-    model: str
-    deployment: SageMakerDeployment
-    region: str
-    account_id: pulumi.Input[str]
-    execution_role_arn: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
-    capture_bucket: pulumi.Input[str]
-    subnet_ids: pulumi.Input[list]
-    security_group_ids: pulumi.Input[list]
-    framework_version: str
-    inference_entry_point: str
-    thresholds: AlarmThresholds
-    alarm_topic_arn: Optional[pulumi.Input[str]] = None  # notified by every alarm (the model's alert topic)
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-
-class SageMakerEndpoint(pulumi.ComponentResource):
-    """Models, endpoint configuration, endpoint, alarms and autoscaling of one deployment."""
-
-    def __init__(self, name: str, args: SageMakerEndpointArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("modelform:sagemaker:SageMakerEndpoint", name, None, opts)
+    def __init__(self, name: str, context: ModelContext, deployment: SageMakerDeployment, *,
+                 execution_role_arn: pulumi.Input[str], alarm_topic_arn: Optional[pulumi.Input[str]] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("modelform:sagemaker_endpoint:SageMakerEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        deployment = args.deployment
-        tags = dict(args.tags)
-        self.endpoint_name = naming.endpoint(args.model, deployment.name)
+        self.context, self.deployment = context, deployment
+        model, platform = context.model, context.platform
+        self.endpoint_name = naming.endpoint(model, deployment.name)
 
         variants, contents = [], []
         self.models: dict[str, aws.sagemaker.Model] = {}
         for variant in deployment.variants:
-            prefix = naming.variant_resource(args.model, deployment.name, variant.name)
-            container, content = self._container(args, variant)
+            prefix = naming.variant_resource(model, deployment.name, variant.name)
+            container, content = self._container(variant)
             self.models[variant.name] = aws.sagemaker.Model(
                 f"{prefix}-model",
                 name=naming.content_named(prefix, content),
-                execution_role_arn=args.execution_role_arn,
+                execution_role_arn=execution_role_arn,
                 primary_container=container,
                 enable_network_isolation=True,
-                vpc_config={"subnets": args.subnet_ids, "security_group_ids": args.security_group_ids},
-                tags=tags,
+                vpc_config={"subnets": platform.private_subnet_ids,
+                            "security_group_ids": pulumi.Output.from_input(platform.model_security_group_id).apply(
+                                lambda group: [group])},
                 opts=child,
             )
             variants.append({
@@ -213,9 +193,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 "enable_capture": True,
                 "initial_sampling_percentage": deployment.data_capture_percent,
                 "destination_s3_uri": pulumi.Output.concat(
-                    "s3://", args.capture_bucket, "/", capture_prefix(args.model, deployment.name)
+                    "s3://", platform.capture_bucket, "/", capture_prefix(model, deployment.name)
                 ),
-                "kms_key_id": args.kms_key_arn,
+                "kms_key_id": platform.kms_key_arn,
                 "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
                 "capture_content_type_header": {"csv_content_types": ["text/csv"], "json_content_types": ["application/json"]},
             }
@@ -229,15 +209,14 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             f"{self.endpoint_name}-config",
             name=naming.content_named(self.endpoint_name, config_content),
             production_variants=variants,
-            kms_key_arn=args.kms_key_arn,
+            kms_key_arn=platform.kms_key_arn,
             data_capture_config=capture,
-            tags=tags,
             opts=child,
         )
 
         self.alarms = []
         for variant in deployment.variants:
-            self.alarms += self._alarms(args, variant.name, tags, child)
+            self.alarms += self._alarms(variant.name, alarm_topic_arn, child)
 
         self.endpoint = aws.sagemaker.Endpoint(
             f"{self.endpoint_name}-endpoint",
@@ -251,40 +230,38 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 },
                 "auto_rollback_configuration": {"alarms": [{"alarm_name": alarm.name} for alarm in self.alarms]},
             },
-            tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.alarms),
         )
         if deployment.autoscaling is not None:
             for variant in deployment.variants:
-                self._autoscaling(args, variant.name)
+                self._autoscaling(variant.name)
         self.register_outputs({"endpointName": self.endpoint.name, "endpointConfigName": self.config.name})
 
-    @staticmethod
-    def _container(args: SageMakerEndpointArgs, variant) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _container(self, variant: Variant) -> tuple[dict[str, Any], dict[str, Any]]:
         """The primary container, and the spec-derived content that names the model."""
+        context = self.context
         if variant.model_version is not None:
-            package = pulumi.Output.from_input(args.account_id).apply(
-                lambda account: model_package_arn(args.region, account, args.model, variant.model_version)
+            package = context.account_id.apply(
+                lambda account: model_package_arn(context.region, account, context.model, variant.model_version)
             )
-            return {"model_package_name": package}, {"model_package": f"{args.model}/{variant.model_version}"}
-        image = inference_image(args.framework_version, args.region, args.deployment.instance_type)
-        environment = {
-            "SAGEMAKER_PROGRAM": args.inference_entry_point,
-            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-            "SAGEMAKER_REGION": args.region,
+            return {"model_package_name": package}, {"model_package": f"{context.model}/{variant.model_version}"}
+        code = context.spec.model
+        container = {
+            "image": inference_image(code.framework_version, context.region, self.deployment.instance_type),
+            "model_data_url": str(variant.artifact),
+            "environment": serving_environment(code.inference_entry_point, context.region),
         }
-        container = {"image": image, "model_data_url": str(variant.artifact), "environment": environment}
         return container, container
 
-    def _alarms(self, args: SageMakerEndpointArgs, variant: str, tags: dict, opts: pulumi.ResourceOptions) -> list:
-        prefix = naming.variant_resource(args.model, args.deployment.name, variant)
+    def _alarms(self, variant: str, topic_arn: Optional[pulumi.Input[str]], opts: pulumi.ResourceOptions) -> list:
+        thresholds = self.context.spec.endpoint_alarms
+        prefix = naming.variant_resource(self.context.model, self.deployment.name, variant)
         dimensions = {"EndpointName": self.endpoint_name, "VariantName": variant}
-        actions = {"alarm_actions": [args.alarm_topic_arn], "ok_actions": [args.alarm_topic_arn]} if args.alarm_topic_arn else {}
+        actions = {"alarm_actions": [topic_arn], "ok_actions": [topic_arn]} if topic_arn is not None else {}
         latency = aws.cloudwatch.MetricAlarm(
             f"{prefix}-p99-latency",
             name=f"{prefix}-p99-latency",
-            alarm_description=f"p99 model latency of {self.endpoint_name}/{variant} above {args.thresholds.latency_p99_ms} ms",
+            alarm_description=f"p99 model latency of {self.endpoint_name}/{variant} above {thresholds.latency_p99_ms} ms",
             namespace="AWS/SageMaker",
             metric_name="ModelLatency",
             dimensions=dimensions,
@@ -294,10 +271,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             datapoints_to_alarm=3,
             comparison_operator="GreaterThanThreshold",
             # SageMaker reports ModelLatency in microseconds.
-            threshold=args.thresholds.latency_p99_ms * 1000,
+            threshold=thresholds.latency_p99_ms * 1000,
             treat_missing_data="notBreaching",
             **actions,
-            tags=tags,
             opts=opts,
         )
 
@@ -307,7 +283,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         errors = aws.cloudwatch.MetricAlarm(
             f"{prefix}-5xx-rate",
             name=f"{prefix}-5xx-rate",
-            alarm_description=f"5xx responses of {self.endpoint_name}/{variant} above {args.thresholds.error_rate_percent} %",
+            alarm_description=f"5xx responses of {self.endpoint_name}/{variant} above {thresholds.error_rate_percent} %",
             metric_queries=[
                 {"id": "errors", "metric": metric("Invocation5XXErrors"), "return_data": False},
                 {"id": "invocations", "metric": metric("Invocations"), "return_data": False},
@@ -316,18 +292,17 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             evaluation_periods=5,
             datapoints_to_alarm=3,
             comparison_operator="GreaterThanThreshold",
-            threshold=args.thresholds.error_rate_percent,
+            threshold=thresholds.error_rate_percent,
             treat_missing_data="notBreaching",
             **actions,
-            tags=tags,
             opts=opts,
         )
         return [latency, errors]
 
-    def _autoscaling(self, args: SageMakerEndpointArgs, variant: str) -> None:
-        scaling = args.deployment.autoscaling
+    def _autoscaling(self, variant: str) -> None:
+        scaling = self.deployment.autoscaling
         assert scaling is not None
-        prefix = naming.variant_resource(args.model, args.deployment.name, variant)
+        prefix = naming.variant_resource(self.context.model, self.deployment.name, variant)
         resource_id = self.endpoint.name.apply(lambda endpoint: naming.autoscaling_resource_id(endpoint, variant))
         dimension = "sagemaker:variant:DesiredInstanceCount"
         target = aws.appautoscaling.Target(
@@ -337,7 +312,6 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             scalable_dimension=dimension,
             min_capacity=scaling.min_instances,
             max_capacity=scaling.max_instances,
-            tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
         on_target = pulumi.ResourceOptions(parent=self, depends_on=[target])
@@ -356,7 +330,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             },
             opts=on_target,
         )
-        for step in scheduled_steps(args.deployment):
+        for step in scheduled_steps(self.deployment):
             aws.appautoscaling.ScheduledAction(
                 f"{prefix}-{step.suffix}",
                 name=f"{prefix}-{step.suffix}",

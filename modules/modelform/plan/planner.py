@@ -15,7 +15,8 @@ import sys
 from typing import Any, Iterable, Optional
 
 from .. import naming
-from ..programs import model_program, platform_program, platform_stack_reference
+from ..context import platform_stack_reference
+from ..programs import DEFAULT_ORGANIZATION, model_program, platform_program
 from ..spec import SpecSet
 from .engine import StackPlan, run_program
 from .policies import Finding, check_plan
@@ -57,7 +58,7 @@ def plan_environment(
         )
         stacks.append(StackPlan(naming.platform_stack(platform.name, environment), "Platform", platform.source, resources, outputs))
         advance()
-        reference = {platform_stack_reference(platform): outputs}
+        reference = {platform_stack_reference(platform, DEFAULT_ORGANIZATION): outputs}
         for model in model_specs:
             resources, model_outputs = run_program(
                 naming.MODEL_PROJECT,

@@ -13,12 +13,69 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Mapping, Optional, Union
 
 from . import parsers
 from .parsers import S3Uri, Schedule
 from .schema import MODEL_SCHEMA, PLATFORM_SCHEMA, default_of, schema_at
+
+
+# --- the choices of the spec language, typed once (values as written in specs) ---------------------
+
+
+class Target(StrEnum):
+    """Where a deployment is served."""
+
+    SAGEMAKER = "sagemaker"
+    EKS = "eks"
+
+
+class Backend(StrEnum):
+    """Where training runs."""
+
+    SAGEMAKER = "sagemaker"
+    EKS = "eks"
+
+
+class RolloutStrategy(StrEnum):
+    ALL_AT_ONCE = "all_at_once"
+    CANARY = "canary"
+    LINEAR = "linear"
+
+
+class ProblemType(StrEnum):
+    BINARY_CLASSIFICATION = "binary_classification"
+    MULTICLASS_CLASSIFICATION = "multiclass_classification"
+    REGRESSION = "regression"
+
+
+class DriftMethod(StrEnum):
+    PSI = "psi"
+    KS = "ks"
+    JENSEN_SHANNON = "jensen_shannon"
+
+
+class Trigger(StrEnum):
+    """What starts a retraining."""
+
+    SCHEDULE = "schedule"
+    DRIFT = "drift"
+    QUALITY = "quality"
+    NEW_DATA = "new_data"
+
+
+class Approval(StrEnum):
+    MANUAL = "manual"
+    AUTO = "auto"
+
+
+class Capacity(StrEnum):
+    """How a node group's instances are bought."""
+
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
 
 
 @dataclass(frozen=True)
@@ -49,13 +106,13 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class TrainingSpec:
-    backend: str
+    backend: Backend
     instance_type: str
     instance_count: int
     volume_gb: int
     max_runtime_seconds: int
     max_wait_seconds: Optional[int]  # spot only; twice max_runtime unless given
-    spot: bool
+    spot: bool  # sagemaker: managed spot training; eks: runs on a spot node group
     cluster: Optional[str]
     hyperparameters: Mapping[str, Union[str, int, float, bool]]
     evaluation: Optional[Bound]
@@ -90,7 +147,7 @@ class SageMakerAutoscaling:
 
 @dataclass(frozen=True)
 class Rollout:
-    strategy: str  # all_at_once | canary | linear
+    strategy: RolloutStrategy
     step_percent: Optional[int]
     wait_seconds: int
 
@@ -98,7 +155,7 @@ class Rollout:
 @dataclass(frozen=True)
 class SageMakerDeployment:
     name: str
-    target: str  # "sagemaker"
+    target: Target  # Target.SAGEMAKER
     instance_type: str
     instance_count: int
     variants: tuple[Variant, ...]
@@ -126,11 +183,11 @@ class PodResources:
 @dataclass(frozen=True)
 class EksDeployment:
     name: str
-    target: str  # "eks"
+    target: Target  # Target.EKS
     cluster: str
     namespace: str
     variants: tuple[Variant, ...]
-    autoscaling: Optional[EksAutoscaling]
+    autoscaling: EksAutoscaling  # without `autoscaling` in the spec: one pod per variant
     resources: PodResources
 
 
@@ -139,7 +196,7 @@ Deployment = Union[SageMakerDeployment, EksDeployment]
 
 @dataclass(frozen=True)
 class DriftSpec:
-    method: str
+    method: DriftMethod
     threshold: float
     features: Optional[tuple[str, ...]]  # None means all features
 
@@ -147,7 +204,7 @@ class DriftSpec:
 @dataclass(frozen=True)
 class MonitoringSpec:
     schedule: Schedule
-    problem_type: str
+    problem_type: ProblemType
     quality: tuple[Bound, ...]
     drift: Optional[DriftSpec]
     latency_p99_ms: int
@@ -157,10 +214,19 @@ class MonitoringSpec:
 
 @dataclass(frozen=True)
 class RetrainingSpec:
-    triggers: tuple[str, ...]
+    triggers: tuple[Trigger, ...]
     schedule: Optional[Schedule]
     cooldown_seconds: int
-    approval: str  # manual | auto
+    approval: Approval
+
+
+@dataclass(frozen=True)
+class EndpointAlarms:
+    """Thresholds of every endpoint's latency and 5xx alarms: `monitoring`'s, or its defaults
+    when the spec has no `monitoring` (endpoints are always guarded)."""
+
+    latency_p99_ms: int
+    error_rate_percent: float
 
 
 @dataclass(frozen=True)
@@ -180,12 +246,18 @@ class ModelSpec:
     deployments: tuple[Deployment, ...]
     monitoring: Optional[MonitoringSpec]
     retraining: Optional[RetrainingSpec]
+    endpoint_alarms: EndpointAlarms
 
     protect_setting: Optional[bool] = None  # `protect` as written; None: the environment decides
 
     @property
     def stack_name(self) -> str:
         return f"{self.name}.{self.environment}"
+
+    @property
+    def approval(self) -> Approval:
+        """How a newly trained version is registered: `retraining.approval`, else manual."""
+        return self.retraining.approval if self.retraining is not None else Approval.MANUAL
 
 
 @dataclass(frozen=True)
@@ -195,7 +267,7 @@ class NodeGroup:
     min: int
     max: int
     gpu: bool
-    capacity: str  # on_demand | spot
+    capacity: Capacity
     disk_gb: int
 
 
@@ -207,6 +279,12 @@ class Cluster:
 
     def node_group(self, name: str) -> Optional[NodeGroup]:
         return next((g for g in self.node_groups if g.name == name), None)
+
+    def training_node_group(self, instance_type: str, spot: bool) -> Optional[NodeGroup]:
+        """The node group an EKS training Job lands on: it offers the instance type, bought the
+        way the spec asks (`training.spot`)."""
+        capacity = Capacity.SPOT if spot else Capacity.ON_DEMAND
+        return next((g for g in self.node_groups if instance_type in g.instance_types and g.capacity == capacity), None)
 
     @property
     def has_gpu_nodes(self) -> bool:
@@ -232,6 +310,11 @@ class PlatformSpec:
 
     def cluster(self, name: str) -> Optional[Cluster]:
         return next((c for c in self.clusters if c.name == name), None)
+
+    @property
+    def protect(self) -> bool:
+        """Data-bearing platform resources are protected and retained in prod."""
+        return protects(self.environment, None)
 
 
 def protects(environment: str, setting: Optional[bool]) -> bool:
@@ -299,7 +382,7 @@ def _sagemaker_deployment(read: _Reader) -> SageMakerDeployment:
     rollout = read.child("rollout") or _Reader({}, read.schema, read.path + ("rollout",))
     return SageMakerDeployment(
         name=read("name"),
-        target="sagemaker",
+        target=Target.SAGEMAKER,
         instance_type=read("instance_type"),
         instance_count=read("instance_count"),
         variants=_variants(read),
@@ -322,7 +405,7 @@ def _sagemaker_deployment(read: _Reader) -> SageMakerDeployment:
                 for s in scaling.children("scheduled")
             ),
         ),
-        rollout=Rollout(rollout("strategy"), rollout("step_percent"), parsers.parse_duration(rollout("wait"))),
+        rollout=Rollout(RolloutStrategy(rollout("strategy")), rollout("step_percent"), parsers.parse_duration(rollout("wait"))),
         data_capture_percent=read("data_capture_percent"),
     )
 
@@ -332,13 +415,13 @@ def _eks_deployment(read: _Reader) -> EksDeployment:
     resources = read.child("resources") or _Reader({}, read.schema, read.path + ("resources",))
     return EksDeployment(
         name=read("name"),
-        target="eks",
+        target=Target.EKS,
         cluster=read("cluster"),
         namespace=read("namespace"),
         variants=_variants(read),
-        autoscaling=None
-        if scaling is None
-        else EksAutoscaling(scaling("min_replicas"), scaling("max_replicas"), scaling("target_cpu_percent")),
+        autoscaling=EksAutoscaling(scaling("min_replicas"), scaling("max_replicas"), scaling("target_cpu_percent"))
+        if scaling is not None
+        else EksAutoscaling(1, 1, _Reader({}, read.schema, read.path + ("autoscaling",))("target_cpu_percent")),
         resources=PodResources(
             cpu=parsers.parse_quantity(resources("cpu")),
             memory=parsers.parse_quantity(resources("memory")),
@@ -358,6 +441,7 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
     retraining = read.child("retraining")
     protect = read("protect")
     drift = monitoring.child("drift") if monitoring else None
+    alarms = monitoring or _Reader({}, MODEL_SCHEMA, ("monitoring",))  # defaults without monitoring
     return ModelSpec(
         name=read("name"),
         environment=environment,
@@ -381,7 +465,7 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
         training=None
         if training is None
         else TrainingSpec(
-            backend=training("backend"),
+            backend=Backend(training("backend")),
             instance_type=training("instance_type"),
             instance_count=training("instance_count"),
             volume_gb=training("volume_gb"),
@@ -391,7 +475,7 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
                 if training("max_wait") is not None
                 else 2 * parsers.parse_duration(training("max_runtime"))
             )
-            if training("spot")
+            if training("spot") and training("backend") == Backend.SAGEMAKER
             else None,
             spot=training("spot"),
             cluster=training("cluster"),
@@ -399,19 +483,19 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
             evaluation=_bound(training.child("evaluation")),
         ),
         deployments=tuple(
-            _sagemaker_deployment(d) if d("target") == "sagemaker" else _eks_deployment(d)
+            _sagemaker_deployment(d) if d("target") == Target.SAGEMAKER else _eks_deployment(d)
             for d in read.children("deployments")
         ),
         monitoring=None
         if monitoring is None
         else MonitoringSpec(
             schedule=parsers.parse_schedule(monitoring("schedule")),
-            problem_type=monitoring("problem_type"),
+            problem_type=ProblemType(monitoring("problem_type")),
             quality=tuple(_bound(q) for q in monitoring.children("quality")),  # type: ignore[misc]
             drift=None
             if drift is None
             else DriftSpec(
-                drift("method"),
+                DriftMethod(drift("method")),
                 float(drift("threshold")),
                 None if drift("features") == "all" else tuple(drift("features")),
             ),
@@ -422,11 +506,12 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
         retraining=None
         if retraining is None
         else RetrainingSpec(
-            triggers=tuple(retraining("triggers")),
+            triggers=tuple(Trigger(t) for t in retraining("triggers")),
             schedule=_optional(retraining("schedule"), parsers.parse_schedule),
             cooldown_seconds=parsers.parse_duration(retraining("cooldown")),
-            approval=retraining("approval"),
+            approval=Approval(retraining("approval")),
         ),
+        endpoint_alarms=EndpointAlarms(alarms("latency_p99_ms"), float(alarms("error_rate_percent"))),
     )
 
 
@@ -447,7 +532,7 @@ def platform_from_document(
                 c("name"),
                 c("kubernetes_version"),
                 tuple(
-                    NodeGroup(g("name"), tuple(g("instance_types")), g("min"), g("max"), g("gpu"), g("capacity"), g("disk_gb"))
+                    NodeGroup(g("name"), tuple(g("instance_types")), g("min"), g("max"), g("gpu"), Capacity(g("capacity")), g("disk_gb"))
                     for g in c.children("node_groups")
                 ),
             )

@@ -1,0 +1,133 @@
+"""The one typed context of a model stack, built once and handed to every component.
+
+A component is `Xxx(name, context, its typed part of the spec, opts)`: it reads what the stack
+shares (the platform's outputs, account, region, provider, standard tags, the uploaded code)
+from the context, and what is its own from its spec part. No component re-declares platform
+fields or unpacks them one by one; code that needs the platform's values as plain text (policy
+documents, pipeline definitions, manifests) gets them all at once with `context.apply(...)`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Callable, Optional, TypeVar
+
+import pulumi
+import pulumi_aws as aws
+
+from . import naming
+from .contract import ClusterOutputs, PlatformOutputs
+from .spec import ModelSpec, PlatformSpec
+from .tags import model_tags, platform_tags
+
+T = TypeVar("T")
+
+#: Built source archives, under the repository root (ignored by git).
+BUILD_DIR = os.path.join(".modelform", "build")
+
+
+def aws_provider(region: str, tags: dict[str, str]) -> aws.Provider:
+    """Every resource of a stack goes through this provider: the region comes from the Platform
+    spec (not from whoever runs the program) and the standard tags reach every taggable resource
+    through `default_tags`."""
+    return aws.Provider("aws", region=region, default_tags={"tags": tags})
+
+
+def platform_provider(spec: PlatformSpec) -> aws.Provider:
+    return aws_provider(spec.region, platform_tags(spec.tags, spec.name, spec.environment))
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The platform's values once they are known (stable placeholders in the offline plan)."""
+
+    region: str
+    account_id: str
+    artifact_bucket: str
+    capture_bucket: str
+    kms_key_arn: str
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UploadedCode:
+    """The model code in S3 (see `code_upload.py`): its prefix
+    `s3://<artifacts>/<model>/code/<version>/` and the uploads to wait for."""
+
+    prefix: pulumi.Output
+    objects: tuple[pulumi.Resource, ...]
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What every component of one model stack shares."""
+
+    spec: ModelSpec
+    platform_spec: PlatformSpec
+    platform: PlatformOutputs
+    account_id: pulumi.Output
+    provider: aws.Provider
+    code_version: str  # the source archive's content hash: training, serving image, registry metadata
+    code_folder: str  # the model code on this machine (the guard Lambda is packaged from it)
+    code: Optional[UploadedCode] = None  # set once uploaded (models that run jobs)
+
+    @property
+    def model(self) -> str:
+        return self.spec.name
+
+    @property
+    def region(self) -> str:
+        return self.platform_spec.region
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The standard tags (applied by the provider; here for places outside AWS's tagging)."""
+        return model_tags(self.spec.tags, self.spec.name, self.spec.environment, self.spec.owner, self.spec.team)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Kubernetes labels every object of the model carries."""
+        return {"app.kubernetes.io/managed-by": "modelform", "modelform/environment": self.spec.environment}
+
+    @property
+    def opts(self) -> pulumi.ResourceOptions:
+        """Options of the stack's top-level components: the stack's provider."""
+        return pulumi.ResourceOptions(provider=self.provider)
+
+    def resolved(self) -> pulumi.Output:
+        shared = self.platform
+        return pulumi.Output.all(
+            self.account_id, shared.artifact_bucket, shared.capture_bucket, shared.kms_key_arn, shared.vpc_id,
+            shared.private_subnet_ids, shared.model_security_group_id,
+        ).apply(lambda v: Resolved(self.region, v[0], v[1], v[2], v[3], v[4], tuple(v[5]), (v[6],)))
+
+    def apply(self, build: Callable[[Resolved], T]) -> pulumi.Output:
+        """`build(resolved)` once the platform's values are known."""
+        return self.resolved().apply(build)
+
+    def cluster(self, name: str) -> pulumi.Output:
+        """The outputs (`ClusterOutputs`) of one EKS cluster of the platform."""
+        return self.platform.cluster(name)
+
+    def with_code(self, code: UploadedCode) -> "ModelContext":
+        return replace(self, code=code)
+
+
+def model_context(spec: ModelSpec, platform: PlatformSpec, platform_stack: str, code_version: str,
+                  code_folder: str) -> ModelContext:
+    """The context of stack `<model>.<env>`: its provider, the platform stack's outputs (through a
+    StackReference to `platform_stack`), the account it deploys into and the code version."""
+    provider = aws_provider(platform.region, model_tags(spec.tags, spec.name, spec.environment, spec.owner, spec.team))
+    outputs = PlatformOutputs.from_reference(pulumi.StackReference(platform_stack))
+    account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
+    return ModelContext(spec, platform, outputs, account_id, provider, code_version, code_folder)
+
+
+def platform_stack_reference(platform: PlatformSpec, organization: str) -> str:
+    return f"{organization}/{naming.PLATFORM_PROJECT}/{naming.platform_stack(platform.name, platform.environment)}"
+
+
+__all__ = ["ClusterOutputs", "ModelContext", "Resolved", "UploadedCode", "model_context", "platform_provider"]

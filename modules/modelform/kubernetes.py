@@ -1,0 +1,71 @@
+"""What every Kubernetes object modelform declares has in common: one place for the pod security
+posture, GPU placement, and the registration of plain manifests as Pulumi resources.
+
+Manifests are pure dicts (validated against the official schemas in the tests); `register`
+turns one into the Pulumi resource of its kind, found by `apiVersion` and `kind` in `KINDS`,
+with a logical name `<prefix>-<suffix>` that never depends on an SDK class name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+#: Every container runs as this non-root user (the serving image's `serve` user).
+RUN_AS = 10001
+GPU_RESOURCE = "nvidia.com/gpu"
+#: The taint GPU node groups carry (eks_cluster.py) and the label they are selected by.
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+GPU_NODE_LABEL = "modelform/gpu"
+NODE_GROUP_LABEL = "modelform/node-group"
+
+
+def container_security() -> dict[str, Any]:
+    """Non-root, read-only root file system, no privilege escalation, no capabilities, seccomp."""
+    return {
+        "runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True, "privileged": False, "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def fixed_resources(cpu: str, memory: str, gpus: int = 0) -> dict[str, dict[str, str]]:
+    """Requests = limits (the Guaranteed QoS class: never evicted for another pod's burst)."""
+    limits = {"cpu": cpu, "memory": memory}
+    if gpus:
+        limits[GPU_RESOURCE] = str(gpus)
+    return {"requests": dict(limits), "limits": limits}
+
+
+def scratch_volumes(*names: str) -> list[dict[str, Any]]:
+    return [{"name": name, "emptyDir": {}} for name in names]
+
+
+#: (apiVersion, kind) -> (the pulumi_kubernetes class, the logical-name suffix).
+KINDS: dict[tuple[str, str], tuple[type, str]] = {
+    ("v1", "ServiceAccount"): (k8s.core.v1.ServiceAccount, "serviceaccount"),
+    ("v1", "Service"): (k8s.core.v1.Service, "service"),
+    ("apps/v1", "Deployment"): (k8s.apps.v1.Deployment, "deployment"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): (k8s.autoscaling.v2.HorizontalPodAutoscaler, "horizontalpodautoscaler"),
+    ("policy/v1", "PodDisruptionBudget"): (k8s.policy.v1.PodDisruptionBudget, "poddisruptionbudget"),
+    ("networking.k8s.io/v1", "NetworkPolicy"): (k8s.networking.v1.NetworkPolicy, "networkpolicy"),
+    ("networking.k8s.io/v1", "Ingress"): (k8s.networking.v1.Ingress, "ingress"),
+}
+
+
+def register(prefix: str, api_version: str, kind: str, manifest: pulumi.Input[Mapping[str, Any]],
+             opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """The Pulumi resource of one manifest (whose values may still be outputs)."""
+    resource_class, suffix = KINDS[(api_version, kind)]
+    body = pulumi.Output.from_input(manifest)
+    fields = {key: body.apply(lambda m, key=key: m.get(key)) for key in ("metadata", "spec")}
+    if kind == "ServiceAccount":
+        return resource_class(f"{prefix}-{suffix}", metadata=fields["metadata"],
+                              automount_service_account_token=False, opts=opts)
+    return resource_class(f"{prefix}-{suffix}", metadata=fields["metadata"], spec=fields["spec"], opts=opts)

@@ -1,0 +1,135 @@
+"""The shared platform of one environment: network, encryption key, buckets and EKS clusters.
+
+`Platform` provisions, for a `PlatformSpec` in one environment:
+- a VPC with one private subnet in each of the region's first `availability_zones` zones (asked of
+  AWS, `aws.get_availability_zones`; no internet gateway, no NAT: model containers run
+  network-isolated), a private route table with an S3 gateway endpoint (SageMaker reads model
+  artifacts and writes captures through it), and a security group for model containers whose
+  only egress is HTTPS to S3 through that endpoint;
+- one customer-managed KMS key (rotated yearly) with an alias, for buckets, endpoint volumes,
+  data capture and alert topics;
+- buckets (`SecureBucket`): `<platform>-artifacts` (model artifacts and code, one prefix per
+  model), `<platform>-capture` (endpoint data capture, one prefix per model) and
+  `<platform>-access-logs` (their server access logs);
+- one `EksCluster` per spec cluster (control plane, managed node groups, OIDC provider).
+
+Data-bearing resources (key, buckets) are protected and retained in prod. Its outputs are the
+stack contract (`contract.PlatformOutputs`) the model stacks read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from . import iam, naming
+from .contract import PlatformOutputs
+from .eks_cluster import EksCluster
+from .secure_bucket import SecureBucket
+from .spec import PlatformSpec
+
+
+def private_subnet_blocks(vpc_cidr: str, zones: int) -> list[str]:
+    """Equal private subnets, one per zone, leaving half of the VPC free for later (EKS pods)."""
+    network = ipaddress.IPv4Network(vpc_cidr)
+    # Split into 2*zones rounded up to a power of two; the first `zones` blocks are used.
+    new_prefix = network.prefixlen + max(1, (2 * zones - 1).bit_length())
+    return [str(block) for block in list(network.subnets(new_prefix=new_prefix))[:zones]]
+
+
+def key_policy(account_id: str) -> str:
+    """The account administers and uses the key through IAM (the default); CloudWatch alarms and
+    EventBridge may encrypt messages to the KMS-encrypted alert topics, for this account only."""
+    return iam.policy_document([
+        iam.Statement("AccountAdministersThroughIam", ("kms:*",), ("*",),
+                      principal={"AWS": f"arn:aws:iam::{account_id}:root"}),
+        iam.Statement("AlarmsAndEventsPublishToEncryptedTopics", ("kms:Decrypt", "kms:GenerateDataKey*"), ("*",),
+                      conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+                      principal={"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}),
+    ])
+
+
+class Platform(pulumi.ComponentResource):
+    """The network, key, buckets and clusters that every model stack of an environment uses."""
+
+    outputs: PlatformOutputs
+
+    def __init__(self, name: str, spec: PlatformSpec, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("modelform:platform:Platform", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        data = pulumi.ResourceOptions(parent=self, protect=spec.protect, retain_on_delete=spec.protect)
+        network = spec.network
+
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc", cidr_block=network.vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,
+            tags={"Name": f"{name}-vpc"}, opts=child)
+        route_table = aws.ec2.RouteTable(
+            f"{name}-private-routes", vpc_id=self.vpc.id, tags={"Name": f"{name}-private"}, opts=child)
+        # Only the region's own zones (no Local or Wavelength Zones, which need an opt-in).
+        zones = aws.get_availability_zones_output(
+            state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            opts=pulumi.InvokeOutputOptions(parent=self))
+        self.private_subnets = []
+        for index, block in enumerate(private_subnet_blocks(network.vpc_cidr, network.availability_zones)):
+            label = f"{name}-private-{index + 1}"
+            subnet = aws.ec2.Subnet(
+                label, vpc_id=self.vpc.id, cidr_block=block,
+                availability_zone=zones.names.apply(lambda names, index=index: _zone(names, index, network.availability_zones)),
+                map_public_ip_on_launch=False, tags={"Name": label, "modelform:tier": "private"}, opts=child)
+            aws.ec2.RouteTableAssociation(f"{label}-routes", subnet_id=subnet.id, route_table_id=route_table.id, opts=child)
+            self.private_subnets.append(subnet)
+        s3_endpoint = aws.ec2.VpcEndpoint(
+            f"{name}-s3-endpoint", vpc_id=self.vpc.id, service_name=f"com.amazonaws.{spec.region}.s3",
+            vpc_endpoint_type="Gateway", route_table_ids=[route_table.id], tags={"Name": f"{name}-s3"}, opts=child)
+        self.model_security_group = aws.ec2.SecurityGroup(
+            f"{name}-models",
+            vpc_id=self.vpc.id,
+            description="Model containers: no inbound; outbound HTTPS to S3 through the gateway endpoint only",
+            egress=[{
+                "description": "HTTPS to S3 (gateway endpoint)", "protocol": "tcp", "from_port": 443, "to_port": 443,
+                "prefix_list_ids": [s3_endpoint.prefix_list_id],
+            }],
+            tags={"Name": f"{name}-models"},
+            opts=child,
+        )
+
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"modelform {name}: buckets, endpoint volumes, data capture, alert topics",
+            enable_key_rotation=True, deletion_window_in_days=30, policy=account_id.apply(key_policy), opts=data)
+        aws.kms.Alias(f"{name}-key-alias", name=naming.key_alias(name), target_key_id=self.key.key_id, opts=child)
+
+        self.log_bucket = SecureBucket(f"{name}-access-logs", kms_key_arn=None, log_bucket=None, protect=spec.protect,
+                                       opts=child)
+        self.artifact_bucket = SecureBucket(f"{name}-artifacts", kms_key_arn=self.key.arn,
+                                            log_bucket=self.log_bucket.bucket.bucket, protect=spec.protect, opts=child)
+        self.capture_bucket = SecureBucket(f"{name}-capture", kms_key_arn=self.key.arn,
+                                           log_bucket=self.log_bucket.bucket.bucket, protect=spec.protect, opts=child)
+        subnet_ids = [s.id for s in self.private_subnets]
+        self.clusters = {
+            cluster.name: EksCluster(f"{name}-{cluster.name}", spec, cluster, subnet_ids=subnet_ids,
+                                     kms_key_arn=self.key.arn, opts=child)
+            for cluster in spec.clusters
+        }
+        self.outputs = PlatformOutputs(
+            region=spec.region,
+            vpc_id=self.vpc.id,
+            private_subnet_ids=pulumi.Output.all(*subnet_ids),
+            model_security_group_id=self.model_security_group.id,
+            kms_key_arn=self.key.arn,
+            artifact_bucket=self.artifact_bucket.bucket.bucket,
+            capture_bucket=self.capture_bucket.bucket.bucket,
+            log_bucket=self.log_bucket.bucket.bucket,
+            clusters={cluster: component.outputs.exports() for cluster, component in self.clusters.items()},
+        )
+        self.register_outputs(self.outputs.exports())
+
+
+def _zone(names: list[str], index: int, wanted: int) -> str:
+    if len(names) < wanted:
+        raise ValueError(f"the region offers {len(names)} availability zones; network.availability_zones asks for {wanted}")
+    return sorted(names)[index]
