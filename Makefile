@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup plan validate schema snapshots test bench clean
+.PHONY: setup plan validate schema docs snapshots test lint bench clean
 
 setup: $(STAMP)
 
@@ -28,11 +28,18 @@ validate: $(STAMP)
 schema: $(STAMP)
 	$(VENV)/bin/modelform schema --out modelform.schema.json
 
+docs: $(STAMP)
+	$(PY) -m modelform.docs --out docs/spec.md
+
 snapshots: $(STAMP)
 	$(PY) tests/snapshots/update.py
 
 test: $(STAMP)
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory lint
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check modules model_code tests bench stacks
 
 bench: $(STAMP)
 	$(PY) bench/validate_scale.py

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 #: checkov check id -> why it does not apply to what modelform declares.
 EXCEPTIONS: dict[str, str] = {
     "CKV_K8S_43": "images are referenced by tag, not digest: the serving image's tag is its code version (a content "
-                  "hash) in an ECR repository with immutable tags, and the aws-cli init image is pinned to a release; "
-                  "digests are unknown at plan time, before CI builds the image",
+    "hash) in an ECR repository with immutable tags, and the aws-cli init image is pinned to a release; "
+    "digests are unknown at plan time, before CI builds the image",
 }
 
 
@@ -37,14 +37,21 @@ def manifests(environment: str) -> list[dict]:
 
     os.chdir(REPO)
     plan = plan_environment(load_specs(["specs"]).raise_for_errors(), environment, progress=False)
-    objects = [r["inputs"] for s in plan["stacks"] for r in s["resources"] if r["type"].startswith("kubernetes:") and "kind" in r["inputs"]]
+    objects = [
+        r["inputs"]
+        for s in plan["stacks"]
+        for r in s["resources"]
+        if r["type"].startswith("kubernetes:") and "kind" in r["inputs"]
+    ]
     for stack in plan["stacks"]:  # the Jobs that EKS training state machines run
         for resource in stack["resources"]:
             if resource["type"] == "aws:sfn/stateMachine:StateMachine":
                 for state in json.loads(resource["inputs"]["definition"])["States"].values():
                     job = state.get("Parameters", {}).get("Job")
                     if job:
-                        objects.append(json.loads(json.dumps(job).replace('"name.$"', '"name"').replace("$$.Execution.Name", "x")))
+                        objects.append(
+                            json.loads(json.dumps(job).replace('"name.$"', '"name"').replace("$$.Execution.Name", "x"))
+                        )
     return objects
 
 
@@ -57,17 +64,26 @@ def main() -> int:
     objects = manifests(args.env)
     with tempfile.TemporaryDirectory() as folder:
         for index, manifest in enumerate(objects):
-            Path(folder, f"{index:03d}-{manifest['kind']}-{manifest['metadata']['name']}.yaml").write_text(yaml.safe_dump(manifest))
-        result = subprocess.run([args.checkov, "-d", folder, "--framework", "kubernetes", "--output", "json",
-                                 "--skip-download"], capture_output=True, text=True)
+            Path(folder, f"{index:03d}-{manifest['kind']}-{manifest['metadata']['name']}.yaml").write_text(
+                yaml.safe_dump(manifest)
+            )
+        result = subprocess.run(
+            [args.checkov, "-d", folder, "--framework", "kubernetes", "--output", "json", "--skip-download"],
+            capture_output=True,
+            text=True,
+        )
     report = json.loads(result.stdout or "{}")
     reports = report if isinstance(report, list) else [report]
     failed = [c for r in reports for c in r.get("results", {}).get("failed_checks", [])]
     passed = sum(len(r.get("results", {}).get("passed_checks", [])) for r in reports)
     unexplained = sorted({(c["check_id"], c["check_name"]) for c in failed if c["check_id"] not in EXCEPTIONS})
     summary = {
-        "scanner": "checkov", "env": args.env, "objects": len(objects), "passed_checks": passed,
-        "failed_checks": len(failed), "exceptions": EXCEPTIONS,
+        "scanner": "checkov",
+        "env": args.env,
+        "objects": len(objects),
+        "passed_checks": passed,
+        "failed_checks": len(failed),
+        "exceptions": EXCEPTIONS,
         "unexplained": [{"check": check, "name": name} for check, name in unexplained],
         "failed_by_resource": sorted({f"{c['check_id']} {c['resource']}" for c in failed}),
     }

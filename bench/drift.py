@@ -55,15 +55,19 @@ def main() -> None:
     result = {
         "benchmark": "drift",
         "machine": f"{os.cpu_count()} cores",
-        "rows": args.rows, "features": args.features,
+        "rows": args.rows,
+        "features": args.features,
         "ks_vectorised_s": round(ours_seconds, 2),
         "ks_scipy_loop_s": round(scipy_seconds, 2),
         "speedup": round(scipy_seconds / ours_seconds, 1),
         "max_abs_difference": float(np.max(np.abs(ours - reference))),
-        "psi_s": timings["psi"], "jensen_shannon_s": timings["jensen_shannon"],
+        "psi_s": timings["psi"],
+        "jensen_shannon_s": timings["jensen_shannon"],
     }
-    print(f"KS on {args.rows:,} x {args.features}: vectorised {ours_seconds:.1f} s, scipy loop {scipy_seconds:.1f} s "
-          f"({result['speedup']}x); PSI {timings['psi']} s, JS {timings['jensen_shannon']} s; identical: yes")
+    print(
+        f"KS on {args.rows:,} x {args.features}: vectorised {ours_seconds:.1f} s, scipy loop {scipy_seconds:.1f} s "
+        f"({result['speedup']}x); PSI {timings['psi']} s, JS {timings['jensen_shannon']} s; identical: yes"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
 

@@ -61,6 +61,7 @@ def child_bare(counts: list[int]) -> dict:
 
     started = time.perf_counter()
     for index, count in enumerate(counts):
+
         def program(count=count, index=index):
             for number in range(count):
                 aws.s3.Bucket(f"bucket-{number}", tags={"stack": str(index), "number": str(number)})
@@ -112,19 +113,26 @@ def main() -> None:
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     rows = []
-    print(f"{'models':>6} {'stacks':>6} {'resources':>9} {'modelform':>10} {'ms/res':>7} {'RSS MB':>7} "
-          f"{'bare':>8} {'RSS MB':>7} {'time x':>7} {'RSS x':>6}", flush=True)
+    print(
+        f"{'models':>6} {'stacks':>6} {'resources':>9} {'modelform':>10} {'ms/res':>7} {'RSS MB':>7} "
+        f"{'bare':>8} {'RSS MB':>7} {'time x':>7} {'RSS x':>6}",
+        flush=True,
+    )
     for count in args.n:
         row = measure(count)
         rows.append(row)
-        print(f"{row['models']:>6} {row['stacks']:>6} {row['resources']:>9} {row['modelform_s']:>9.2f}s "
-              f"{row['modelform_ms_per_resource']:>7.2f} {row['modelform_peak_rss_mb']:>7} {row['bare_pulumi_s']:>7.2f}s "
-              f"{row['bare_pulumi_peak_rss_mb']:>7} {row['time_ratio']:>7.2f} {row['rss_ratio']:>6.2f}", flush=True)
+        print(
+            f"{row['models']:>6} {row['stacks']:>6} {row['resources']:>9} {row['modelform_s']:>9.2f}s "
+            f"{row['modelform_ms_per_resource']:>7.2f} {row['modelform_peak_rss_mb']:>7} {row['bare_pulumi_s']:>7.2f}s "
+            f"{row['bare_pulumi_peak_rss_mb']:>7} {row['time_ratio']:>7.2f} {row['rss_ratio']:>6.2f}",
+            flush=True,
+        )
     if args.json:
         record = {
             "benchmark": "plan_scale",
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-            "baseline": "bare Pulumi program: the same number of aws.s3.Bucket registrations per stack, fresh mock runtime per stack",
+            "baseline": "bare Pulumi program: the same number of aws.s3.Bucket registrations per stack, fresh "
+            "mock runtime per stack",
             "results": rows,
         }
         Path(args.json).write_text(json.dumps(record, indent=2) + "\n")

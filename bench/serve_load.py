@@ -37,12 +37,30 @@ def train_model(folder: Path) -> str:
     from tests.model_code.synthetic import write_channels
 
     channels = write_channels(folder / "data", "binary_classification", rows=2000)
-    train.train(train.parse_args([
-        "--epochs", "2", "--train", channels["train"], "--validation", channels["validation"], "--model-dir", str(folder / "model"),
-        "--output-dir", str(folder / "out"), "--checkpoint-dir", str(folder / "ckpt"),
-        # A network with real per-call work (4 x 1024 units, ~ms per forward on a CPU core), as
-        # models worth serving are; a toy network would measure only HTTP and parsing overhead.
-        "--hidden", "1024", "--layers", "4"]))
+    train.train(
+        train.parse_args(
+            [
+                "--epochs",
+                "2",
+                "--train",
+                channels["train"],
+                "--validation",
+                channels["validation"],
+                "--model-dir",
+                str(folder / "model"),
+                "--output-dir",
+                str(folder / "out"),
+                "--checkpoint-dir",
+                str(folder / "ckpt"),
+                # A network with real per-call work (4 x 1024 units, ~ms per forward on a CPU core), as
+                # models worth serving are; a toy network would measure only HTTP and parsing overhead.
+                "--hidden",
+                "1024",
+                "--layers",
+                "4",
+            ]
+        )
+    )
     return str(folder / "model")
 
 
@@ -85,8 +103,23 @@ def run(model_dir: str, label: str, server_args: list[str], clients: int, second
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "model_code.serve", "--model-dir", model_dir, "--port", str(port),
-                               "--host", "127.0.0.1", *server_args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "model_code.serve",
+            "--model-dir",
+            model_dir,
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            *server_args,
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         for _ in range(300):
             try:
@@ -98,8 +131,10 @@ def run(model_dir: str, label: str, server_args: list[str], clients: int, second
                 time.sleep(0.1)
         processes = 4
         results_queue: multiprocessing.Queue = multiprocessing.Queue()
-        workers = [multiprocessing.Process(target=client_process, args=(port, clients // processes, seconds, results_queue))
-                   for _ in range(processes)]
+        workers = [
+            multiprocessing.Process(target=client_process, args=(port, clients // processes, seconds, results_queue))
+            for _ in range(processes)
+        ]
         for process in workers:
             process.start()
         collected = [results_queue.get() for _ in workers]
@@ -138,18 +173,44 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         model_dir = train_model(Path(temporary))
         rows = [
-            run(model_dir, "dynamic batching", ["--max-batch-rows", "256", "--max-delay-ms", "5"], args.clients, args.seconds),
-            run(model_dir, "one request at a time", ["--max-batch-rows", "1", "--max-delay-ms", "0"], args.clients, args.seconds),
+            run(
+                model_dir,
+                "dynamic batching",
+                ["--max-batch-rows", "256", "--max-delay-ms", "5"],
+                args.clients,
+                args.seconds,
+            ),
+            run(
+                model_dir,
+                "one request at a time",
+                ["--max-batch-rows", "1", "--max-delay-ms", "0"],
+                args.clients,
+                args.seconds,
+            ),
         ]
     ratio = round(rows[0]["throughput_200_per_s"] / max(rows[1]["throughput_200_per_s"], 1e-9), 2)
     for row in rows:
-        print(f"{row['configuration']:<22} 200/s={row['throughput_200_per_s']:>8} p50={row['p50_ms']:>7} ms "
-              f"p99={row['p99_ms']:>7} ms 503={row['overloaded_503']:>6} other={row['other_statuses']} errors={row['connection_errors']}")
+        print(
+            f"{row['configuration']:<22} 200/s={row['throughput_200_per_s']:>8} p50={row['p50_ms']:>7} ms "
+            f"p99={row['p99_ms']:>7} ms 503={row['overloaded_503']:>6} "
+            f"other={row['other_statuses']} errors={row['connection_errors']}"
+        )
     print(f"throughput ratio batching / one-at-a-time: {ratio}")
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "benchmark": "serve_load", "machine": f"{os.cpu_count()} cores", "clients": args.clients,
-            "seconds": args.seconds, "results": rows, "throughput_ratio": ratio}, indent=2) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "benchmark": "serve_load",
+                    "machine": f"{os.cpu_count()} cores",
+                    "clients": args.clients,
+                    "seconds": args.seconds,
+                    "results": rows,
+                    "throughput_ratio": ratio,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

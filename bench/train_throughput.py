@@ -41,7 +41,12 @@ class NaiveBatches:
 
     def __init__(self, tensors, batch_size: int, device: torch.device):
         self.loader = torch.utils.data.DataLoader(
-            torch.utils.data.TensorDataset(*tensors), batch_size=batch_size, shuffle=True, num_workers=0, pin_memory=False)
+            torch.utils.data.TensorDataset(*tensors),
+            batch_size=batch_size,
+            shuffle=True,
+            num_workers=0,
+            pin_memory=False,
+        )
         self.device = device
         self.wait_seconds = 0.0
 
@@ -101,7 +106,9 @@ def main() -> None:
     steps = args.steps or (300 if gpu else 40)
     schema, tensors = make_data(rows, args.features)
     results = [measure("naive", NaiveBatches(tensors, args.batch_size, device), schema, device, steps, 3, bf16=False)]
-    results.append(measure("tuned", train.Batches(tensors, args.batch_size, device), schema, device, steps, 3, bf16=gpu))
+    results.append(
+        measure("tuned", train.Batches(tensors, args.batch_size, device), schema, device, steps, 3, bf16=gpu)
+    )
     if gpu:
         forced = train.Batches(tensors, args.batch_size, device, strategy="pinned-prefetch")
         results.append(measure("tuned-pinned-prefetch", forced, schema, device, steps, 3, bf16=True))
@@ -109,15 +116,20 @@ def main() -> None:
     print(f"{'pipeline':<24} {'strategy':<16} {'samples/s':>12} {'data wait':>10} {'x naive':>8}")
     for row in results:
         row["ratio_to_naive"] = round(row["samples_per_second"] / naive, 2)
-        print(f"{row['pipeline']:<24} {row['strategy']:<16} {row['samples_per_second']:>12,} "
-              f"{100 * row['data_wait_fraction']:>9.1f}% {row['ratio_to_naive']:>8.2f}")
+        print(
+            f"{row['pipeline']:<24} {row['strategy']:<16} {row['samples_per_second']:>12,} "
+            f"{100 * row['data_wait_fraction']:>9.1f}% {row['ratio_to_naive']:>8.2f}"
+        )
     if args.json:
         record = {
             "benchmark": "train_throughput",
             "device": torch.cuda.get_device_name(device) if gpu else f"CPU ({os.cpu_count()} cores)",
             "torch": torch.__version__,
             "python": platform.python_version(),
-            "rows": rows, "features": args.features, "batch_size": args.batch_size, "steps": steps,
+            "rows": rows,
+            "features": args.features,
+            "batch_size": args.batch_size,
+            "steps": steps,
             "results": results,
         }
         Path(args.json).write_text(json.dumps(record, indent=2) + "\n")

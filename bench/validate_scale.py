@@ -64,8 +64,10 @@ deployments:
       max_instances: {max_instances}
       target_invocations_per_instance: 300
       scheduled:
-        - {{name: black-friday, start: "2026-11-27T00:00:00Z", end: "2026-11-29T08:00:00Z", min_instances: 10, max_instances: 80}}
-        - {{name: cyber-monday, start: "2026-11-30T00:00:00Z", end: "2026-12-01T08:00:00Z", min_instances: 12, max_instances: 90}}
+        - {{name: black-friday, start: "2026-11-27T00:00:00Z", end: "2026-11-29T08:00:00Z",
+           min_instances: 10, max_instances: 80}}
+        - {{name: cyber-monday, start: "2026-11-30T00:00:00Z", end: "2026-12-01T08:00:00Z",
+           min_instances: 12, max_instances: 90}}
     rollout: {{strategy: canary, step_percent: 10, wait: 10m}}
     data_capture_percent: 20
 {eks}monitoring:
@@ -80,7 +82,9 @@ retraining:
 environments:
   dev:
     deployments:
-      - {{name: default, instance_type: ml.m5.large, autoscaling: {{min_instances: 1, max_instances: 2, scheduled: []}}}}
+      - name: default
+        instance_type: ml.m5.large
+        autoscaling: {{min_instances: 1, max_instances: 2, scheduled: []}}
     retraining: {{triggers: [schedule]}}
   prod: {{protect: true}}
 """
@@ -102,8 +106,17 @@ def generate(folder: Path, count: int) -> None:
     for i in range(count):
         version = 1 + i % 40
         values = dict(
-            name=f"model-{i:05d}", i=i, team=i % 17, cost=4000 + i % 300, day=1 + i % 28, count=1 + i % 4,
-            hours=2 + i % 6, epochs=5 + i % 20, version=version, next_version=version + 1, max_instances=10 + i % 50,
+            name=f"model-{i:05d}",
+            i=i,
+            team=i % 17,
+            cost=4000 + i % 300,
+            day=1 + i % 28,
+            count=1 + i % 4,
+            hours=2 + i % 6,
+            epochs=5 + i % 20,
+            version=version,
+            next_version=version + 1,
+            max_instances=10 + i % 50,
         )
         values["eks"] = EKS.format(**values) if i % 3 == 0 else ""
         (folder / "specs" / f"model-{i:05d}.yaml").write_text(MODEL.format(**values))
@@ -121,7 +134,9 @@ def measure(count: int, repeat: int) -> dict:
         generate(folder, count)
         files = sorted((folder / "specs").glob("*.yaml"))
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        baseline = min(timed(lambda: [yaml.load(f.read_text(), Loader=loader) for f in files])[0] for _ in range(repeat))
+        baseline = min(
+            timed(lambda: [yaml.load(f.read_text(), Loader=loader) for f in files])[0] for _ in range(repeat)
+        )
         runs = []
         for _ in range(repeat):
             seconds, specs = timed(lambda: load_specs([str(folder / "specs")], root=str(folder)))
@@ -147,8 +162,10 @@ def main() -> None:
     rows = [measure(n, args.repeat) for n in args.n]
     print(f"{'specs':>6} {'yaml.safe_load':>15} {'modelform':>10} {'specs/s':>8} {'ratio':>6}")
     for row in rows:
-        print(f"{row['specs']:>6} {row['baseline_yaml_safe_load_s']:>14.3f}s {row['modelform_validate_s']:>9.3f}s "
-              f"{row['specs_per_s']:>8} {row['ratio_to_baseline']:>5.1f}x")
+        print(
+            f"{row['specs']:>6} {row['baseline_yaml_safe_load_s']:>14.3f}s {row['modelform_validate_s']:>9.3f}s "
+            f"{row['specs_per_s']:>8} {row['ratio_to_baseline']:>5.1f}x"
+        )
     if args.json:
         record = {
             "benchmark": "validate_scale",

@@ -38,9 +38,9 @@ class JobError(Exception):
 
 
 def split_s3(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://") or "/" not in uri[len("s3://"):]:
+    if not uri.startswith("s3://") or "/" not in uri[len("s3://") :]:
         raise JobError(f"'{uri}' is not an S3 location (s3://bucket/key)")
-    bucket, key = uri[len("s3://"):].split("/", 1)
+    bucket, key = uri[len("s3://") :].split("/", 1)
     return bucket, key
 
 
@@ -67,7 +67,7 @@ def download_prefix(client, uri: str, folder: str) -> int:
     count = 0
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            relative = item["Key"][len(prefix):].lstrip("/") or os.path.basename(item["Key"])
+            relative = item["Key"][len(prefix) :].lstrip("/") or os.path.basename(item["Key"])
             if item["Key"].endswith("/"):
                 continue  # a folder marker
             target = os.path.realpath(os.path.join(folder, relative))
@@ -114,8 +114,15 @@ def run(command: list[str], cwd: str) -> None:
         raise JobError(f"{command[1]} exited with {result.returncode}")
 
 
-def train(client, bucket: str, model_key: str, hyperparameters: Sequence[str], code_dir: str = CODE_DIR,
-          model_dir: str = MODEL_DIR, scratch: str = "/tmp") -> str:
+def train(
+    client,
+    bucket: str,
+    model_key: str,
+    hyperparameters: Sequence[str],
+    code_dir: str = CODE_DIR,
+    model_dir: str = MODEL_DIR,
+    scratch: str = "/tmp",
+) -> str:
     """train.py with `hyperparameters`, then model.tar.gz to s3://bucket/model_key; the key."""
     run([sys.executable, "train.py", *hyperparameters], cwd=code_dir)
     archive = os.path.join(scratch, "model.tar.gz")
@@ -125,15 +132,26 @@ def train(client, bucket: str, model_key: str, hyperparameters: Sequence[str], c
     return key
 
 
-def evaluate(client, bucket: str, model_key: str, evaluation_key: str, test_dir: str, code_dir: str = CODE_DIR,
-             model_dir: str = MODEL_DIR, output_dir: str = OUTPUT_DIR, scratch: str = "/tmp") -> str:
+def evaluate(
+    client,
+    bucket: str,
+    model_key: str,
+    evaluation_key: str,
+    test_dir: str,
+    code_dir: str = CODE_DIR,
+    model_dir: str = MODEL_DIR,
+    output_dir: str = OUTPUT_DIR,
+    scratch: str = "/tmp",
+) -> str:
     """The model of the train Job from s3://bucket/model_key, evaluate.py on `test_dir`, then
     evaluation.json to s3://bucket/evaluation_key; the key."""
     archive = os.path.join(scratch, "model.tar.gz")
     client.download_file(bucket, expand(model_key), archive)
     unpack(archive, model_dir)
-    run([sys.executable, "evaluate.py", "--model-dir", model_dir, "--test", test_dir, "--output-dir", output_dir],
-        cwd=code_dir)
+    run(
+        [sys.executable, "evaluate.py", "--model-dir", model_dir, "--test", test_dir, "--output-dir", output_dir],
+        cwd=code_dir,
+    )
     key = expand(evaluation_key)
     client.upload_file(os.path.join(output_dir, EVALUATION_FILE), bucket, key)
     return key
@@ -171,8 +189,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif args.step == "train":
             log.info("model uploaded to %s", train(client, args.bucket, args.model_key, args.hyperparameters))
         else:
-            log.info("evaluation uploaded to %s",
-                     evaluate(client, args.bucket, args.model_key, args.evaluation_key, args.test))
+            log.info(
+                "evaluation uploaded to %s",
+                evaluate(client, args.bucket, args.model_key, args.evaluation_key, args.test),
+            )
     except JobError as error:
         log.error("%s", error)
         return 1

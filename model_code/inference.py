@@ -32,10 +32,12 @@ else:
 try:  # inside the SageMaker PyTorch serving container
     from sagemaker_inference.errors import GenericInferenceToolkitError as _ToolkitError
 except ImportError:  # laptops, tests and our own server
+
     class _ToolkitError(Exception):  # type: ignore[no-redef]
         def __init__(self, status_code: int, message: str = "", phrase: str = ""):
             super().__init__(message)
             self.status_code, self.message, self.phrase = status_code, message, phrase
+
 
 #: Largest request accepted, in rows: bigger batches belong in batch transform.
 MAX_ROWS = 10_000
@@ -87,7 +89,9 @@ def input_fn(body: Any, content_type: str) -> pd.DataFrame:
         try:
             document = json.loads(text)
         except json.JSONDecodeError as error:
-            raise BadRequest(f"the request is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+            raise BadRequest(
+                f"the request is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+            ) from None
         instances = document.get("instances") if isinstance(document, dict) and "instances" in document else document
         if isinstance(instances, dict):
             instances = [instances]
@@ -125,7 +129,10 @@ def prepare(data: pd.DataFrame, model: Model) -> pd.DataFrame:
     schema = model.schema
     if all(isinstance(c, int) for c in data.columns):  # positional rows (CSV or JSON lists)
         if data.shape[1] != len(schema.features):
-            raise BadRequest(f"each row needs {len(schema.features)} values in this order: {', '.join(schema.features)} (got {data.shape[1]})")
+            raise BadRequest(
+                f"each row needs {len(schema.features)} "
+                f"values in this order: {', '.join(schema.features)} (got {data.shape[1]})"
+            )
         data = data.set_axis(schema.features, axis=1)
         for column in schema.numeric:  # CSV gives text: numeric columns must parse
             data[column] = _numeric(data[column], column)

@@ -91,11 +91,11 @@ def regression_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, fl
     total = np.sum((truth - truth.mean()) ** 2)
     nonzero = np.abs(truth) > _EPS
     return {
-        "rmse": float(np.sqrt(np.mean(errors ** 2))),
+        "rmse": float(np.sqrt(np.mean(errors**2))),
         "mae": float(np.mean(np.abs(errors))),
-        "mse": float(np.mean(errors ** 2)),
+        "mse": float(np.mean(errors**2)),
         "mape": float(np.mean(np.abs(errors[nonzero] / truth[nonzero])) * 100) if nonzero.any() else float("nan"),
-        "r2": float(1 - np.sum(errors ** 2) / total) if total > 0 else float("nan"),
+        "r2": float(1 - np.sum(errors**2) / total) if total > 0 else float("nan"),
     }
 
 

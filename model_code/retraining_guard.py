@@ -74,8 +74,10 @@ class _SageMakerPipeline:
 
     def start(self, token: str, display: str, description: str) -> str:
         return self.client.start_pipeline_execution(
-            PipelineName=self.name, PipelineExecutionDisplayName=display[:82],
-            PipelineExecutionDescription=description[:3072], ClientRequestToken=token,
+            PipelineName=self.name,
+            PipelineExecutionDisplayName=display[:82],
+            PipelineExecutionDescription=description[:3072],
+            ClientRequestToken=token,
         )["PipelineExecutionArn"]
 
 
@@ -95,8 +97,9 @@ class _StateMachine:
         # The execution name is the idempotency token: Step Functions refuses a second execution
         # of the same name, so racing invocations start one. The training Job is named after it.
         try:
-            return self.client.start_execution(stateMachineArn=self.name, name=token,
-                                               input=json.dumps({"reason": description}))["executionArn"]
+            return self.client.start_execution(
+                stateMachineArn=self.name, name=token, input=json.dumps({"reason": description})
+            )["executionArn"]
         except self.client.exceptions.ExecutionAlreadyExists:
             return f"{self.name.replace(':stateMachine:', ':execution:')}:{token}"
 
@@ -107,8 +110,11 @@ def _seconds(moment: Any) -> float:
 
 def handler(event: dict, context: Any = None, *, client=None, now: Optional[float] = None) -> dict:
     cooldown = int(os.environ.get("COOLDOWN_SECONDS", "86400"))
-    target = (_StateMachine(os.environ["STATE_MACHINE_ARN"], client) if os.environ.get("STATE_MACHINE_ARN")
-              else _SageMakerPipeline(os.environ["PIPELINE_NAME"], client))
+    target = (
+        _StateMachine(os.environ["STATE_MACHINE_ARN"], client)
+        if os.environ.get("STATE_MACHINE_ARN")
+        else _SageMakerPipeline(os.environ["PIPELINE_NAME"], client)
+    )
     now = time.time() if now is None else now
     trigger = describe_trigger(event)
 
@@ -128,8 +134,12 @@ def handler(event: dict, context: Any = None, *, client=None, now: Optional[floa
         last_seconds = _seconds(recent[0][2])
         if now - last_seconds < cooldown:
             wait = int(cooldown - (now - last_seconds))
-            return answer(False, f"skipped: cooldown, the last execution started {int(now - last_seconds)} s ago "
-                                 f"(next allowed in {wait} s)", execution_arn=recent[0][1])
+            return answer(
+                False,
+                f"skipped: cooldown, the last execution started {int(now - last_seconds)} s ago "
+                f"(next allowed in {wait} s)",
+                execution_arn=recent[0][1],
+            )
     window = int(now // cooldown)
     token = hashlib.sha256(f"{target.name}:{window}".encode()).hexdigest()[:32]
     display = f"retrain-{datetime.fromtimestamp(now, timezone.utc):%Y%m%d-%H%M%S}"

@@ -117,10 +117,10 @@ def fit_schema(frame: pd.DataFrame, label: str, problem_type: str) -> FeatureSch
     features = [str(c) for c in frame.columns if c != label]
     if not features:
         raise DataError("the data has no feature columns besides the label")
-    numeric = [c for c in features if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
-    categorical = {
-        c: sorted(frame[c].dropna().astype(str).unique().tolist()) for c in features if c not in numeric
-    }
+    numeric = [
+        c for c in features if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+    categorical = {c: sorted(frame[c].dropna().astype(str).unique().tolist()) for c in features if c not in numeric}
     values = frame[numeric].to_numpy(dtype=np.float64) if numeric else np.zeros((len(frame), 0))
     mean = np.nanmean(values, axis=0) if len(values) else np.zeros(len(numeric))
     std = np.nanstd(values, axis=0) if len(values) else np.ones(len(numeric))
@@ -142,7 +142,9 @@ def fit_schema(frame: pd.DataFrame, label: str, problem_type: str) -> FeatureSch
     else:
         classes = sorted(target.unique().tolist(), key=lambda v: (str(type(v)), v))
         if problem_type == "binary_classification" and len(classes) != 2:
-            raise DataError(f"binary classification needs exactly 2 label values; '{label}' has {len(classes)}: {classes[:10]}")
+            raise DataError(
+                f"binary classification needs exactly 2 label values; '{label}' has {len(classes)}: {classes[:10]}"
+            )
         if problem_type == "multiclass_classification" and len(classes) < 2:
             raise DataError(f"multiclass classification needs at least 2 label values; '{label}' has {classes}")
         schema.classes = [c.item() if hasattr(c, "item") else c for c in classes]
@@ -175,7 +177,9 @@ def encode(frame: pd.DataFrame, schema: FeatureSchema, *, with_target: bool = Tr
             raise DataError(f"label column '{schema.label}' is not in the data")
         labels = frame[schema.label]
         if schema.problem_type == "regression":
-            target = torch.from_numpy(((labels.to_numpy(dtype=np.float64) - schema.target_mean) / schema.target_std).astype(np.float32))
+            target = torch.from_numpy(
+                ((labels.to_numpy(dtype=np.float64) - schema.target_mean) / schema.target_std).astype(np.float32)
+            )
         else:
             lookup = {value: code for code, value in enumerate(schema.classes)}
             codes = labels.map(lambda v: lookup.get(v.item() if hasattr(v, "item") else v, -1)).to_numpy(dtype=np.int64)
@@ -201,7 +205,8 @@ class TabularNet(nn.Module):
         super().__init__()
         self.config = {"hidden": hidden, "layers": layers, "dropout": dropout}
         self.embeddings = nn.ModuleList(
-            nn.Embedding(len(vocabulary) + 1, embedding_size(len(vocabulary))) for vocabulary in schema.categorical.values()
+            nn.Embedding(len(vocabulary) + 1, embedding_size(len(vocabulary)))
+            for vocabulary in schema.categorical.values()
         )
         width = len(schema.numeric) + sum(e.embedding_dim for e in self.embeddings)
         blocks: list[nn.Module] = []

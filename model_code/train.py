@@ -39,10 +39,30 @@ import torch
 
 if __package__:
     from . import metrics as quality
-    from .tabular import DataError, FeatureSchema, TabularNet, encode, fit_schema, loss_function, read_table, save_model, to_predictions
+    from .tabular import (
+        DataError,
+        FeatureSchema,
+        TabularNet,
+        encode,
+        fit_schema,
+        loss_function,
+        read_table,
+        save_model,
+        to_predictions,
+    )
 else:  # run as a script by SageMaker: this folder is the working directory
     import metrics as quality  # type: ignore[no-redef]
-    from tabular import DataError, FeatureSchema, TabularNet, encode, fit_schema, loss_function, read_table, save_model, to_predictions  # type: ignore[no-redef]
+    from tabular import (
+        DataError,
+        FeatureSchema,
+        TabularNet,
+        encode,
+        fit_schema,
+        loss_function,
+        read_table,
+        save_model,
+        to_predictions,
+    )  # type: ignore[no-redef]
 
 log = logging.getLogger("modelform.train")
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -68,7 +88,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN", "data/train"))
     parser.add_argument("--validation", default=os.environ.get("SM_CHANNEL_VALIDATION", "data/validation"))
     parser.add_argument("--model-dir", "--model_dir", dest="model_dir", default=os.environ.get("SM_MODEL_DIR", "model"))
-    parser.add_argument("--output-dir", "--output_dir", dest="output_dir", default=os.environ.get("SM_OUTPUT_DATA_DIR", "output"))
+    parser.add_argument(
+        "--output-dir", "--output_dir", dest="output_dir", default=os.environ.get("SM_OUTPUT_DATA_DIR", "output")
+    )
     # SageMaker passes every hyperparameter as a flag; ignore the ones this script does not use.
     args, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -88,8 +110,15 @@ class Batches:
     training loop was blocked on the next batch.
     """
 
-    def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int, device: torch.device,
-                 shuffle: bool = True, seed: int = 0, strategy: Optional[str] = None):
+    def __init__(
+        self,
+        tensors: tuple[torch.Tensor, ...],
+        batch_size: int,
+        device: torch.device,
+        shuffle: bool = True,
+        seed: int = 0,
+        strategy: Optional[str] = None,
+    ):
         self.batch_size = batch_size
         self.device = device
         self.shuffle = shuffle
@@ -136,7 +165,9 @@ class Batches:
                 if stop.is_set():
                     return
                 pinned = tuple(
-                    torch.index_select(t, 0, chunk, out=torch.empty((len(chunk), *t.shape[1:]), dtype=t.dtype, pin_memory=True))
+                    torch.index_select(
+                        t, 0, chunk, out=torch.empty((len(chunk), *t.shape[1:]), dtype=t.dtype, pin_memory=True)
+                    )
                     for t in self.tensors
                 )
                 put(pinned)
@@ -216,7 +247,9 @@ def choose_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def evaluate_split(model: TabularNet, tensors, schema: FeatureSchema, device: torch.device, batch_size: int) -> dict[str, float]:
+def evaluate_split(
+    model: TabularNet, tensors, schema: FeatureSchema, device: torch.device, batch_size: int
+) -> dict[str, float]:
     numeric, categorical, target = tensors
     model.eval()
     outputs = []
@@ -233,8 +266,15 @@ def evaluate_split(model: TabularNet, tensors, schema: FeatureSchema, device: to
     return quality.quality_metrics(schema.problem_type, truth, predictions)
 
 
-def train_epoch(model: TabularNet, batches, optimizer, criterion, device: torch.device,
-                bf16: Optional[bool] = None, max_steps: Optional[int] = None) -> tuple[float, float, int]:
+def train_epoch(
+    model: TabularNet,
+    batches,
+    optimizer,
+    criterion,
+    device: torch.device,
+    bf16: Optional[bool] = None,
+    max_steps: Optional[int] = None,
+) -> tuple[float, float, int]:
     """One pass over `batches` (anything iterable with a `wait_seconds` counter that yields
     batches on `device`): (mean loss, seconds, rows). bf16 autocast on GPUs unless told otherwise.
     Synchronises once, at the end, to read the loss."""
@@ -282,7 +322,13 @@ def train(args: argparse.Namespace) -> dict:
         log.info("resuming from the checkpoint after epoch %d", start_epoch)
 
     batches = Batches(train_tensors, args.batch_size, device, seed=args.seed + start_epoch)
-    log.info("training on %s: %d rows, %d batches per epoch, input pipeline %s", device, batches.rows, len(batches), batches.strategy)
+    log.info(
+        "training on %s: %d rows, %d batches per epoch, input pipeline %s",
+        device,
+        batches.rows,
+        len(batches),
+        batches.strategy,
+    )
     for epoch in range(start_epoch + 1, args.epochs + 1):
         train_loss, seconds, rows = train_epoch(model, batches, optimizer, criterion, device)
         record = {
@@ -293,20 +339,49 @@ def train(args: argparse.Namespace) -> dict:
             "data_wait_fraction": batches.wait_seconds / seconds,
         }
         if validation_tensors is not None:
-            record.update({f"validation_{k}": v for k, v in evaluate_split(model, validation_tensors, schema, device, args.batch_size).items()})
+            record.update(
+                {
+                    f"validation_{k}": v
+                    for k, v in evaluate_split(model, validation_tensors, schema, device, args.batch_size).items()
+                }
+            )
         history.append(record)
-        log.info(" ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items() if args.profile or k not in ("seconds", "samples_per_second", "data_wait_fraction")))
+        log.info(
+            " ".join(
+                f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in record.items()
+                if args.profile or k not in ("seconds", "samples_per_second", "data_wait_fraction")
+            )
+        )
         if args.profile:
-            log.info("profile: epoch %d waited for data %.2f%% of %.2f s (%.0f samples/s, pipeline %s)",
-                     epoch, 100 * record["data_wait_fraction"], seconds, record["samples_per_second"], batches.strategy)
-        save_checkpoint(folder, {
-            "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "schema": schema.to_json(), "history": history, "torch_rng": torch.get_rng_state(),
-        })
+            log.info(
+                "profile: epoch %d waited for data %.2f%% of %.2f s (%.0f samples/s, pipeline %s)",
+                epoch,
+                100 * record["data_wait_fraction"],
+                seconds,
+                record["samples_per_second"],
+                batches.strategy,
+            )
+        save_checkpoint(
+            folder,
+            {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "schema": schema.to_json(),
+                "history": history,
+                "torch_rng": torch.get_rng_state(),
+            },
+        )
 
     save_model(model.cpu(), schema, args.model_dir)
     bundle_serving_code(args.model_dir)
-    summary = {"device": device.type, "input_pipeline": batches.strategy, "resumed_from_epoch": start_epoch, "history": history}
+    summary = {
+        "device": device.type,
+        "input_pipeline": batches.strategy,
+        "resumed_from_epoch": start_epoch,
+        "history": history,
+    }
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "training_metrics.json"), "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2)

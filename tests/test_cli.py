@@ -61,7 +61,9 @@ def test_usage_errors_exit_2(repo):
     assert run(repo, "frobnicate").returncode == 2
 
 
-@pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage", b"kind: Model\n" * 3, b"[1, 2", b"{}", b"kind: Platform\nclusters: 7\n"])
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe\x00garbage", b"kind: Model\n" * 3, b"[1, 2", b"{}", b"kind: Platform\nclusters: 7\n"]
+)
 def test_no_traceback_for_any_file_content(repo, content):
     (repo.root / "specs" / "x.yaml").write_bytes(content)
     result = run(repo, "validate")

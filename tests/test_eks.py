@@ -14,7 +14,12 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 def k8s_objects(plan: dict) -> list[dict]:
-    return [r["inputs"] for s in plan["stacks"] for r in s["resources"] if r["type"].startswith("kubernetes:") and "kind" in r["inputs"]]
+    return [
+        r["inputs"]
+        for s in plan["stacks"]
+        for r in s["resources"]
+        if r["type"].startswith("kubernetes:") and "kind" in r["inputs"]
+    ]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -22,7 +27,14 @@ def test_every_kubernetes_object_validates_strictly(sample_plans, sample_specs, 
     version = sample_specs.platform(env).cluster("serving-eu").kubernetes_version
     objects = k8s_objects(sample_plans[env])
     assert sorted({o["kind"] for o in objects}) == [
-        "Deployment", "HorizontalPodAutoscaler", "Ingress", "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount"]
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+    ]
     for manifest in objects:
         kubernetes_validate.validate(manifest, version, strict=True)  # raises on any violation
 
@@ -37,7 +49,9 @@ def test_pods_are_locked_down(sample_plans, env):
         for container in pod["containers"] + pod["initContainers"]:
             context = container["securityContext"]
             assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
-            assert context["capabilities"] == {"drop": ["ALL"]} and context["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert context["capabilities"] == {"drop": ["ALL"]} and context["seccompProfile"] == {
+                "type": "RuntimeDefault"
+            }
             assert container["resources"]["requests"] == container["resources"]["limits"]
         assert "replicas" not in deployment["spec"]  # the HPA owns it
 
@@ -48,16 +62,26 @@ def test_gpu_pods_request_gpus_and_tolerate_the_taint(sample_plans):
     (serve,) = pod["containers"]
     assert serve["resources"]["limits"] == {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
     assert pod["nodeSelector"] == {"modelform/gpu": "true"}
-    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+    assert pod["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+    ]
     assert serve["readinessProbe"]["httpGet"] == {"path": "/ping", "port": 8080}
     assert serve["livenessProbe"]["httpGet"] == {"path": "/ping", "port": 8080}
-    assert serve["image"].endswith(".dkr.ecr.us-east-1.amazonaws.com/modelform/serve:" + serve["image"].rsplit(":", 1)[1])
+    assert serve["image"].endswith(
+        ".dkr.ecr.us-east-1.amazonaws.com/modelform/serve:" + serve["image"].rsplit(":", 1)[1]
+    )
     (fetch,) = pod["initContainers"]
     assert fetch["image"] == serve["image"] and fetch["command"] == ["python"]
     assert fetch["args"] == [
-        "-m", "model_code.serve.fetch_model", "--model-package",
+        "-m",
+        "model_code.serve.fetch_model",
+        "--model-package",
         "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/car-damage-estimator/4",
-        "--region", "us-east-1", "--to", "/opt/ml/model"]
+        "--region",
+        "us-east-1",
+        "--to",
+        "/opt/ml/model",
+    ]
 
 
 @pytest.mark.parametrize("env, bounds", [("dev", (1, 2, 70)), ("staging", (2, 20, 70)), ("prod", (2, 20, 70))])
@@ -66,36 +90,58 @@ def test_hpa_and_pdb(sample_plans, env, bounds):
     hpa = resources["fraud-detector-eu-enterprise-current-horizontalpodautoscaler"]["inputs"]["spec"]
     target = hpa["metrics"][0]["resource"]["target"]["averageUtilization"]
     assert (hpa["minReplicas"], hpa["maxReplicas"], target) == bounds
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-detector-eu-enterprise-current"}
+    assert hpa["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "fraud-detector-eu-enterprise-current",
+    }
     pdb = resources["fraud-detector-eu-enterprise-current-poddisruptionbudget"]["inputs"]["spec"]
     assert pdb["maxUnavailable"] == 1
     network = resources["fraud-detector-eu-enterprise-current-networkpolicy"]["inputs"]["spec"]
-    assert network["ingress"] == [{"from": [{"ipBlock": {"cidr": "10.40.0.0/16"}}], "ports": [{"port": 8080, "protocol": "TCP"}]}]
+    assert network["ingress"] == [
+        {"from": [{"ipBlock": {"cidr": "10.40.0.0/16"}}], "ports": [{"port": 8080, "protocol": "TCP"}]}
+    ]
     assert network["policyTypes"] == ["Ingress", "Egress"]
 
 
 @pytest.mark.parametrize("env, weights", [("dev", [1000, 0]), ("prod", [950, 50])])
 def test_ingress_splits_traffic_by_variant_weight(sample_plans, env, weights):
-    ingress = resources_of(sample_plans[env], f"car-damage-estimator.{env}")["car-damage-estimator-default-ingress"]["inputs"]
+    ingress = resources_of(sample_plans[env], f"car-damage-estimator.{env}")["car-damage-estimator-default-ingress"][
+        "inputs"
+    ]
     annotations = ingress["metadata"]["annotations"]
     assert annotations["alb.ingress.kubernetes.io/scheme"] == "internal"
     groups = json.loads(annotations["alb.ingress.kubernetes.io/actions.weighted"])["forwardConfig"]["targetGroups"]
-    assert [(g["serviceName"], g["weight"]) for g in groups] == list(zip(
-        ["car-damage-estimator-default-current", "car-damage-estimator-default-shadow"], weights))
+    assert [(g["serviceName"], g["weight"]) for g in groups] == list(
+        zip(["car-damage-estimator-default-current", "car-damage-estimator-default-shadow"], weights)
+    )
 
 
 def test_pod_roles_read_only_their_model(sample_plans):
     resources = resources_of(sample_plans["prod"], "fraud-detector.prod")
-    trust = json.loads(resources["fraud-detector-eu-enterprise-current-pod-role"]["inputs"]["assumeRolePolicy"])["Statement"][0]
+    trust = json.loads(resources["fraud-detector-eu-enterprise-current-pod-role"]["inputs"]["assumeRolePolicy"])[
+        "Statement"
+    ][0]
     assert trust["Principal"] == {"Federated": "<acme-ml-serving-eu-oidc.arn>"}
     assert trust["Condition"]["StringEquals"] == {
-        "<acme-ml-serving-eu-control-plane.oidcIssuer>:sub": "system:serviceaccount:models:fraud-detector-eu-enterprise-current",
-        "<acme-ml-serving-eu-control-plane.oidcIssuer>:aud": "sts.amazonaws.com"}
-    statements = {s["Sid"]: s for s in json.loads(resources["fraud-detector-eu-enterprise-current-pod-role-policy"]["inputs"]["policy"])["Statement"]}
+        "<acme-ml-serving-eu-control-plane.oidcIssuer>:sub":
+            "system:serviceaccount:models:fraud-detector-eu-enterprise-current",
+        "<acme-ml-serving-eu-control-plane.oidcIssuer>:aud": "sts.amazonaws.com",
+    }
+    statements = {
+        s["Sid"]: s
+        for s in json.loads(resources["fraud-detector-eu-enterprise-current-pod-role-policy"]["inputs"]["policy"])[
+            "Statement"
+        ]
+    }
     assert statements["ReadOwnModel"]["Resource"] == ["arn:aws:s3:::<acme-ml-artifacts.bucket>/fraud-detector/models/*"]
-    assert statements["DescribeOwnVersion"]["Resource"] == ["arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/fraud-detector/12"]
+    assert statements["DescribeOwnVersion"]["Resource"] == [
+        "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/fraud-detector/12"
+    ]
     account = resources["fraud-detector-eu-enterprise-current-serviceaccount"]["inputs"]
-    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "<fraud-detector-eu-enterprise-current-pod-role.arn>"}
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "<fraud-detector-eu-enterprise-current-pod-role.arn>"
+    }
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -113,7 +159,11 @@ def test_clusters_and_node_groups(sample_plans, env):
     assert gpu["inputs"]["scalingConfig"] == {"desiredSize": 0, "maxSize": 20, "minSize": 0}
     assert gpu["options"]["ignoreChanges"] == ["scalingConfig.desiredSize"]
     system = resources["acme-ml-serving-eu-system"]["inputs"]
-    assert system["amiType"] == "BOTTLEROCKET_x86_64" and system["taints"] == [] and system["scalingConfig"]["minSize"] == 2
+    assert (
+        system["amiType"] == "BOTTLEROCKET_x86_64"
+        and system["taints"] == []
+        and system["scalingConfig"]["minSize"] == 2
+    )
     spot = resources["acme-ml-gpu-training-a100"]["inputs"]
     assert spot["capacityType"] == "SPOT" and spot["instanceTypes"] == ["p4d.24xlarge"]
     assert resources["acme-ml-serving-eu-oidc"]["inputs"]["clientIdLists"] == ["sts.amazonaws.com"]

@@ -17,8 +17,15 @@ from modelform.spec.parsers import parse_s3_uri
 from tests.conftest import resources_of
 
 WHERE = Resolved(
-    region="eu-west-1", account_id="123456789012", artifact_bucket="art", capture_bucket="cap",
-    kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/k", vpc_id="vpc-1", subnet_ids=("s-1",), security_group_ids=("g-1",))
+    region="eu-west-1",
+    account_id="123456789012",
+    artifact_bucket="art",
+    capture_bucket="cap",
+    kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/k",
+    vpc_id="vpc-1",
+    subnet_ids=("s-1",),
+    security_group_ids=("g-1",),
+)
 
 
 @pytest.mark.parametrize(
@@ -26,8 +33,18 @@ WHERE = Resolved(
     [
         ("10.40.0.0/16", 3, ["10.40.0.0/19", "10.40.32.0/19", "10.40.64.0/19"]),
         ("10.40.0.0/16", 2, ["10.40.0.0/18", "10.40.64.0/18"]),
-        ("192.168.0.0/24", 6, ["192.168.0.0/28", "192.168.0.16/28", "192.168.0.32/28", "192.168.0.48/28",
-                               "192.168.0.64/28", "192.168.0.80/28"]),
+        (
+            "192.168.0.0/24",
+            6,
+            [
+                "192.168.0.0/28",
+                "192.168.0.16/28",
+                "192.168.0.32/28",
+                "192.168.0.48/28",
+                "192.168.0.64/28",
+                "192.168.0.80/28",
+            ],
+        ),
     ],
 )
 def test_private_subnets_leave_half_the_vpc_free(cidr, zones, blocks):
@@ -48,8 +65,15 @@ def test_platform_network_in_the_plan(sample_plans):
     assert all(s["mapPublicIpOnLaunch"] is False for s in subnets)
     group = resources["acme-ml-models"]["inputs"]
     assert "ingress" not in group
-    assert group["egress"] == [{"description": "HTTPS to S3 (gateway endpoint)", "fromPort": 443,
-                                "prefixListIds": ["<acme-ml-s3-endpoint.prefixListId>"], "protocol": "tcp", "toPort": 443}]
+    assert group["egress"] == [
+        {
+            "description": "HTTPS to S3 (gateway endpoint)",
+            "fromPort": 443,
+            "prefixListIds": ["<acme-ml-s3-endpoint.prefixListId>"],
+            "protocol": "tcp",
+            "toPort": 443,
+        }
+    ]
     assert resources["acme-ml-key"]["inputs"]["enableKeyRotation"] is True
     assert resources["aws"]["inputs"]["region"] == "us-east-1"
 
@@ -67,7 +91,9 @@ def test_execution_policy_is_scoped_to_the_model():
         "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/fraud",
         "arn:aws:sagemaker:eu-west-1:123456789012:model-package/fraud/*",
     ]
-    assert statements["AttachToPlatformVpc"]["Condition"] == {"ArnEquals": {"ec2:Vpc": "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-1"}}
+    assert statements["AttachToPlatformVpc"]["Condition"] == {
+        "ArnEquals": {"ec2:Vpc": "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-1"}
+    }
     star = sorted(sid for sid, s in statements.items() if "*" in s["Resource"])
     assert star == ["DescribeNetworkIsReadOnlyOnStar", "EcrTokenIsIssuedOnlyForStar"]
     assert all(not a.endswith("*") for sid in star for a in statements[sid]["Action"])
@@ -78,17 +104,24 @@ def test_key_grants_only_for_aws_services():
     statements = _statements(iam.policy_document(execution_statements("fraud", WHERE)))
     assert "kms:CreateGrant" not in statements["UsePlatformKey"]["Action"]
     assert statements["GrantKeyOnlyToAwsServices"] == {
-        "Sid": "GrantKeyOnlyToAwsServices", "Effect": "Allow", "Action": ["kms:CreateGrant"],
-        "Resource": [WHERE.kms_key_arn], "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}
+        "Sid": "GrantKeyOnlyToAwsServices",
+        "Effect": "Allow",
+        "Action": ["kms:CreateGrant"],
+        "Resource": [WHERE.kms_key_arn],
+        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+    }
 
 
 def test_pinned_artifacts_are_readable_one_object_each():
     artifact = parse_s3_uri("s3://acme-models/fraud/v7/model.tar.gz")
     rollout = Rollout(RolloutStrategy.ALL_AT_ONCE, None, 0)
     deployments = tuple(
-        SageMakerDeployment(name, Target.SAGEMAKER, "ml.m5.large", 1, variants, None, rollout, 0) for name, variants in (
+        SageMakerDeployment(name, Target.SAGEMAKER, "ml.m5.large", 1, variants, None, rollout, 0)
+        for name, variants in (
             ("a", (Variant("pinned", None, artifact, 1.0), Variant("current", 3, None, 1.0))),
-            ("b", (Variant("pinned", None, artifact, 1.0),))))
+            ("b", (Variant("pinned", None, artifact, 1.0),)),
+        )
+    )
     assert pinned_artifacts(deployments) == (artifact,)
     statements = _statements(iam.policy_document(execution_statements("fraud", WHERE, pinned_artifacts(deployments))))
     assert statements["ReadPinnedArtifacts"]["Resource"] == ["arn:aws:s3:::acme-models/fraud/v7/model.tar.gz"]
@@ -104,20 +137,29 @@ def test_service_trust_guards_against_confused_deputies():
 
 
 def test_service_account_trust_names_one_service_account():
-    (statement,) = json.loads(iam.service_account_trust(
-        "arn:aws:iam::1:oidc-provider/oidc.eks/id/X", "https://oidc.eks/id/X", "models", "fraud-default-current"))["Statement"]
+    (statement,) = json.loads(
+        iam.service_account_trust(
+            "arn:aws:iam::1:oidc-provider/oidc.eks/id/X", "https://oidc.eks/id/X", "models", "fraud-default-current"
+        )
+    )["Statement"]
     assert statement["Action"] == ["sts:AssumeRoleWithWebIdentity"]
     assert statement["Principal"] == {"Federated": "arn:aws:iam::1:oidc-provider/oidc.eks/id/X"}
-    assert statement["Condition"] == {"StringEquals": {
-        "oidc.eks/id/X:sub": "system:serviceaccount:models:fraud-default-current", "oidc.eks/id/X:aud": "sts.amazonaws.com"}}
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "oidc.eks/id/X:sub": "system:serviceaccount:models:fraud-default-current",
+            "oidc.eks/id/X:aud": "sts.amazonaws.com",
+        }
+    }
 
 
 def test_policy_documents_are_sorted_merged_and_deduplicated():
-    text = iam.policy_document([
-        iam.allow("B", ["s3:PutObject", "s3:GetObject", "s3:GetObject"], ["arn:aws:s3:::x/*"]),
-        iam.allow("A", ["kms:Decrypt"], ["k2", "k1"]),
-        iam.allow("A", ["kms:Decrypt"], ["k1", "k3"]),
-    ])
+    text = iam.policy_document(
+        [
+            iam.allow("B", ["s3:PutObject", "s3:GetObject", "s3:GetObject"], ["arn:aws:s3:::x/*"]),
+            iam.allow("A", ["kms:Decrypt"], ["k2", "k1"]),
+            iam.allow("A", ["kms:Decrypt"], ["k1", "k3"]),
+        ]
+    )
     document = json.loads(text)
     assert document["Version"] == "2012-10-17"
     assert [s["Sid"] for s in document["Statement"]] == ["A", "B"]
@@ -140,13 +182,17 @@ def test_typed_locations_become_arns_without_string_slicing():
     assert iam.location_objects_arn(parse_s3_uri("s3://data/")) == "arn:aws:s3:::data/*"
     listing = iam.list_prefixes("List", [("data", "fraud/train/"), ("data", "fraud/labels/"), ("other", "")])
     assert [json.loads(iam.policy_document([s]))["Statement"][0]["Condition"] for s in listing] == [
-        {"StringLike": {"s3:prefix": ["fraud/labels/*", "fraud/train/*"]}}, {"StringLike": {"s3:prefix": ["*"]}}]
+        {"StringLike": {"s3:prefix": ["fraud/labels/*", "fraud/train/*"]}},
+        {"StringLike": {"s3:prefix": ["*"]}},
+    ]
 
 
 def test_tls_only_policy():
     (statement,) = json.loads(tls_only_policy("arn:aws:s3:::b"))["Statement"]
     assert statement["Resource"] == ["arn:aws:s3:::b", "arn:aws:s3:::b/*"] and statement["Effect"] == "Deny"
-    assert statement["Principal"] == {"AWS": "*"} and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Principal"] == {"AWS": "*"} and statement["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
 
 
 def test_no_component_writes_policy_json_by_hand():

@@ -38,37 +38,97 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 # Expected from reading the specs, not from the code under test.
 EXPECTED = {
     ("fraud-detector", "dev"): dict(
-        instance_type="ml.m5.large", weights={"current": 90, "candidate": 10}, bounds=(1, 2), initial=1, target=300,
-        cooldowns=(300, 60), windows={}, routing={"type": "CANARY", "waitIntervalInSeconds": 600, "canarySize": {"type": "CAPACITY_PERCENT", "value": 10}},
-        capture=20, latency_us=250_000, error_percent=1,
+        instance_type="ml.m5.large",
+        weights={"current": 90, "candidate": 10},
+        bounds=(1, 2),
+        initial=1,
+        target=300,
+        cooldowns=(300, 60),
+        windows={},
+        routing={
+            "type": "CANARY",
+            "waitIntervalInSeconds": 600,
+            "canarySize": {"type": "CAPACITY_PERCENT", "value": 10},
+        },
+        capture=20,
+        latency_us=250_000,
+        error_percent=1,
     ),
     ("fraud-detector", "staging"): dict(
-        instance_type="ml.g5.xlarge", weights={"current": 90, "candidate": 10}, bounds=(2, 40), initial=20, target=300,
+        instance_type="ml.g5.xlarge",
+        weights={"current": 90, "candidate": 10},
+        bounds=(2, 40),
+        initial=20,
+        target=300,
         cooldowns=(300, 60),
-        windows={"black-friday-start": ("at(2026-11-27T00:00:00)", 20, 120), "black-friday-end": ("at(2026-12-01T08:00:00)", 2, 40)},
-        routing={"type": "CANARY", "waitIntervalInSeconds": 600, "canarySize": {"type": "CAPACITY_PERCENT", "value": 10}},
-        capture=20, latency_us=250_000, error_percent=1,
+        windows={
+            "black-friday-start": ("at(2026-11-27T00:00:00)", 20, 120),
+            "black-friday-end": ("at(2026-12-01T08:00:00)", 2, 40),
+        },
+        routing={
+            "type": "CANARY",
+            "waitIntervalInSeconds": 600,
+            "canarySize": {"type": "CAPACITY_PERCENT", "value": 10},
+        },
+        capture=20,
+        latency_us=250_000,
+        error_percent=1,
     ),
     ("demand-forecaster", "dev"): dict(
-        instance_type="ml.m5.large", weights={"current": 100}, bounds=(1, 2), initial=1, target=600, cooldowns=(600, 120),
-        windows={}, routing={"type": "LINEAR", "waitIntervalInSeconds": 300, "linearStepSize": {"type": "CAPACITY_PERCENT", "value": 25}},
-        capture=10, latency_us=400_000, error_percent=0.5,
+        instance_type="ml.m5.large",
+        weights={"current": 100},
+        bounds=(1, 2),
+        initial=1,
+        target=600,
+        cooldowns=(600, 120),
+        windows={},
+        routing={
+            "type": "LINEAR",
+            "waitIntervalInSeconds": 300,
+            "linearStepSize": {"type": "CAPACITY_PERCENT", "value": 25},
+        },
+        capture=10,
+        latency_us=400_000,
+        error_percent=0.5,
     ),
     ("demand-forecaster", "staging"): dict(
-        instance_type="ml.c6i.2xlarge", weights={"current": 100}, bounds=(1, 4), initial=1, target=600, cooldowns=(600, 120),
-        windows={}, routing={"type": "LINEAR", "waitIntervalInSeconds": 300, "linearStepSize": {"type": "CAPACITY_PERCENT", "value": 25}},
-        capture=10, latency_us=400_000, error_percent=0.5,
+        instance_type="ml.c6i.2xlarge",
+        weights={"current": 100},
+        bounds=(1, 4),
+        initial=1,
+        target=600,
+        cooldowns=(600, 120),
+        windows={},
+        routing={
+            "type": "LINEAR",
+            "waitIntervalInSeconds": 300,
+            "linearStepSize": {"type": "CAPACITY_PERCENT", "value": 25},
+        },
+        capture=10,
+        latency_us=400_000,
+        error_percent=0.5,
     ),
     ("demand-forecaster", "prod"): dict(
-        instance_type="ml.c6i.2xlarge", weights={"current": 100}, bounds=(2, 30), initial=16, target=600, cooldowns=(600, 120),
+        instance_type="ml.c6i.2xlarge",
+        weights={"current": 100},
+        bounds=(2, 30),
+        initial=16,
+        target=600,
+        cooldowns=(600, 120),
         windows={
             "black-friday-start": ("at(2026-11-26T20:00:00)", 12, 80),
             "black-friday-end": ("at(2026-11-29T06:00:00)", 2, 30),
             "cyber-monday-start": ("at(2026-11-29T20:00:00)", 16, 100),
             "cyber-monday-end": ("at(2026-12-01T08:00:00)", 2, 30),
         },
-        routing={"type": "LINEAR", "waitIntervalInSeconds": 300, "linearStepSize": {"type": "CAPACITY_PERCENT", "value": 25}},
-        capture=10, latency_us=400_000, error_percent=0.5,
+        routing={
+            "type": "LINEAR",
+            "waitIntervalInSeconds": 300,
+            "linearStepSize": {"type": "CAPACITY_PERCENT", "value": 25},
+        },
+        capture=10,
+        latency_us=400_000,
+        error_percent=0.5,
     ),
 }
 EXPECTED[("fraud-detector", "prod")] = EXPECTED[("fraud-detector", "staging")]
@@ -95,7 +155,11 @@ def test_sample_endpoints_are_pinned(sample_plans, model, env):
     policy = endpoint["inputs"]["deploymentConfig"]["blueGreenUpdatePolicy"]
     assert policy["trafficRoutingConfiguration"] == expected["routing"]
     rollback = {a["alarmName"] for a in endpoint["inputs"]["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]}
-    alarms = {n: a for n, a in resources_of(sample_plans[env], stack, ALARM).items() if n.endswith(("-p99-latency", "-5xx-rate"))}
+    alarms = {
+        n: a
+        for n, a in resources_of(sample_plans[env], stack, ALARM).items()
+        if n.endswith(("-p99-latency", "-5xx-rate"))
+    }
     assert rollback == {a["inputs"]["name"] for a in alarms.values()} and len(alarms) == 2 * len(expected["weights"])
     topic = f"<{model}-monitoring-alerts.arn>"
     assert all(a["inputs"]["alarmActions"] == [topic] and a["inputs"]["okActions"] == [topic] for a in alarms.values())
@@ -103,7 +167,11 @@ def test_sample_endpoints_are_pinned(sample_plans, model, env):
     for variant in expected["weights"]:
         prefix = f"{model}-default-{variant}"
         latency, errors = alarms[f"{prefix}-p99-latency"]["inputs"], alarms[f"{prefix}-5xx-rate"]["inputs"]
-        assert (latency["metricName"], latency["extendedStatistic"], latency["threshold"]) == ("ModelLatency", "p99", expected["latency_us"])
+        assert (latency["metricName"], latency["extendedStatistic"], latency["threshold"]) == (
+            "ModelLatency",
+            "p99",
+            expected["latency_us"],
+        )
         assert latency["dimensions"] == {"EndpointName": endpoint_name, "VariantName": variant}
         assert errors["threshold"] == expected["error_percent"]
         assert errors["metricQueries"][2]["expression"] == "100 * errors / invocations"
@@ -115,9 +183,16 @@ def test_sample_endpoints_are_pinned(sample_plans, model, env):
         configuration = tracking["targetTrackingScalingPolicyConfiguration"]
         assert configuration["targetValue"] == expected["target"]
         assert (configuration["scaleInCooldown"], configuration["scaleOutCooldown"]) == expected["cooldowns"]
-        assert configuration["predefinedMetricSpecification"]["predefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
+        assert (
+            configuration["predefinedMetricSpecification"]["predefinedMetricType"]
+            == "SageMakerVariantInvocationsPerInstance"
+        )
         scheduled = {
-            name[len(prefix) + 1:]: (r["inputs"]["schedule"], r["inputs"]["scalableTargetAction"]["minCapacity"], r["inputs"]["scalableTargetAction"]["maxCapacity"])
+            name[len(prefix) + 1 :]: (
+                r["inputs"]["schedule"],
+                r["inputs"]["scalableTargetAction"]["minCapacity"],
+                r["inputs"]["scalableTargetAction"]["maxCapacity"],
+            )
             for name, r in resources_of(sample_plans[env], stack, SCHEDULED).items()
             if name.startswith(prefix + "-")
         }
@@ -128,7 +203,9 @@ def test_models_serve_registry_versions_network_isolated(sample_plans):
     models = resources_of(sample_plans["prod"], "fraud-detector.prod", MODEL)
     assert sorted(models) == ["fraud-detector-default-candidate-model", "fraud-detector-default-current-model"]
     current = models["fraud-detector-default-current-model"]["inputs"]
-    assert current["primaryContainer"] == {"modelPackageName": "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/fraud-detector/12"}
+    assert current["primaryContainer"] == {
+        "modelPackageName": "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/fraud-detector/12"
+    }
     assert current["enableNetworkIsolation"] is True
     assert current["vpcConfig"] == {
         "securityGroupIds": ["<acme-ml-models.id>"],
@@ -149,7 +226,9 @@ def test_eks_only_models_get_no_sagemaker_serving_or_training(sample_plans):
 
 
 def _deployment(scaling=None, count=1, rollout=Rollout(RolloutStrategy.ALL_AT_ONCE, None, 600)):
-    return SageMakerDeployment("d", "sagemaker", "ml.m5.large", count, (Variant("v", 1, None, 1.0),), scaling, rollout, 0)
+    return SageMakerDeployment(
+        "d", "sagemaker", "ml.m5.large", count, (Variant("v", 1, None, 1.0),), scaling, rollout, 0
+    )
 
 
 def _utc(day: int, hour: int = 0) -> datetime:
@@ -173,7 +252,10 @@ def test_scheduled_steps_raise_at_start_and_restore_at_end():
 
 
 def test_traffic_routing_and_timeouts():
-    assert traffic_routing(Rollout(RolloutStrategy.ALL_AT_ONCE, None, 300)) == {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": 300}
+    assert traffic_routing(Rollout(RolloutStrategy.ALL_AT_ONCE, None, 300)) == {
+        "type": "ALL_AT_ONCE",
+        "wait_interval_in_seconds": 300,
+    }
     assert max_execution_timeout(Rollout(RolloutStrategy.ALL_AT_ONCE, None, 0)) == 900
     assert max_execution_timeout(Rollout(RolloutStrategy.CANARY, 10, 600)) == 2 * (600 + 900)
     assert max_execution_timeout(Rollout(RolloutStrategy.LINEAR, 10, 3600)) == 28800  # SageMaker's ceiling

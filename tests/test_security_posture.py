@@ -40,14 +40,22 @@ def test_every_bucket_is_private_encrypted_versioned_tls_only_and_logged(sample_
     buckets = [r["name"] for r in resources if r["type"] == "aws:s3/bucket:Bucket"]
     assert buckets == ["acme-ml-access-logs", "acme-ml-artifacts", "acme-ml-capture"]
     for bucket in buckets:
-        (encryption,) = _for_bucket(resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket)
+        (encryption,) = _for_bucket(
+            resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket
+        )
         (rule,) = encryption["inputs"]["rules"]
         if bucket == "acme-ml-access-logs":  # S3 access-log delivery writes only to SSE-S3 destinations
             assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}, bucket
         else:
-            assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": "<acme-ml-key.arn>"}, bucket
+            assert rule["applyServerSideEncryptionByDefault"] == {
+                "sseAlgorithm": "aws:kms",
+                "kmsMasterKeyId": "<acme-ml-key.arn>",
+            }, bucket
         (block,) = _for_bucket(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket)
-        assert all(block["inputs"][k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        assert all(
+            block["inputs"][k] is True
+            for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        )
         (versioning,) = _for_bucket(resources, "aws:s3/bucketVersioning:BucketVersioning", bucket)
         assert versioning["inputs"]["versioningConfiguration"] == {"status": "Enabled"}
         (policy,) = _for_bucket(resources, "aws:s3/bucketPolicy:BucketPolicy", bucket)
@@ -63,7 +71,9 @@ def test_every_bucket_is_private_encrypted_versioned_tls_only_and_logged(sample_
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_endpoint_configs_and_capture_use_the_platform_key(sample_plans, env):
-    configs = [r for r in _all(sample_plans[env]) if r["type"] == "aws:sagemaker/endpointConfiguration:EndpointConfiguration"]
+    configs = [
+        r for r in _all(sample_plans[env]) if r["type"] == "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+    ]
     assert len(configs) == 2
     for config in configs:
         assert config["inputs"]["kmsKeyArn"] == "<acme-ml-key.arn>"
@@ -75,7 +85,9 @@ def test_no_iam_statement_allows_everything_on_everything(sample_plans, env):
     # A KMS key policy's "Resource": "*" means the key itself, and the account root must hold
     # kms:* there (AWS's default key policy); key policies are checked in test_platform_and_iam.
     documents = [
-        json.loads(r["inputs"][key]) for r in _all(sample_plans[env]) for key in ("policy", "assumeRolePolicy")
+        json.loads(r["inputs"][key])
+        for r in _all(sample_plans[env])
+        for key in ("policy", "assumeRolePolicy")
         if isinstance(r["inputs"].get(key), str) and r["type"] != "aws:kms/key:Key"
     ]
     # 3 bucket policies; per trained model 5 roles (execution, training, monitoring, schedule, guard) x 2;
@@ -122,12 +134,17 @@ def test_tags_on_every_taggable_resource(sample_plans, env):
 
 @pytest.mark.parametrize("env, protected", [("dev", False), ("staging", False), ("prod", True)])
 def test_data_bearing_resources_are_protected_in_prod_only(sample_plans, env, protected):
-    data = [r for r in _all(sample_plans[env]) if r["type"] in (
-        "aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:sagemaker/modelPackageGroup:ModelPackageGroup")]
+    data = [
+        r
+        for r in _all(sample_plans[env])
+        if r["type"] in ("aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:sagemaker/modelPackageGroup:ModelPackageGroup")
+    ]
     assert len(data) == 7
     for resource in data:
         options = resource.get("options", {})
-        assert (options.get("protect", False), options.get("retainOnDelete", False)) == (protected, protected), resource["urn"]
+        assert (options.get("protect", False), options.get("retainOnDelete", False)) == (protected, protected), (
+            resource["urn"]
+        )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

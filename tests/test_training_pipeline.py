@@ -31,7 +31,14 @@ def test_pipeline_matches_the_reviewed_snapshot(sample_plans, model):
 @pytest.mark.parametrize(
     "model, instance_type, count, spot_wait, gate, approval",
     [
-        ("fraud-detector", "ml.g5.2xlarge", 2, 28800, ("metrics.auc", "GreaterThanOrEqualTo", 0.85), "PendingManualApproval"),
+        (
+            "fraud-detector",
+            "ml.g5.2xlarge",
+            2,
+            28800,
+            ("metrics.auc", "GreaterThanOrEqualTo", 0.85),
+            "PendingManualApproval",
+        ),
         ("demand-forecaster", "ml.g5.4xlarge", 1, 43200, ("metrics.rmse", "LessThanOrEqualTo", 850.0), "Approved"),
     ],
 )
@@ -40,7 +47,9 @@ def test_train_evaluate_gate_register(sample_plans, model, instance_type, count,
     assert [s["Name"] for s in steps] == ["Train", "Evaluate", "QualityGate"]
     train = steps[0]["Arguments"]
     assert (train["ResourceConfig"]["InstanceType"], train["ResourceConfig"]["InstanceCount"]) == (instance_type, count)
-    assert train["EnableManagedSpotTraining"] is True and train["StoppingCondition"]["MaxWaitTimeInSeconds"] == spot_wait
+    assert (
+        train["EnableManagedSpotTraining"] is True and train["StoppingCondition"]["MaxWaitTimeInSeconds"] == spot_wait
+    )
     assert train["CheckpointConfig"]["S3Uri"] == f"s3://<acme-ml-artifacts.bucket>/{model}/checkpoints/"
     assert train["EnableNetworkIsolation"] is True and train["EnableInterContainerTrafficEncryption"] is (count > 1)
     assert train["ResourceConfig"]["VolumeKmsKeyId"] == train["OutputDataConfig"]["KmsKeyId"] == "<acme-ml-key.arn>"
@@ -54,7 +63,9 @@ def test_train_evaluate_gate_register(sample_plans, model, instance_type, count,
     assert (register["Type"], failed["Type"]) == ("RegisterModel", "Fail")
     request = register["Arguments"]
     assert request["ModelPackageGroupName"] == model and request["ModelApprovalStatus"] == approval
-    assert request["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert request["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == {
+        "Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"
+    }
     metadata = request["CustomerMetadataProperties"]
     assert set(metadata) == {"modelform:code_version", "modelform:data_version", "modelform:training_data"}
 
@@ -63,12 +74,16 @@ def test_eks_training_is_a_state_machine_not_a_sagemaker_pipeline(sample_plans):
     resources = resources_of(sample_plans["prod"], "car-damage-estimator.prod")
     assert not [r for r in resources.values() if r["type"] == PIPELINE]
     machine = resources["car-damage-estimator-training-state-machine"]["inputs"]
-    assert machine["name"] == "car-damage-estimator-retraining" and machine["roleArn"] == "<car-damage-estimator-training-role.arn>"
+    assert (
+        machine["name"] == "car-damage-estimator-retraining"
+        and machine["roleArn"] == "<car-damage-estimator-training-role.arn>"
+    )
     states = json.loads(machine["definition"])["States"]
     assert json.loads(machine["definition"])["StartAt"] == "Train"
     assert (states["Train"]["Resource"], states["Train"]["Next"]) == ("arn:aws:states:::eks:runJob.sync", "Evaluate")
     assert states["QualityGate"]["Choices"] == [
-        {"Variable": "$.evaluation.report.metrics.mae", "NumericLessThanEquals": 420.0, "Next": "Register"}]
+        {"Variable": "$.evaluation.report.metrics.mae", "NumericLessThanEquals": 420.0, "Next": "Register"}
+    ]
     assert states["Register"]["Parameters"]["ModelApprovalStatus"] == "PendingManualApproval"
     assert states["Register"]["Parameters"]["ModelPackageGroupName"] == "car-damage-estimator"
     parameters = states["Train"]["Parameters"]
@@ -81,29 +96,55 @@ def test_eks_training_is_a_state_machine_not_a_sagemaker_pipeline(sample_plans):
 def test_eks_training_jobs_validate_and_land_on_the_gpu_group(sample_plans, sample_specs):
     import kubernetes_validate
 
-    states = json.loads(resources_of(sample_plans["prod"], "car-damage-estimator.prod")[
-        "car-damage-estimator-training-state-machine"]["inputs"]["definition"])["States"]
+    states = json.loads(
+        resources_of(sample_plans["prod"], "car-damage-estimator.prod")["car-damage-estimator-training-state-machine"][
+            "inputs"
+        ]["definition"]
+    )["States"]
     for state in ("Train", "Evaluate"):
         job = states[state]["Parameters"]["Job"]
         assert job["metadata"]["name.$"] == f"States.Format('{state.lower()}-{{}}', $$.Execution.Name)"
         concrete = json.loads(re.sub(r'"(\w+)\.\$"', r'"\1"', json.dumps(job)))  # Step Functions fills these in
-        kubernetes_validate.validate(concrete, sample_specs.platform("prod").cluster("gpu-training").kubernetes_version, strict=True)
+        kubernetes_validate.validate(
+            concrete, sample_specs.platform("prod").cluster("gpu-training").kubernetes_version, strict=True
+        )
         pod = job["spec"]["template"]["spec"]
-        assert pod["nodeSelector"] == {"modelform/node-group": "a100", "node.kubernetes.io/instance-type": "p4d.24xlarge"}
+        assert pod["nodeSelector"] == {
+            "modelform/node-group": "a100",
+            "node.kubernetes.io/instance-type": "p4d.24xlarge",
+        }
         assert pod["tolerations"][0]["key"] == "nvidia.com/gpu" and pod["automountServiceAccountToken"] is False
         assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
         assert job["spec"]["activeDeadlineSeconds"] == 12 * 3600 and job["spec"]["backoffLimit"] == 3
     train = states["Train"]["Parameters"]["Job"]["spec"]["template"]["spec"]
     assert train["containers"][0]["command"] == ["python"]
     assert train["containers"][0]["args"] == [
-        "/opt/ml/code/eks_job.py", "train", "--bucket", "<acme-ml-artifacts.bucket>",
-        "--model-key", "car-damage-estimator/models/eks/train-{execution}/model.tar.gz", "--",
-        "--batch_size", "256", "--epochs", "40", "--label", "repair_cost_eur", "--lr", "0.0003",
-        "--problem_type", "regression", "--checkpoint-dir", "/opt/ml/checkpoints"]
+        "/opt/ml/code/eks_job.py",
+        "train",
+        "--bucket",
+        "<acme-ml-artifacts.bucket>",
+        "--model-key",
+        "car-damage-estimator/models/eks/train-{execution}/model.tar.gz",
+        "--",
+        "--batch_size",
+        "256",
+        "--epochs",
+        "40",
+        "--label",
+        "repair_cost_eur",
+        "--lr",
+        "0.0003",
+        "--problem_type",
+        "regression",
+        "--checkpoint-dir",
+        "/opt/ml/checkpoints",
+    ]
     assert {"name": "EXECUTION", "value.$": "$$.Execution.Name"} in train["containers"][0]["env"]
     assert train["initContainers"][0]["args"][:4] == ["-m", "model_code.eks_job", "fetch", "--code"]
     assert train["initContainers"][0]["args"][-2:] == [
-        "--channel", "validation=s3://acme-claims-data/damage/validation/=/opt/ml/input/data/validation"]
+        "--channel",
+        "validation=s3://acme-claims-data/damage/validation/=/opt/ml/input/data/validation",
+    ]
 
 
 def test_code_is_uploaded_as_a_versioned_archive_and_files(sample_plans):
@@ -113,21 +154,41 @@ def test_code_is_uploaded_as_a_versioned_archive_and_files(sample_plans):
     assert archive["key"] == f"fraud-detector/code/{version}/sourcedir.tar.gz" and len(version) == 12
     assert archive["serverSideEncryption"] == "aws:kms" and archive["kmsKeyId"] == "<acme-ml-key.arn>"
     assert archive["source"] == {"fileAsset": f".modelform/build/sourcedir-{version}.tar.gz"}
-    assert sorted(o["inputs"]["key"].split(f"/code/{version}/", 1)[1] for o in objects.values()) == sorted([
-        "sourcedir.tar.gz", "__init__.py", "eks_job.py", "evaluate.py", "inference.py", "metrics.py", "retraining_guard.py", "tabular.py",
-        "train.py", "monitoring/__init__.py", "monitoring/__main__.py", "monitoring/drift.py", "monitoring/job.py"])
+    assert sorted(o["inputs"]["key"].split(f"/code/{version}/", 1)[1] for o in objects.values()) == sorted(
+        [
+            "sourcedir.tar.gz",
+            "__init__.py",
+            "eks_job.py",
+            "evaluate.py",
+            "inference.py",
+            "metrics.py",
+            "retraining_guard.py",
+            "tabular.py",
+            "train.py",
+            "monitoring/__init__.py",
+            "monitoring/__main__.py",
+            "monitoring/drift.py",
+            "monitoring/job.py",
+        ]
+    )
 
 
 def test_training_role_reads_only_its_data_and_prefixes(sample_plans):
     policy = resources_of(sample_plans["prod"], "fraud-detector.prod")["fraud-detector-training-role-policy"]
     statements = {s["Sid"]: s for s in json.loads(policy["inputs"]["policy"])["Statement"]}
     assert statements["ReadTrainingData"]["Resource"] == [
-        "arn:aws:s3:::acme-ml-data/fraud/labels/*", "arn:aws:s3:::acme-ml-data/fraud/train/*", "arn:aws:s3:::acme-ml-data/fraud/validation/*"]
+        "arn:aws:s3:::acme-ml-data/fraud/labels/*",
+        "arn:aws:s3:::acme-ml-data/fraud/train/*",
+        "arn:aws:s3:::acme-ml-data/fraud/validation/*",
+    ]
     assert statements["OwnArtifacts"]["Resource"] == ["arn:aws:s3:::<acme-ml-artifacts.bucket>/fraud-detector/*"]
     assert statements["RegisterIntoOwnGroup"]["Resource"] == [
         "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package-group/fraud-detector",
-        "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/fraud-detector/*"]
-    assert statements["PassOnlyItself"]["Resource"] == ["arn:aws:iam::<aws.accountId>:role/fraud-detector-sagemaker-training"]
+        "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/fraud-detector/*",
+    ]
+    assert statements["PassOnlyItself"]["Resource"] == [
+        "arn:aws:iam::<aws.accountId>:role/fraud-detector-sagemaker-training"
+    ]
 
 
 def test_source_archive_is_reproducible_and_excludes_what_must_not_ship(tmp_path):

@@ -54,7 +54,9 @@ def ks_statistic(baseline: np.ndarray, current: np.ndarray) -> float:
 def _binned(baseline: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shares of both samples in BINS baseline-quantile bins (`baseline` sorted, without NaN)."""
     edges = np.unique(baseline[np.clip((np.arange(1, BINS) * len(baseline)) // BINS, 0, len(baseline) - 1)])
-    expected = np.diff(np.concatenate(([0], np.searchsorted(baseline, edges, side="left"), [len(baseline)]))) / len(baseline)
+    expected = np.diff(np.concatenate(([0], np.searchsorted(baseline, edges, side="left"), [len(baseline)]))) / len(
+        baseline
+    )
     actual = np.bincount(np.searchsorted(edges, current, side="right"), minlength=len(edges) + 1) / len(current)
     return expected, actual
 

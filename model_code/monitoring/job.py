@@ -131,11 +131,15 @@ def compute(
     scores: dict[str, float] = {}
     if numeric:
         current_numeric = current[numeric].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-        for name, score in zip(numeric, drift.numeric_drift(baseline[numeric].to_numpy(dtype=np.float64), current_numeric, method)):
+        for name, score in zip(
+            numeric, drift.numeric_drift(baseline[numeric].to_numpy(dtype=np.float64), current_numeric, method)
+        ):
             scores[name] = float(score)
     for name in (f for f in chosen if f not in numeric):
         if method != "ks":
-            scores[name] = drift.categorical_drift(baseline[name].dropna().to_numpy(), current[name].dropna().to_numpy(), method)
+            scores[name] = drift.categorical_drift(
+                baseline[name].dropna().to_numpy(), current[name].dropna().to_numpy(), method
+            )
     finite = [s for s in scores.values() if not math.isnan(s)]
     report = {
         "rows": int(len(current)),
@@ -160,7 +164,9 @@ def _quality(current: pd.DataFrame, truth: pd.DataFrame, problem_type: str, labe
     if len(joined) == 0:
         raise MonitoringError("no ground truth matches the current data")
     if problem_type == "multiclass_classification":
-        columns = sorted((c for c in joined.columns if str(c).startswith("prediction_")), key=lambda c: int(str(c).split("_")[1]))
+        columns = sorted(
+            (c for c in joined.columns if str(c).startswith("prediction_")), key=lambda c: int(str(c).split("_")[1])
+        )
         if not columns:
             raise MonitoringError("multiclass quality needs prediction_<class> columns (class probabilities)")
         predictions = joined[columns].to_numpy(dtype=np.float64)
@@ -182,12 +188,17 @@ def publish(report: dict, model: str, deployment: str, client=None) -> int:
 
     def point(metric_name: str, metric: str, value) -> None:
         if value is not None and not math.isnan(value):
-            data.append({
-                "MetricName": metric_name,
-                "Dimensions": [{"Name": "model", "Value": model}, {"Name": "deployment", "Value": deployment},
-                               {"Name": "metric", "Value": metric}],
-                "Value": float(value),
-            })
+            data.append(
+                {
+                    "MetricName": metric_name,
+                    "Dimensions": [
+                        {"Name": "model", "Value": model},
+                        {"Name": "deployment", "Value": deployment},
+                        {"Name": "metric", "Value": metric},
+                    ],
+                    "Value": float(value),
+                }
+            )
 
     point("Drift", "max", report["drift"]["max"])
     for feature, score in report["drift"]["features"].items():
@@ -195,7 +206,7 @@ def publish(report: dict, model: str, deployment: str, client=None) -> int:
     for name, value in report["quality"].items():
         point("Quality", name, value)
     for start in range(0, len(data), 1000):  # the API's limit per call
-        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + 1000])
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start : start + 1000])
     return len(data)
 
 
@@ -219,12 +230,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         baseline = read_csv(args.baseline)
         feature_names = [c for c in baseline.columns if c != args.label]
-        is_capture = args.current.endswith(".jsonl") or (os.path.isdir(args.current) and not any(
-            f.endswith(".csv") for _, _, names in os.walk(args.current) for f in names))
+        is_capture = args.current.endswith(".jsonl") or (
+            os.path.isdir(args.current)
+            and not any(f.endswith(".csv") for _, _, names in os.walk(args.current) for f in names)
+        )
         current = read_capture(args.current, feature_names) if is_capture else read_csv(args.current)
         truth = read_csv(args.ground_truth) if args.ground_truth else None
-        report = compute(baseline, current, problem_type=args.problem_type, method=args.drift_method, label=args.label,
-                         features=args.features.split(",") if args.features else None, ground_truth=truth)
+        report = compute(
+            baseline,
+            current,
+            problem_type=args.problem_type,
+            method=args.drift_method,
+            label=args.label,
+            features=args.features.split(",") if args.features else None,
+            ground_truth=truth,
+        )
     except MonitoringError as error:
         log.error("monitoring input problem: %s", error)
         return 2

@@ -35,9 +35,9 @@ def model_data_url(sagemaker, package_arn: str) -> str:
 
 
 def download_and_unpack(s3, url: str, folder: str) -> list[str]:
-    if not url.startswith("s3://") or "/" not in url[len("s3://"):]:
+    if not url.startswith("s3://") or "/" not in url[len("s3://") :]:
         raise FetchError(f"'{url}' is not an S3 object")
-    bucket, key = url[len("s3://"):].split("/", 1)
+    bucket, key = url[len("s3://") :].split("/", 1)
     os.makedirs(folder, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         archive = os.path.join(scratch, "model.tar.gz")

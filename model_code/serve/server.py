@@ -112,6 +112,7 @@ class Batcher:
             pending.future.set_result(inference.output_fn(part, pending.accept))
             start = end
 
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
     timeout = 5  # seconds an idle keep-alive connection is kept: draining never waits longer
@@ -121,7 +122,9 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         return  # per-request logs would dominate the CPU at load; errors are logged below
 
-    def _reply(self, status: int, body: str, content_type: str = "application/json", headers: Optional[dict] = None) -> None:
+    def _reply(
+        self, status: int, body: str, content_type: str = "application/json", headers: Optional[dict] = None
+    ) -> None:
         data = body.encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -156,7 +159,9 @@ class Handler(BaseHTTPRequestHandler):
             self._error(503, "the model is loading", {"Retry-After": "1"})
             return
         try:
-            frame = inference.prepare(inference.input_fn(body, self.headers.get("Content-Type", "")), self.batcher.model)
+            frame = inference.prepare(
+                inference.input_fn(body, self.headers.get("Content-Type", "")), self.batcher.model
+            )
         except inference.BadRequest as error:
             self._error(400, str(error))
             return
@@ -181,8 +186,14 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 1024  # the listen backlog: bursts of new connections are not refused
 
 
-def build_server(model_dir: str, port: int = 8080, host: str = "0.0.0.0", max_batch_rows: int = 256,
-                 max_delay_ms: float = 5.0, queue_size: int = 512) -> tuple[Server, Batcher]:
+def build_server(
+    model_dir: str,
+    port: int = 8080,
+    host: str = "0.0.0.0",
+    max_batch_rows: int = 256,
+    max_delay_ms: float = 5.0,
+    queue_size: int = 512,
+) -> tuple[Server, Batcher]:
     """The server and its batcher, not yet serving (tests run it in a thread)."""
     batcher = Batcher(model_dir, max_batch_rows, max_delay_ms / 1000, queue_size)
     handler = type("BoundHandler", (Handler,), {"batcher": batcher})
@@ -195,8 +206,15 @@ def drain(server: Server, batcher: Batcher) -> None:
     threading.Thread(target=server.shutdown, daemon=True).start()
 
 
-def serve(model_dir: str, port: int = 8080, host: str = "0.0.0.0", max_batch_rows: int = 256, max_delay_ms: float = 5.0,
-          queue_size: int = 512, drain_seconds: float = 25.0) -> int:
+def serve(
+    model_dir: str,
+    port: int = 8080,
+    host: str = "0.0.0.0",
+    max_batch_rows: int = 256,
+    max_delay_ms: float = 5.0,
+    queue_size: int = 512,
+    drain_seconds: float = 25.0,
+) -> int:
     server, batcher = build_server(model_dir, port, host, max_batch_rows, max_delay_ms, queue_size)
     batcher.start()
 
@@ -226,4 +244,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--queue-size", type=int, default=512)
     parser.add_argument("--drain-seconds", type=float, default=25.0)
     args = parser.parse_args(argv)
-    return serve(args.model_dir, args.port, args.host, args.max_batch_rows, args.max_delay_ms, args.queue_size, args.drain_seconds)
+    return serve(
+        args.model_dir,
+        args.port,
+        args.host,
+        args.max_batch_rows,
+        args.max_delay_ms,
+        args.queue_size,
+        args.drain_seconds,
+    )

@@ -158,11 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"modelform {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    validate = commands.add_parser("validate", help="check spec files; one line per problem", description=(
-        "Check spec files and report every problem of every file as <file>:<line>:<col>: <field.path>: <message>."))
+    validate = commands.add_parser(
+        "validate",
+        help="check spec files; one line per problem",
+        description=(
+            "Check spec files and report every problem of every file as <file>:<line>:<col>: <field.path>: <message>."
+        ),
+    )
     validate.add_argument("paths", nargs="*", metavar="PATH", help="spec files or folders (default: specs/)")
-    validate.add_argument("--root", help="repository root that model.code is relative to "
-                          "(default: the folder holding specs/)")
+    validate.add_argument(
+        "--root", help="repository root that model.code is relative to (default: the folder holding specs/)"
+    )
     validate.set_defaults(handler=_validate)
 
     def common(command: argparse.ArgumentParser, formats: bool = True) -> None:
@@ -184,8 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(diff)
     diff.set_defaults(handler=_diff)
 
-    for action, text in (("preview", "preview the changes with the Pulumi CLI"), ("up", "deploy with the Pulumi CLI"),
-                         ("destroy", "destroy stacks with the Pulumi CLI (prod needs decommission: true)")):
+    for action, text in (
+        ("preview", "preview the changes with the Pulumi CLI"),
+        ("up", "deploy with the Pulumi CLI"),
+        ("destroy", "destroy stacks with the Pulumi CLI (prod needs decommission: true)"),
+    ):
         command = commands.add_parser(action, help=text)
         common(command, formats=False)
         command.add_argument("--model", action="append", metavar="NAME", help="only this model (repeatable)")

@@ -32,20 +32,34 @@ class CodeUpload(pulumi.ComponentResource):
 
     uploaded: UploadedCode
 
-    def __init__(self, name: str, context: ModelContext, archive: SourceArchive,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, context: ModelContext, archive: SourceArchive, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("modelform:code_upload:CodeUpload", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         key_prefix = code_prefix_key(context.model, archive.version)
         bucket = context.platform.artifact_bucket
-        encrypted = dict(bucket=bucket, server_side_encryption="aws:kms", kms_key_id=context.platform.kms_key_arn, opts=child)
-        objects = [aws.s3.BucketObjectv2(
-            f"{name}-archive", key=f"{key_prefix}sourcedir.tar.gz", source=pulumi.FileAsset(archive.path),
-            source_hash=archive.sha256, **encrypted)]
+        encrypted = dict(
+            bucket=bucket, server_side_encryption="aws:kms", kms_key_id=context.platform.kms_key_arn, opts=child
+        )
+        objects = [
+            aws.s3.BucketObjectv2(
+                f"{name}-archive",
+                key=f"{key_prefix}sourcedir.tar.gz",
+                source=pulumi.FileAsset(archive.path),
+                source_hash=archive.sha256,
+                **encrypted,
+            )
+        ]
         for relative in uploaded_files(archive):
-            objects.append(aws.s3.BucketObjectv2(
-                f"{name}-{relative.replace('/', '-').replace('.', '-')}", key=f"{key_prefix}{relative}",
-                source=pulumi.FileAsset(os.path.join(context.code_folder, relative)), **encrypted))
+            objects.append(
+                aws.s3.BucketObjectv2(
+                    f"{name}-{relative.replace('/', '-').replace('.', '-')}",
+                    key=f"{key_prefix}{relative}",
+                    source=pulumi.FileAsset(os.path.join(context.code_folder, relative)),
+                    **encrypted,
+                )
+            )
         prefix = pulumi.Output.concat("s3://", bucket, "/", key_prefix)
         self.uploaded = UploadedCode(prefix, tuple(objects))
         self.register_outputs({"prefix": prefix})

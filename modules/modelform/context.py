@@ -100,8 +100,13 @@ class ModelContext:
     def resolved(self) -> pulumi.Output:
         shared = self.platform
         return pulumi.Output.all(
-            self.account_id, shared.artifact_bucket, shared.capture_bucket, shared.kms_key_arn, shared.vpc_id,
-            shared.private_subnet_ids, shared.model_security_group_id,
+            self.account_id,
+            shared.artifact_bucket,
+            shared.capture_bucket,
+            shared.kms_key_arn,
+            shared.vpc_id,
+            shared.private_subnet_ids,
+            shared.model_security_group_id,
         ).apply(lambda v: Resolved(self.region, v[0], v[1], v[2], v[3], v[4], tuple(v[5]), (v[6],)))
 
     def apply(self, build: Callable[[Resolved], T]) -> pulumi.Output:
@@ -116,8 +121,9 @@ class ModelContext:
         return replace(self, code=code)
 
 
-def model_context(spec: ModelSpec, platform: PlatformSpec, platform_stack: str, code_version: str,
-                  code_folder: str) -> ModelContext:
+def model_context(
+    spec: ModelSpec, platform: PlatformSpec, platform_stack: str, code_version: str, code_folder: str
+) -> ModelContext:
     """The context of stack `<model>.<env>`: its provider, the platform stack's outputs (through a
     StackReference to `platform_stack`), the account it deploys into and the code version."""
     provider = aws_provider(platform.region, model_tags(spec.tags, spec.name, spec.environment, spec.owner, spec.team))

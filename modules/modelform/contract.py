@@ -66,6 +66,7 @@ class PlatformOutputs:
     @classmethod
     def from_reference(cls, reference: pulumi.StackReference) -> "PlatformOutputs":
         """Each field from the stack reference; a missing output fails the deployment by name."""
+
         def required(export: str) -> pulumi.Output:
             def present(value: Any) -> Any:
                 if value is None:
@@ -78,9 +79,12 @@ class PlatformOutputs:
 
     def cluster(self, name: str) -> pulumi.Output:
         """The `ClusterOutputs` of cluster `name` (an Output of it)."""
+
         def pick(clusters: Mapping[str, Any]) -> ClusterOutputs:
             if name not in clusters:
-                raise MissingOutput(f"the platform stack has no cluster '{name}' (clusters: {', '.join(sorted(clusters))})")
+                raise MissingOutput(
+                    f"the platform stack has no cluster '{name}' (clusters: {', '.join(sorted(clusters))})"
+                )
             return ClusterOutputs.from_exports(clusters[name], f"clusters.{name}")
 
         return pulumi.Output.from_input(self.clusters).apply(pick)

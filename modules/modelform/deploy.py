@@ -37,7 +37,9 @@ def require_pulumi_cli() -> str:
     return path
 
 
-def _stacks(specs: SpecSet, environment: str, models: Optional[Sequence[str]]) -> list[tuple[str, str, Callable[[], dict]]]:
+def _stacks(
+    specs: SpecSet, environment: str, models: Optional[Sequence[str]]
+) -> list[tuple[str, str, Callable[[], dict]]]:
     """(project, stack, program) for the platform and the selected models, in `up` order."""
     platform = specs.platform(environment)
     if platform is None:
@@ -46,11 +48,18 @@ def _stacks(specs: SpecSet, environment: str, models: Optional[Sequence[str]]) -
     unknown = sorted(set(models or ()) - known)
     if unknown:
         raise DeployError(f"no spec defines model(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    stacks = [(naming.PLATFORM_PROJECT, naming.platform_stack(platform.name, environment), lambda: platform_program(platform))]
+    stacks = [
+        (naming.PLATFORM_PROJECT, naming.platform_stack(platform.name, environment), lambda: platform_program(platform))
+    ]
     for model in specs.models(environment):
         if not models or model.name in models:
-            stacks.append((naming.MODEL_PROJECT, model.stack_name,
-                           lambda model=model: model_program(model, platform, repo_root=specs.root)))
+            stacks.append(
+                (
+                    naming.MODEL_PROJECT,
+                    model.stack_name,
+                    lambda model=model: model_program(model, platform, repo_root=specs.root),
+                )
+            )
     return stacks
 
 
@@ -84,7 +93,9 @@ def _destroy_order(stacks, specs: SpecSet, environment: str, *, whole_environmen
     if environment == "prod":
         for project, stack, _ in order:
             if project == naming.PLATFORM_PROJECT:
-                raise DeployError(f"refusing to destroy the prod platform stack {stack}; use the Pulumi CLI deliberately")
+                raise DeployError(
+                    f"refusing to destroy the prod platform stack {stack}; use the Pulumi CLI deliberately"
+                )
             if not specs.model(stack.rsplit(".", 1)[0], environment).decommission:
                 raise DeployError(f"refusing to destroy prod stack {stack}: set `decommission: true` in its spec first")
     return order

@@ -33,14 +33,31 @@ NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnl
 
 def kubeconfig(name: str, endpoint: str, certificate_authority: str, region: str) -> str:
     """A kubeconfig that authenticates with `aws eks get-token` (no long-lived secrets)."""
-    return json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": name, "preferences": {},
-        "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
-        "users": [{"name": name, "user": {"exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", name, "--region", region]}}}],
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": name,
+            "preferences": {},
+            "clusters": [
+                {"name": name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}
+            ],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "users": [
+                {
+                    "name": name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["eks", "get-token", "--cluster-name", name, "--region", region],
+                        }
+                    },
+                }
+            ],
+        },
+        sort_keys=True,
+    )
 
 
 def _field(value, name: str):
@@ -54,15 +71,32 @@ class EksCluster(pulumi.ComponentResource):
 
     outputs: ClusterOutputs
 
-    def __init__(self, name: str, platform: PlatformSpec, cluster: Cluster, *, subnet_ids: list,
-                 kms_key_arn: pulumi.Input[str], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        platform: PlatformSpec,
+        cluster: Cluster,
+        *,
+        subnet_ids: list,
+        kms_key_arn: pulumi.Input[str],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         super().__init__("modelform:eks_cluster:EksCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         physical = naming.cluster(platform.name, cluster.name)
-        role, _ = iam.scoped_role(f"{name}-cluster-role", trust=iam.service_trust("eks.amazonaws.com"), policy=None,
-                                  description=f"EKS control plane of {physical} (modelform)", parent=self)
+        role, _ = iam.scoped_role(
+            f"{name}-cluster-role",
+            trust=iam.service_trust("eks.amazonaws.com"),
+            policy=None,
+            description=f"EKS control plane of {physical} (modelform)",
+            parent=self,
+        )
         attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-cluster-policy", role=role.name, policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", opts=child)
+            f"{name}-cluster-policy",
+            role=role.name,
+            policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+            opts=child,
+        )
         self.cluster = aws.eks.Cluster(
             f"{name}-control-plane",
             name=physical,
@@ -75,11 +109,17 @@ class EksCluster(pulumi.ComponentResource):
             deletion_protection=platform.protect,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment], protect=platform.protect),
         )
-        node_role, _ = iam.scoped_role(f"{name}-node-role", trust=iam.service_trust("ec2.amazonaws.com"), policy=None,
-                                       description=f"Nodes of {physical} (modelform)", parent=self)
+        node_role, _ = iam.scoped_role(
+            f"{name}-node-role",
+            trust=iam.service_trust("ec2.amazonaws.com"),
+            policy=None,
+            description=f"Nodes of {physical} (modelform)",
+            parent=self,
+        )
         node_policies = [
-            aws.iam.RolePolicyAttachment(f"{name}-node-{policy}", role=node_role.name,
-                                         policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child)
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}", role=node_role.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child
+            )
             for policy in NODE_POLICIES
         ]
         self.node_groups = {}
@@ -99,15 +139,18 @@ class EksCluster(pulumi.ComponentResource):
                 labels={kubernetes.NODE_GROUP_LABEL: group.name, kubernetes.GPU_NODE_LABEL: str(group.gpu).lower()},
                 taints=[GPU_TAINT] if group.gpu else [],
                 # The cluster autoscaler owns the desired size; Pulumi must not reset it.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=node_policies, ignore_changes=["scalingConfig.desiredSize"]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=node_policies, ignore_changes=["scalingConfig.desiredSize"]
+                ),
             )
-        issuer = self.cluster.identities.apply(
-            lambda ids: _field(_field(ids[0], "oidcs")[0], "issuer") if ids else "")
+        issuer = self.cluster.identities.apply(lambda ids: _field(_field(ids[0], "oidcs")[0], "issuer") if ids else "")
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
-            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child)
+            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], opts=child
+        )
         certificate_authority = self.cluster.certificate_authority.apply(lambda ca: _field(ca, "data") if ca else "")
         config = pulumi.Output.all(self.cluster.endpoint, certificate_authority).apply(
-            lambda v: kubeconfig(physical, v[0], v[1], platform.region))
+            lambda v: kubeconfig(physical, v[0], v[1], platform.region)
+        )
         self.outputs = ClusterOutputs(
             name=self.cluster.name,
             endpoint=self.cluster.endpoint,

@@ -9,9 +9,10 @@ Per variant `<v>` = `<model>-<deployment>-<variant>`, in the spec's namespace:
 - ServiceAccount `<v>` annotated with a pod IAM role (IRSA) that may read only that model's
   artifacts (and describe its own registry versions), nothing else;
 - Deployment `<v>`: an init container (the serving image, `model_code/serve/fetch_model.py`)
-  fetches the model (a registry version's ModelDataUrl, or the artifact) into an emptyDir; the serving container (`python -m model_code.serve`, the
-  SageMaker contract on 8080) has readiness and liveness probes on `/ping`, requests = limits,
-  GPUs as `nvidia.com/gpu` limits with the GPU node selector and toleration; every container runs
+  fetches the model (a registry version's ModelDataUrl, or the artifact) into an emptyDir; the
+  serving container (`python -m model_code.serve`, the SageMaker contract on 8080) has readiness
+  and liveness probes on `/ping`, requests = limits, GPUs as `nvidia.com/gpu` limits with the
+  GPU node selector and toleration; every container runs
   non-root with a read-only root file system, no privilege escalation, all capabilities dropped,
   seccomp RuntimeDefault; the service-account token is not mounted (IRSA projects its own);
   `replicas` is left to the HPA;
@@ -39,8 +40,11 @@ SERVE_PORT = 8080
 MODEL_MOUNT = "/opt/ml/model"
 #: The objects of one variant, in the order they are declared.
 VARIANT_KINDS = (
-    ("v1", "ServiceAccount"), ("apps/v1", "Deployment"), ("v1", "Service"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
+    ("v1", "ServiceAccount"),
+    ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("policy/v1", "PodDisruptionBudget"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
 )
 
@@ -60,14 +64,28 @@ def fetch_arguments(model: str, region: str, account_id: str, variant: Variant) 
     return ["-m", "model_code.serve.fetch_model", *source, "--region", region, "--to", MODEL_MOUNT]
 
 
-def variant_objects(*, model: str, deployment: EksDeployment, variant: Variant, image: str, region: str,
-                    account_id: str, role_arn: str, labels: Mapping[str, str], vpc_cidr: str) -> dict[str, dict[str, Any]]:
+def variant_objects(
+    *,
+    model: str,
+    deployment: EksDeployment,
+    variant: Variant,
+    image: str,
+    region: str,
+    account_id: str,
+    role_arn: str,
+    labels: Mapping[str, str],
+    vpc_cidr: str,
+) -> dict[str, dict[str, Any]]:
     """ServiceAccount, Deployment, Service, HPA, PDB and NetworkPolicy of one variant (plain
     manifests, by kind). The network policy admits only the serving port from inside the VPC
     (the ALB) and lets pods out only to DNS and HTTPS (S3, STS, SageMaker for the model fetch)."""
     name = naming.variant_resource(model, deployment.name, variant.name)
     namespace = deployment.namespace
-    selector = {"app.kubernetes.io/name": model, "modelform/deployment": deployment.name, "modelform/variant": variant.name}
+    selector = {
+        "app.kubernetes.io/name": model,
+        "modelform/deployment": deployment.name,
+        "modelform/variant": variant.name,
+    }
     meta = {"name": name, "namespace": namespace, "labels": {**labels, **selector}}
     resources = deployment.resources
     probe = {"httpGet": {"path": "/ping", "port": SERVE_PORT}, "periodSeconds": 10, "timeoutSeconds": 2}
@@ -76,24 +94,36 @@ def variant_objects(*, model: str, deployment: EksDeployment, variant: Variant, 
         "automountServiceAccountToken": False,
         "securityContext": kubernetes.pod_security(),
         "terminationGracePeriodSeconds": 30,
-        "initContainers": [{
-            "name": "fetch-model", "image": image, "imagePullPolicy": "Always", "command": ["python"],
-            "args": fetch_arguments(model, region, account_id, variant),
-            "env": [{"name": "HOME", "value": "/tmp"}],
-            "resources": kubernetes.fixed_resources("250m", "256Mi"),
-            "securityContext": kubernetes.container_security(),
-            "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT}, {"name": "tmp", "mountPath": "/tmp"}],
-        }],
-        "containers": [{
-            "name": "serve", "image": image, "imagePullPolicy": "Always",
-            "args": ["--model-dir", MODEL_MOUNT, "--port", str(SERVE_PORT)],
-            "ports": [{"name": "http", "containerPort": SERVE_PORT}],
-            "readinessProbe": {**probe, "initialDelaySeconds": 5, "failureThreshold": 3},
-            "livenessProbe": {**probe, "initialDelaySeconds": 60, "failureThreshold": 6},
-            "resources": kubernetes.fixed_resources(resources.cpu_text, resources.memory_text, resources.gpu),
-            "securityContext": kubernetes.container_security(),
-            "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True}, {"name": "tmp", "mountPath": "/tmp"}],
-        }],
+        "initContainers": [
+            {
+                "name": "fetch-model",
+                "image": image,
+                "imagePullPolicy": "Always",
+                "command": ["python"],
+                "args": fetch_arguments(model, region, account_id, variant),
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "resources": kubernetes.fixed_resources("250m", "256Mi"),
+                "securityContext": kubernetes.container_security(),
+                "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT}, {"name": "tmp", "mountPath": "/tmp"}],
+            }
+        ],
+        "containers": [
+            {
+                "name": "serve",
+                "image": image,
+                "imagePullPolicy": "Always",
+                "args": ["--model-dir", MODEL_MOUNT, "--port", str(SERVE_PORT)],
+                "ports": [{"name": "http", "containerPort": SERVE_PORT}],
+                "readinessProbe": {**probe, "initialDelaySeconds": 5, "failureThreshold": 3},
+                "livenessProbe": {**probe, "initialDelaySeconds": 60, "failureThreshold": 6},
+                "resources": kubernetes.fixed_resources(resources.cpu_text, resources.memory_text, resources.gpu),
+                "securityContext": kubernetes.container_security(),
+                "volumeMounts": [
+                    {"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
         "volumes": kubernetes.scratch_volumes("model", "tmp"),
     }
     if resources.gpu:
@@ -101,27 +131,73 @@ def variant_objects(*, model: str, deployment: EksDeployment, variant: Variant, 
         pod["tolerations"] = [kubernetes.GPU_TOLERATION]
     scaling = deployment.autoscaling
     return {
-        "ServiceAccount": {"apiVersion": "v1", "kind": "ServiceAccount",
-                           "metadata": {**meta, "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
-                           "automountServiceAccountToken": False},
-        "Deployment": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {
-            "selector": {"matchLabels": selector},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": {**labels, **selector}}, "spec": pod}}},
-        "Service": {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {
-            "type": "ClusterIP", "selector": selector, "ports": [{"name": "http", "port": 80, "targetPort": SERVE_PORT}]}},
-        "HorizontalPodAutoscaler": {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": meta, "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": scaling.min_replicas, "maxReplicas": scaling.max_replicas,
-            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                "type": "Utilization", "averageUtilization": scaling.target_cpu_percent}}}]}},
-        "PodDisruptionBudget": {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta, "spec": {
-            "maxUnavailable": 1, "selector": {"matchLabels": selector}}},
-        "NetworkPolicy": {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta, "spec": {
-            "podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"port": SERVE_PORT, "protocol": "TCP"}]}],
-            "egress": [{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
-                       {"ports": [{"port": 443, "protocol": "TCP"}]}]}},
+        "ServiceAccount": {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {**meta, "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
+            "automountServiceAccountToken": False,
+        },
+        "Deployment": {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta,
+            "spec": {
+                "selector": {"matchLabels": selector},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {"metadata": {"labels": {**labels, **selector}}, "spec": pod},
+            },
+        },
+        "Service": {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": 80, "targetPort": SERVE_PORT}],
+            },
+        },
+        "HorizontalPodAutoscaler": {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": meta,
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                "minReplicas": scaling.min_replicas,
+                "maxReplicas": scaling.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": scaling.target_cpu_percent},
+                        },
+                    }
+                ],
+            },
+        },
+        "PodDisruptionBudget": {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": meta,
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+        },
+        "NetworkPolicy": {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta,
+            "spec": {
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    {"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"port": SERVE_PORT, "protocol": "TCP"}]}
+                ],
+                "egress": [
+                    {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+                    {"ports": [{"port": 443, "protocol": "TCP"}]},
+                ],
+            },
+        },
     }
 
 
@@ -129,18 +205,50 @@ def ingress_object(*, model: str, deployment: EksDeployment, labels: Mapping[str
     """An internal ALB splitting traffic between the variants' Services by their weights."""
     name = naming.endpoint(model, deployment.name)
     total = sum(v.weight for v in deployment.variants) or 1
-    forward = {"type": "forward", "forwardConfig": {"targetGroups": [
-        {"serviceName": naming.variant_resource(model, deployment.name, v.name), "servicePort": "80",
-         "weight": round(1000 * v.weight / total)} for v in deployment.variants]}}
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {
-        "name": name, "namespace": deployment.namespace, "labels": dict(labels),
-        "annotations": {
-            "alb.ingress.kubernetes.io/scheme": "internal",
-            "alb.ingress.kubernetes.io/target-type": "ip",
-            "alb.ingress.kubernetes.io/healthcheck-path": "/ping",
-            "alb.ingress.kubernetes.io/actions.weighted": json.dumps(forward, sort_keys=True),
-        }}, "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{
-            "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "weighted", "port": {"name": "use-annotation"}}}}]}}]}}
+    forward = {
+        "type": "forward",
+        "forwardConfig": {
+            "targetGroups": [
+                {
+                    "serviceName": naming.variant_resource(model, deployment.name, v.name),
+                    "servicePort": "80",
+                    "weight": round(1000 * v.weight / total),
+                }
+                for v in deployment.variants
+            ]
+        },
+    }
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": name,
+            "namespace": deployment.namespace,
+            "labels": dict(labels),
+            "annotations": {
+                "alb.ingress.kubernetes.io/scheme": "internal",
+                "alb.ingress.kubernetes.io/target-type": "ip",
+                "alb.ingress.kubernetes.io/healthcheck-path": "/ping",
+                "alb.ingress.kubernetes.io/actions.weighted": json.dumps(forward, sort_keys=True),
+            },
+        },
+        "spec": {
+            "ingressClassName": "alb",
+            "rules": [
+                {
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "weighted", "port": {"name": "use-annotation"}}},
+                            }
+                        ]
+                    }
+                }
+            ],
+        },
+    }
 
 
 def pod_role_statements(model: str, where: Resolved, variant: Variant) -> list[iam.Statement]:
@@ -150,8 +258,13 @@ def pod_role_statements(model: str, where: Resolved, variant: Variant) -> list[i
     if variant.artifact is not None:
         reads.append(iam.object_arn(variant.artifact.bucket, variant.artifact.key))
     if variant.model_version is not None:
-        statements.append(iam.allow("DescribeOwnVersion", ["sagemaker:DescribeModelPackage"], [
-            model_package_arn(where.region, where.account_id, model, variant.model_version)]))
+        statements.append(
+            iam.allow(
+                "DescribeOwnVersion",
+                ["sagemaker:DescribeModelPackage"],
+                [model_package_arn(where.region, where.account_id, model, variant.model_version)],
+            )
+        )
     statements += [iam.read_objects("ReadOwnModel", reads), *iam.use_key(where.kms_key_arn, ["kms:Decrypt"])]
     return statements
 
@@ -160,13 +273,15 @@ class EksEndpoint(pulumi.ComponentResource):
     """One EKS deployment of the model: per variant a pod role and its Kubernetes objects, and one
     weighted ingress, on the platform cluster `deployment.cluster`."""
 
-    def __init__(self, name: str, context: ModelContext, deployment: EksDeployment,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, context: ModelContext, deployment: EksDeployment, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("modelform:eks_endpoint:EksEndpoint", name, None, opts)
         model, region = context.model, context.region
         cluster = context.cluster(deployment.cluster)
-        provider = k8s.Provider(f"{name}-k8s", kubeconfig=cluster.apply(lambda c: c.kubeconfig),
-                                opts=pulumi.ResourceOptions(parent=self))
+        provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=cluster.apply(lambda c: c.kubeconfig), opts=pulumi.ResourceOptions(parent=self)
+        )
         on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
         version = context.code_version
         vpc_cidr = context.platform_spec.network.vpc_cidr
@@ -175,18 +290,31 @@ class EksEndpoint(pulumi.ComponentResource):
             role, _ = iam.scoped_role(
                 f"{prefix}-pod-role",
                 trust=cluster.apply(lambda c, prefix=prefix: _pod_trust(c, deployment.namespace, prefix)),
-                policy=context.apply(lambda where, variant=variant: iam.policy_document(
-                    pod_role_statements(model, where, variant))),
+                policy=context.apply(
+                    lambda where, variant=variant: iam.policy_document(pod_role_statements(model, where, variant))
+                ),
                 description=f"Pods of {prefix} (modelform)",
                 parent=self,
             )
-            objects = pulumi.Output.all(context.account_id, role.arn).apply(lambda v, variant=variant: variant_objects(
-                model=model, deployment=deployment, variant=variant, image=serving_image(region, v[0], version),
-                region=region, account_id=v[0], role_arn=v[1], labels=context.labels, vpc_cidr=vpc_cidr))
+            objects = pulumi.Output.all(context.account_id, role.arn).apply(
+                lambda v, variant=variant: variant_objects(
+                    model=model,
+                    deployment=deployment,
+                    variant=variant,
+                    image=serving_image(region, v[0], version),
+                    region=region,
+                    account_id=v[0],
+                    role_arn=v[1],
+                    labels=context.labels,
+                    vpc_cidr=vpc_cidr,
+                )
+            )
             for api_version, kind in VARIANT_KINDS:
                 kubernetes.register(prefix, api_version, kind, objects.apply(lambda o, kind=kind: o[kind]), on_cluster)
         ingress = ingress_object(model=model, deployment=deployment, labels=context.labels)
-        kubernetes.register(naming.endpoint(model, deployment.name), ingress["apiVersion"], ingress["kind"], ingress, on_cluster)
+        kubernetes.register(
+            naming.endpoint(model, deployment.name), ingress["apiVersion"], ingress["kind"], ingress, on_cluster
+        )
         self.register_outputs({})
 
 

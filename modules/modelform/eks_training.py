@@ -42,9 +42,19 @@ from .training_pipeline import APPROVAL_STATUS
 NAMESPACE = "training"
 SERVICE_ACCOUNT_SUFFIX = "-training"
 JOB_STEPS = "/opt/ml/code/eks_job.py"
-MOUNTS = (("code", "/opt/ml/code"), ("input", "/opt/ml/input"), ("model", "/opt/ml/model"),
-          ("output", "/opt/ml/output"), ("checkpoints", "/opt/ml/checkpoints"), ("tmp", "/tmp"))
-TRAIN_DIR, VALIDATION_DIR, TEST_DIR = "/opt/ml/input/data/train", "/opt/ml/input/data/validation", "/opt/ml/input/data/test"
+MOUNTS = (
+    ("code", "/opt/ml/code"),
+    ("input", "/opt/ml/input"),
+    ("model", "/opt/ml/model"),
+    ("output", "/opt/ml/output"),
+    ("checkpoints", "/opt/ml/checkpoints"),
+    ("tmp", "/tmp"),
+)
+TRAIN_DIR, VALIDATION_DIR, TEST_DIR = (
+    "/opt/ml/input/data/train",
+    "/opt/ml/input/data/validation",
+    "/opt/ml/input/data/test",
+)
 
 
 def service_account(model: str) -> str:
@@ -60,8 +70,17 @@ def evaluation_key(model: str) -> str:
     return f"{model}/evaluations/eks/evaluate-{{execution}}/evaluation.json"
 
 
-def job_manifest(spec: ModelSpec, cluster: Cluster, *, image: str, fetch_image: str, code_uri: str,
-                 channels: list[tuple[str, S3Uri, str]], arguments: list[str], name_expression: str) -> dict[str, Any]:
+def job_manifest(
+    spec: ModelSpec,
+    cluster: Cluster,
+    *,
+    image: str,
+    fetch_image: str,
+    code_uri: str,
+    channels: list[tuple[str, S3Uri, str]],
+    arguments: list[str],
+    name_expression: str,
+) -> dict[str, Any]:
     """A batch/v1 Job for `eks:runJob`; its name and EXECUTION are Step Functions expressions."""
     training = spec.training
     assert training is not None
@@ -77,33 +96,62 @@ def job_manifest(spec: ModelSpec, cluster: Cluster, *, image: str, fetch_image: 
         "automountServiceAccountToken": False,
         "restartPolicy": "Never",
         "securityContext": kubernetes.pod_security(),
-        "nodeSelector": {kubernetes.NODE_GROUP_LABEL: group.name, "node.kubernetes.io/instance-type": training.instance_type},
-        "initContainers": [{
-            "name": "fetch", "image": fetch_image, "imagePullPolicy": "Always", "command": ["python"], "args": fetch,
-            "env": [{"name": "HOME", "value": "/tmp"}],
-            "resources": kubernetes.fixed_resources("500m", "512Mi"),
-            "securityContext": kubernetes.container_security(), "volumeMounts": mounts,
-        }],
-        "containers": [{
-            "name": "run", "image": image, "imagePullPolicy": "Always", "command": ["python"], "args": [JOB_STEPS, *arguments],
-            "env": [
-                {"name": "SM_CHANNEL_TRAIN", "value": TRAIN_DIR},
-                {"name": "SM_CHANNEL_VALIDATION", "value": VALIDATION_DIR},
-                {"name": "SM_MODEL_DIR", "value": "/opt/ml/model"}, {"name": "SM_OUTPUT_DATA_DIR", "value": "/opt/ml/output"},
-                {"name": "HOME", "value": "/tmp"},
-                {"name": "EXECUTION", "value.$": "$$.Execution.Name"},
-            ],
-            "resources": kubernetes.fixed_resources("4", "32Gi", gpus),
-            "securityContext": kubernetes.container_security(), "volumeMounts": mounts,
-        }],
+        "nodeSelector": {
+            kubernetes.NODE_GROUP_LABEL: group.name,
+            "node.kubernetes.io/instance-type": training.instance_type,
+        },
+        "initContainers": [
+            {
+                "name": "fetch",
+                "image": fetch_image,
+                "imagePullPolicy": "Always",
+                "command": ["python"],
+                "args": fetch,
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "resources": kubernetes.fixed_resources("500m", "512Mi"),
+                "securityContext": kubernetes.container_security(),
+                "volumeMounts": mounts,
+            }
+        ],
+        "containers": [
+            {
+                "name": "run",
+                "image": image,
+                "imagePullPolicy": "Always",
+                "command": ["python"],
+                "args": [JOB_STEPS, *arguments],
+                "env": [
+                    {"name": "SM_CHANNEL_TRAIN", "value": TRAIN_DIR},
+                    {"name": "SM_CHANNEL_VALIDATION", "value": VALIDATION_DIR},
+                    {"name": "SM_MODEL_DIR", "value": "/opt/ml/model"},
+                    {"name": "SM_OUTPUT_DATA_DIR", "value": "/opt/ml/output"},
+                    {"name": "HOME", "value": "/tmp"},
+                    {"name": "EXECUTION", "value.$": "$$.Execution.Name"},
+                ],
+                "resources": kubernetes.fixed_resources("4", "32Gi", gpus),
+                "securityContext": kubernetes.container_security(),
+                "volumeMounts": mounts,
+            }
+        ],
         "volumes": kubernetes.scratch_volumes(*(name for name, _ in MOUNTS)),
     }
     if group.gpu:
         pod["tolerations"] = [kubernetes.GPU_TOLERATION]
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name.$": name_expression, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/name": spec.name}},
-            "spec": {"backoffLimit": 3, "activeDeadlineSeconds": training.max_runtime_seconds, "ttlSecondsAfterFinished": 86400,
-                     "template": {"metadata": {"labels": {"app.kubernetes.io/name": spec.name}}, "spec": pod}}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name.$": name_expression,
+            "namespace": NAMESPACE,
+            "labels": {"app.kubernetes.io/name": spec.name},
+        },
+        "spec": {
+            "backoffLimit": 3,
+            "activeDeadlineSeconds": training.max_runtime_seconds,
+            "ttlSecondsAfterFinished": 86400,
+            "template": {"metadata": {"labels": {"app.kubernetes.io/name": spec.name}}, "spec": pod},
+        },
+    }
 
 
 def hyperparameter_arguments(spec: ModelSpec) -> list[str]:
@@ -115,8 +163,9 @@ def hyperparameter_arguments(spec: ModelSpec) -> list[str]:
     return arguments
 
 
-def definition(spec: ModelSpec, cluster: Cluster, *, where: Resolved, code_uri: str, code_version: str,
-               outputs: ClusterOutputs) -> dict[str, Any]:
+def definition(
+    spec: ModelSpec, cluster: Cluster, *, where: Resolved, code_uri: str, code_version: str, outputs: ClusterOutputs
+) -> dict[str, Any]:
     """The Amazon States Language definition (pure)."""
     training, data = spec.training, spec.data
     assert training is not None and data is not None and data.training is not None
@@ -127,48 +176,110 @@ def definition(spec: ModelSpec, cluster: Cluster, *, where: Resolved, code_uri: 
     if data.validation is not None:
         channels.append(("validation", data.validation, VALIDATION_DIR))
     evaluation_data = data.validation or data.ground_truth or data.training
-    cluster_parameters = {"ClusterName": outputs.name, "CertificateAuthority": outputs.certificate_authority,
-                          "Endpoint": outputs.endpoint, "Namespace": NAMESPACE, "LogOptions": {"RetrieveLogs": True}}
+    cluster_parameters = {
+        "ClusterName": outputs.name,
+        "CertificateAuthority": outputs.certificate_authority,
+        "Endpoint": outputs.endpoint,
+        "Namespace": NAMESPACE,
+        "LogOptions": {"RetrieveLogs": True},
+    }
     common = dict(image=image, fetch_image=fetch_image, code_uri=code_uri)
     train_job = job_manifest(
-        spec, cluster, channels=channels, name_expression="States.Format('train-{}', $$.Execution.Name)",
-        arguments=["train", "--bucket", bucket, "--model-key", model_key(spec.name), "--",
-                   *hyperparameter_arguments(spec), "--checkpoint-dir", "/opt/ml/checkpoints"], **common)
+        spec,
+        cluster,
+        channels=channels,
+        name_expression="States.Format('train-{}', $$.Execution.Name)",
+        arguments=[
+            "train",
+            "--bucket",
+            bucket,
+            "--model-key",
+            model_key(spec.name),
+            "--",
+            *hyperparameter_arguments(spec),
+            "--checkpoint-dir",
+            "/opt/ml/checkpoints",
+        ],
+        **common,
+    )
     evaluate_job = job_manifest(
-        spec, cluster, channels=[("test", evaluation_data, TEST_DIR)],
+        spec,
+        cluster,
+        channels=[("test", evaluation_data, TEST_DIR)],
         name_expression="States.Format('evaluate-{}', $$.Execution.Name)",
-        arguments=["evaluate", "--bucket", bucket, "--model-key", model_key(spec.name),
-                   "--evaluation-key", evaluation_key(spec.name), "--test", TEST_DIR], **common)
+        arguments=[
+            "evaluate",
+            "--bucket",
+            bucket,
+            "--model-key",
+            model_key(spec.name),
+            "--evaluation-key",
+            evaluation_key(spec.name),
+            "--test",
+            TEST_DIR,
+        ],
+        **common,
+    )
     inference_image = framework_image(spec.model.framework_version, region, f"ml.{training.instance_type}", "inference")
     trained_model = f"s3://{bucket}/{model_key(spec.name)}".replace("{execution}", "{}")
     register = {
-        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sagemaker:createModelPackage", "End": True,
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
+        "End": True,
         "Parameters": {
-            "ModelPackageGroupName": naming.registry_group(spec.name), "ModelApprovalStatus": APPROVAL_STATUS[spec.approval],
+            "ModelPackageGroupName": naming.registry_group(spec.name),
+            "ModelApprovalStatus": APPROVAL_STATUS[spec.approval],
             "InferenceSpecification": {
-                "Containers": [{"Image": inference_image,
-                                "ModelDataUrl.$": f"States.Format('{trained_model}', $$.Execution.Name)",
-                                "Environment": {"SAGEMAKER_PROGRAM": spec.model.inference_entry_point,
-                                                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}}],
-                "SupportedContentTypes": ["text/csv", "application/json"], "SupportedResponseMIMETypes": ["application/json"],
+                "Containers": [
+                    {
+                        "Image": inference_image,
+                        "ModelDataUrl.$": f"States.Format('{trained_model}', $$.Execution.Name)",
+                        "Environment": {
+                            "SAGEMAKER_PROGRAM": spec.model.inference_entry_point,
+                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                        },
+                    }
+                ],
+                "SupportedContentTypes": ["text/csv", "application/json"],
+                "SupportedResponseMIMETypes": ["application/json"],
             },
-            "CustomerMetadataProperties": {"modelform:code_version": code_version, "modelform:data_version": data.version,
-                                           "modelform:trained_on": f"eks:{cluster.name}"},
+            "CustomerMetadataProperties": {
+                "modelform:code_version": code_version,
+                "modelform:data_version": data.version,
+                "modelform:trained_on": f"eks:{cluster.name}",
+            },
         },
     }
     evaluation = evaluation_key(spec.name).replace("{execution}", "{}")
     states: dict[str, Any] = {
-        "Train": {"Type": "Task", "Resource": "arn:aws:states:::eks:runJob.sync", "Next": "Evaluate",
-                  "Parameters": {**cluster_parameters, "Job": train_job}, "ResultPath": None},
-        "Evaluate": {"Type": "Task", "Resource": "arn:aws:states:::eks:runJob.sync", "Next": "ReadEvaluation",
-                     "Parameters": {**cluster_parameters, "Job": evaluate_job}, "ResultPath": None},
+        "Train": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::eks:runJob.sync",
+            "Next": "Evaluate",
+            "Parameters": {**cluster_parameters, "Job": train_job},
+            "ResultPath": None,
+        },
+        "Evaluate": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::eks:runJob.sync",
+            "Next": "ReadEvaluation",
+            "Parameters": {**cluster_parameters, "Job": evaluate_job},
+            "ResultPath": None,
+        },
         "ReadEvaluation": {
-            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
             "Next": "QualityGate" if training.evaluation else "Register",
             "Parameters": {"Bucket": bucket, "Key.$": f"States.Format('{evaluation}', $$.Execution.Name)"},
-            "ResultSelector": {"report.$": "States.StringToJson($.Body)"}, "ResultPath": "$.evaluation"},
+            "ResultSelector": {"report.$": "States.StringToJson($.Body)"},
+            "ResultPath": "$.evaluation",
+        },
         "Register": register,
-        "GateFailed": {"Type": "Fail", "Error": "QualityGate", "Cause": "the evaluation metric is outside training.evaluation"},
+        "GateFailed": {
+            "Type": "Fail",
+            "Error": "QualityGate",
+            "Cause": "the evaluation metric is outside training.evaluation",
+        },
     }
     gate = training.evaluation
     if gate is not None:
@@ -178,10 +289,16 @@ def definition(spec: ModelSpec, cluster: Cluster, *, where: Resolved, code_uri: 
             rules.append({"Variable": variable, "NumericGreaterThanEquals": gate.min})
         if gate.max is not None:
             rules.append({"Variable": variable, "NumericLessThanEquals": gate.max})
-        states["QualityGate"] = {"Type": "Choice", "Choices": [{"And": rules, "Next": "Register"}] if len(rules) > 1
-                                 else [{**rules[0], "Next": "Register"}], "Default": "GateFailed"}
-    return {"Comment": f"Retrain {spec.name} on EKS: train, evaluate, gate on quality, register",
-            "StartAt": "Train", "States": states}
+        states["QualityGate"] = {
+            "Type": "Choice",
+            "Choices": [{"And": rules, "Next": "Register"}] if len(rules) > 1 else [{**rules[0], "Next": "Register"}],
+            "Default": "GateFailed",
+        }
+    return {
+        "Comment": f"Retrain {spec.name} on EKS: train, evaluate, gate on quality, register",
+        "StartAt": "Train",
+        "States": states,
+    }
 
 
 def data_locations(spec: ModelSpec) -> tuple[S3Uri, ...]:
@@ -202,19 +319,29 @@ def pod_statements(model: str, where: Resolved, data: tuple[S3Uri, ...]) -> list
 def state_machine_statements(model: str, where: Resolved, cluster_name: str) -> list[iam.Statement]:
     """The state machine describes its cluster (runJob), reads its evaluations, registers."""
     return [
-        iam.allow("DescribeOwnCluster", ["eks:DescribeCluster"],
-                  [f"arn:aws:eks:{where.region}:{where.account_id}:cluster/{cluster_name}"]),
+        iam.allow(
+            "DescribeOwnCluster",
+            ["eks:DescribeCluster"],
+            [f"arn:aws:eks:{where.region}:{where.account_id}:cluster/{cluster_name}"],
+        ),
         iam.read_objects("ReadOwnEvaluations", [iam.objects_arn(where.artifact_bucket, f"{model}/evaluations")]),
-        iam.allow("RegisterIntoOwnGroup", ["sagemaker:CreateModelPackage"], [
-            registry_group_arn(where.region, where.account_id, model),
-            iam.sagemaker_arn(where.region, where.account_id, f"model-package/{model}/*")]),
+        iam.allow(
+            "RegisterIntoOwnGroup",
+            ["sagemaker:CreateModelPackage"],
+            [
+                registry_group_arn(where.region, where.account_id, model),
+                iam.sagemaker_arn(where.region, where.account_id, f"model-package/{model}/*"),
+            ],
+        ),
     ]
 
 
 class EksTraining(pulumi.ComponentResource):
     """The retraining state machine of a `backend: eks` model, its roles and the Jobs' service account."""
 
-    def __init__(self, name: str, context: ModelContext, spec: ModelSpec, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, context: ModelContext, spec: ModelSpec, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("modelform:eks_training:EksTraining", name, None, opts)
         training, code = spec.training, context.code
         assert training is not None and training.cluster is not None and code is not None
@@ -224,36 +351,70 @@ class EksTraining(pulumi.ComponentResource):
         model, data = spec.name, data_locations(spec)
         self.pod_role, _ = iam.scoped_role(
             f"{name}-pod-role",
-            trust=cluster.apply(lambda c: iam.service_account_trust(
-                c.oidc_provider_arn, c.oidc_issuer, NAMESPACE, service_account(model))),
+            trust=cluster.apply(
+                lambda c: iam.service_account_trust(
+                    c.oidc_provider_arn, c.oidc_issuer, NAMESPACE, service_account(model)
+                )
+            ),
             policy=context.apply(lambda where: iam.policy_document(pod_statements(model, where, data))),
-            description=f"Training Jobs of {model} on EKS (modelform)", parent=self)
+            description=f"Training Jobs of {model} on EKS (modelform)",
+            parent=self,
+        )
         resolved = pulumi.Output.all(context.resolved(), cluster, code.prefix)
         role, _ = iam.scoped_role(
             f"{name}-role",
             trust=context.account_id.apply(lambda account: iam.service_trust("states.amazonaws.com", account)),
             policy=resolved.apply(lambda v: iam.policy_document(state_machine_statements(model, v[0], v[1].name))),
-            description=f"Retraining state machine of {model}", parent=self)
+            description=f"Retraining state machine of {model}",
+            parent=self,
+        )
         cluster_name = cluster.apply(lambda c: c.name)
-        access = aws.eks.AccessEntry(f"{name}-access", cluster_name=cluster_name, principal_arn=role.arn,
-                                     opts=pulumi.ResourceOptions(parent=self))
+        access = aws.eks.AccessEntry(
+            f"{name}-access",
+            cluster_name=cluster_name,
+            principal_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         association = aws.eks.AccessPolicyAssociation(
-            f"{name}-access-policy", cluster_name=cluster_name, principal_arn=role.arn,
+            f"{name}-access-policy",
+            cluster_name=cluster_name,
+            principal_arn=role.arn,
             policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
             access_scope={"type": "namespace", "namespaces": [NAMESPACE]},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[access]))
-        document = resolved.apply(lambda v: json.dumps(definition(
-            spec, cluster_spec, where=v[0], code_uri=f"{v[2]}sourcedir.tar.gz", code_version=context.code_version,
-            outputs=v[1]), sort_keys=True))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
+        )
+        document = resolved.apply(
+            lambda v: json.dumps(
+                definition(
+                    spec,
+                    cluster_spec,
+                    where=v[0],
+                    code_uri=f"{v[2]}sourcedir.tar.gz",
+                    code_version=context.code_version,
+                    outputs=v[1],
+                ),
+                sort_keys=True,
+            )
+        )
         self.state_machine = aws.sfn.StateMachine(
-            f"{name}-state-machine", name=naming.retraining_pipeline(model), role_arn=role.arn, definition=document,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[association, *code.objects]))
-        provider = k8s.Provider(f"{name}-k8s", kubeconfig=cluster.apply(lambda c: c.kubeconfig),
-                                opts=pulumi.ResourceOptions(parent=self))
+            f"{name}-state-machine",
+            name=naming.retraining_pipeline(model),
+            role_arn=role.arn,
+            definition=document,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[association, *code.objects]),
+        )
+        provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=cluster.apply(lambda c: c.kubeconfig), opts=pulumi.ResourceOptions(parent=self)
+        )
         k8s.core.v1.ServiceAccount(
-            f"{name}-serviceaccount", automount_service_account_token=False,
-            metadata={"name": service_account(model), "namespace": NAMESPACE,
-                      "labels": {"app.kubernetes.io/name": model, "app.kubernetes.io/managed-by": "modelform"},
-                      "annotations": {"eks.amazonaws.com/role-arn": self.pod_role.arn}},
-            opts=pulumi.ResourceOptions(parent=self, provider=provider))
+            f"{name}-serviceaccount",
+            automount_service_account_token=False,
+            metadata={
+                "name": service_account(model),
+                "namespace": NAMESPACE,
+                "labels": {"app.kubernetes.io/name": model, "app.kubernetes.io/managed-by": "modelform"},
+                "annotations": {"eks.amazonaws.com/role-arn": self.pod_role.arn},
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
         self.register_outputs({"stateMachineArn": self.state_machine.arn, "podRoleArn": self.pod_role.arn})

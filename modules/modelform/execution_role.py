@@ -32,15 +32,28 @@ def execution_statements(model: str, where: Resolved, pinned: tuple[S3Uri, ...] 
     statements = [
         iam.read_objects("ReadOwnArtifacts", [iam.objects_arn(where.artifact_bucket, model)]),
         *iam.list_prefixes("ListOwnArtifacts", [(where.artifact_bucket, model)]),
-        iam.allow("WriteOwnDataCapture", ["s3:AbortMultipartUpload", "s3:PutObject"],
-                  [iam.objects_arn(where.capture_bucket, model)]),
+        iam.allow(
+            "WriteOwnDataCapture",
+            ["s3:AbortMultipartUpload", "s3:PutObject"],
+            [iam.objects_arn(where.capture_bucket, model)],
+        ),
         iam.allow("LocateCaptureBucket", ["s3:GetBucketLocation"], [iam.bucket_arn(where.capture_bucket)]),
         *iam.use_key(where.kms_key_arn, grants_for_aws_services=True),
-        iam.allow("ReadOwnRegistry", ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
-                  [iam.sagemaker_arn(region, account, f"model-package/{model}/*"),
-                   registry_group_arn(region, account, model)]),
-        *iam.container_runtime(region, account, where.vpc_id, "Endpoints", [
-            iam.log_group_arn(region, account, f"/aws/sagemaker/Endpoints/{model}-*")]),
+        iam.allow(
+            "ReadOwnRegistry",
+            ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
+            [
+                iam.sagemaker_arn(region, account, f"model-package/{model}/*"),
+                registry_group_arn(region, account, model),
+            ],
+        ),
+        *iam.container_runtime(
+            region,
+            account,
+            where.vpc_id,
+            "Endpoints",
+            [iam.log_group_arn(region, account, f"/aws/sagemaker/Endpoints/{model}-*")],
+        ),
     ]
     if pinned:
         statements.append(iam.read_objects("ReadPinnedArtifacts", [iam.object_arn(u.bucket, u.key) for u in pinned]))
@@ -52,8 +65,13 @@ class ModelExecutionRole(pulumi.ComponentResource):
 
     role: aws.iam.Role
 
-    def __init__(self, name: str, context: ModelContext, deployments: tuple[SageMakerDeployment, ...],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        context: ModelContext,
+        deployments: tuple[SageMakerDeployment, ...],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         super().__init__("modelform:execution_role:ModelExecutionRole", name, None, opts)
         pinned = pinned_artifacts(deployments)
         self.role, _ = iam.scoped_role(

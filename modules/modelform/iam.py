@@ -78,11 +78,19 @@ def policy_document(statements: Iterable[Statement]) -> str:
             merged[statement.sid] = statement
             continue
         if (known.actions, known.conditions, known.effect, known.principal) != (
-            statement.actions, statement.conditions, statement.effect, statement.principal
+            statement.actions,
+            statement.conditions,
+            statement.effect,
+            statement.principal,
         ):
             raise ValueError(f"two different statements named {statement.sid}")
         merged[statement.sid] = Statement(
-            known.sid, known.actions, known.resources + statement.resources, known.conditions, known.effect, known.principal
+            known.sid,
+            known.actions,
+            known.resources + statement.resources,
+            known.conditions,
+            known.effect,
+            known.principal,
         )
     body = [merged[sid].to_json() for sid in sorted(merged)]
     return json.dumps({"Version": POLICY_VERSION, "Statement": body}, sort_keys=True)
@@ -102,22 +110,30 @@ def service_trust(service: str, account_id: Optional[str] = None) -> str:
     behalf of that account (the confused-deputy guard). EC2 and the EKS control plane send no
     source account, so their roles are trusted without it."""
     conditions = {"StringEquals": {"aws:SourceAccount": account_id}} if account_id is not None else {}
-    return policy_document([Statement(
-        "AssumedByService", ("sts:AssumeRole",), conditions=conditions, principal={"Service": service})])
+    return policy_document(
+        [Statement("AssumedByService", ("sts:AssumeRole",), conditions=conditions, principal={"Service": service})]
+    )
 
 
 def service_account_trust(oidc_provider_arn: str, oidc_issuer: str, namespace: str, service_account: str) -> str:
     """Only the Kubernetes service account `namespace/service_account` of the cluster whose OIDC
     provider this is may assume the role (IRSA), and only with tokens minted for STS."""
     issuer = oidc_issuer.removeprefix("https://")
-    return policy_document([Statement(
-        "AssumedByServiceAccount", ("sts:AssumeRoleWithWebIdentity",),
-        conditions={"StringEquals": {
-            f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-            f"{issuer}:aud": "sts.amazonaws.com",
-        }},
-        principal={"Federated": oidc_provider_arn},
-    )])
+    return policy_document(
+        [
+            Statement(
+                "AssumedByServiceAccount",
+                ("sts:AssumeRoleWithWebIdentity",),
+                conditions={
+                    "StringEquals": {
+                        f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        f"{issuer}:aud": "sts.amazonaws.com",
+                    }
+                },
+                principal={"Federated": oidc_provider_arn},
+            )
+        ]
+    )
 
 
 # --- ARNs ----------------------------------------------------------------------------------------
@@ -172,40 +188,77 @@ def list_prefixes(sid: str, locations: Iterable[tuple[str, str]]) -> list[Statem
     statements = []
     for index, bucket in enumerate(sorted(by_bucket)):
         suffix = "" if len(by_bucket) == 1 else str(index + 1)
-        statements.append(allow(f"{sid}{suffix}", ["s3:ListBucket"], [bucket_arn(bucket)],
-                                {"StringLike": {"s3:prefix": sorted(by_bucket[bucket])}}))
+        statements.append(
+            allow(
+                f"{sid}{suffix}",
+                ["s3:ListBucket"],
+                [bucket_arn(bucket)],
+                {"StringLike": {"s3:prefix": sorted(by_bucket[bucket])}},
+            )
+        )
     return statements
 
 
 KEY_USE = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 
 
-def use_key(kms_key_arn: str, actions: Sequence[str] = KEY_USE, *, grants_for_aws_services: bool = False) -> list[Statement]:
+def use_key(
+    kms_key_arn: str, actions: Sequence[str] = KEY_USE, *, grants_for_aws_services: bool = False
+) -> list[Statement]:
     """Use the platform key; with `grants_for_aws_services`, also create grants, but only for AWS
     services acting on our behalf (SageMaker grants its instances the key for their volumes)."""
     statements = [allow("UsePlatformKey", actions, [kms_key_arn])]
     if grants_for_aws_services:
-        statements.append(allow("GrantKeyOnlyToAwsServices", ["kms:CreateGrant"], [kms_key_arn],
-                                {"Bool": {"kms:GrantIsForAWSResource": "true"}}))
+        statements.append(
+            allow(
+                "GrantKeyOnlyToAwsServices",
+                ["kms:CreateGrant"],
+                [kms_key_arn],
+                {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
     return statements
 
 
-def container_runtime(region: str, account_id: str, vpc_id: str, log_kind: str, log_resources: list[str]) -> list[Statement]:
+def container_runtime(
+    region: str, account_id: str, vpc_id: str, log_kind: str, log_resources: list[str]
+) -> list[Statement]:
     """What any SageMaker container of the model needs: images, its own logs (`log_resources`:
     log groups or streams named after the model), network interfaces in the platform VPC."""
     return [
-        allow("PullImages", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-              [f"arn:aws:ecr:{region}:*:repository/*"]),
+        allow(
+            "PullImages",
+            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            [f"arn:aws:ecr:{region}:*:repository/*"],
+        ),
         allow("EcrTokenIsIssuedOnlyForStar", ["ecr:GetAuthorizationToken"], ["*"]),
-        allow(f"WriteOwn{log_kind}Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], log_resources),
-        allow("DescribeNetworkIsReadOnlyOnStar", [
-            "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups",
-            "ec2:DescribeSubnets", "ec2:DescribeVpcs"], ["*"]),
-        allow("AttachToPlatformVpc", [
-            "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-            "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
+        allow(
+            f"WriteOwn{log_kind}Logs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            log_resources,
+        ),
+        allow(
+            "DescribeNetworkIsReadOnlyOnStar",
+            [
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+            ],
+            ["*"],
+        ),
+        allow(
+            "AttachToPlatformVpc",
+            [
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
             [f"arn:aws:ec2:{region}:{account_id}:*"],
-            {"ArnEquals": {"ec2:Vpc": f"arn:aws:ec2:{region}:{account_id}:vpc/{vpc_id}"}}),
+            {"ArnEquals": {"ec2:Vpc": f"arn:aws:ec2:{region}:{account_id}:vpc/{vpc_id}"}},
+        ),
     ]
 
 
@@ -225,5 +278,7 @@ def scoped_role(
     `role_name` fixes the physical name where another document must carry the ARN as text."""
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(name, name=role_name, assume_role_policy=trust, description=description, opts=child)
-    inline = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child) if policy is not None else None
+    inline = (
+        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child) if policy is not None else None
+    )
     return role, inline

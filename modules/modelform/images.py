@@ -20,8 +20,12 @@ def framework_image(framework_version: str, region: str, instance_type: str, sco
         raise ValueError(f"no AWS PyTorch {scope} image for version {framework_version}")
     py_version = sorted(config["versions"][version]["py_versions"])[-1]
     return image_uris.retrieve(
-        framework="pytorch", region=region, version=framework_version, py_version=py_version,
-        instance_type=instance_type, image_scope=scope,
+        framework="pytorch",
+        region=region,
+        version=framework_version,
+        py_version=py_version,
+        instance_type=instance_type,
+        image_scope=scope,
     )
 
 

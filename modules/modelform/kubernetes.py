@@ -25,8 +25,13 @@ NODE_GROUP_LABEL = "modelform/node-group"
 def container_security() -> dict[str, Any]:
     """Non-root, read-only root file system, no privilege escalation, no capabilities, seccomp."""
     return {
-        "runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True, "privileged": False, "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 
@@ -52,20 +57,25 @@ KINDS: dict[tuple[str, str], tuple[type, str]] = {
     ("v1", "ServiceAccount"): (k8s.core.v1.ServiceAccount, "serviceaccount"),
     ("v1", "Service"): (k8s.core.v1.Service, "service"),
     ("apps/v1", "Deployment"): (k8s.apps.v1.Deployment, "deployment"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"): (k8s.autoscaling.v2.HorizontalPodAutoscaler, "horizontalpodautoscaler"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): (
+        k8s.autoscaling.v2.HorizontalPodAutoscaler,
+        "horizontalpodautoscaler",
+    ),
     ("policy/v1", "PodDisruptionBudget"): (k8s.policy.v1.PodDisruptionBudget, "poddisruptionbudget"),
     ("networking.k8s.io/v1", "NetworkPolicy"): (k8s.networking.v1.NetworkPolicy, "networkpolicy"),
     ("networking.k8s.io/v1", "Ingress"): (k8s.networking.v1.Ingress, "ingress"),
 }
 
 
-def register(prefix: str, api_version: str, kind: str, manifest: pulumi.Input[Mapping[str, Any]],
-             opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+def register(
+    prefix: str, api_version: str, kind: str, manifest: pulumi.Input[Mapping[str, Any]], opts: pulumi.ResourceOptions
+) -> pulumi.CustomResource:
     """The Pulumi resource of one manifest (whose values may still be outputs)."""
     resource_class, suffix = KINDS[(api_version, kind)]
     body = pulumi.Output.from_input(manifest)
     fields = {key: body.apply(lambda m, key=key: m.get(key)) for key in ("metadata", "spec")}
     if kind == "ServiceAccount":
-        return resource_class(f"{prefix}-{suffix}", metadata=fields["metadata"],
-                              automount_service_account_token=False, opts=opts)
+        return resource_class(
+            f"{prefix}-{suffix}", metadata=fields["metadata"], automount_service_account_token=False, opts=opts
+        )
     return resource_class(f"{prefix}-{suffix}", metadata=fields["metadata"], spec=fields["spec"], opts=opts)

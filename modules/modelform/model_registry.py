@@ -21,7 +21,9 @@ from .spec import ModelSpec
 class ModelRegistry(pulumi.ComponentResource):
     group: aws.sagemaker.ModelPackageGroup
 
-    def __init__(self, name: str, context: ModelContext, spec: ModelSpec, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, context: ModelContext, spec: ModelSpec, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("modelform:model_registry:ModelRegistry", name, None, opts)
         self.group = aws.sagemaker.ModelPackageGroup(
             f"{name}-group",

@@ -3,9 +3,10 @@
 `ModelMonitoring` provisions, from `monitoring` in the spec:
 - an SNS topic `<model>-alerts` (KMS with the platform key) with an e-mail subscription per
   `notify` address; every alarm of the model notifies it (the endpoint alarms too);
-- per monitored deployment (SageMaker, data capture on), an alarm per quality bound (`Quality`, metric `<name>`, below `min` or above
-  `max`) and a drift alarm (`Drift`, metric `max`, above `drift.threshold`), on the metrics the job
-  publishes (namespace `modelform`, dimensions model / deployment / metric), evaluated over the
+- per monitored deployment (SageMaker, data capture on), an alarm per quality bound (`Quality`,
+  metric `<name>`, below `min` or above `max`) and a drift alarm (`Drift`, metric `max`, above
+  `drift.threshold`), on the metrics the job publishes (namespace `modelform`, dimensions model
+  / deployment / metric), evaluated over the
   job's schedule period; missing data is `missing` (INSUFFICIENT_DATA), never silently OK;
 - the monitoring pipeline `<model>-monitoring` (sagemaker SDK, offline): per SageMaker deployment
   with data capture, a processing job running `python -m monitoring` from the uploaded code on the
@@ -76,20 +77,31 @@ def monitoring_alarms(spec: ModelSpec) -> list[AlarmSpec]:
             for side, value in (("min", bound.min), ("max", bound.max)):
                 if value is None:
                     continue
-                alarms.append(AlarmSpec(
-                    name=f"{prefix}-quality-{bound.metric}-{side}",
-                    kind=AlarmKind.QUALITY, deployment=deployment.name, metric=bound.metric,
-                    comparison="LessThanThreshold" if side == "min" else "GreaterThanThreshold",
-                    threshold=value,
-                    description=f"{bound.metric} of {prefix} {'below' if side == 'min' else 'above'} {value:g} "
-                                f"({'higher' if better else 'lower'} is better)",
-                ))
+                alarms.append(
+                    AlarmSpec(
+                        name=f"{prefix}-quality-{bound.metric}-{side}",
+                        kind=AlarmKind.QUALITY,
+                        deployment=deployment.name,
+                        metric=bound.metric,
+                        comparison="LessThanThreshold" if side == "min" else "GreaterThanThreshold",
+                        threshold=value,
+                        description=f"{bound.metric} of {prefix} {'below' if side == 'min' else 'above'} {value:g} "
+                        f"({'higher' if better else 'lower'} is better)",
+                    )
+                )
         if monitoring.drift is not None:
-            alarms.append(AlarmSpec(
-                name=f"{prefix}-drift", kind=AlarmKind.DRIFT, deployment=deployment.name, metric="max",
-                comparison="GreaterThanThreshold", threshold=monitoring.drift.threshold,
-                description=f"largest {monitoring.drift.method} drift score of {prefix} above {monitoring.drift.threshold:g}",
-            ))
+            alarms.append(
+                AlarmSpec(
+                    name=f"{prefix}-drift",
+                    kind=AlarmKind.DRIFT,
+                    deployment=deployment.name,
+                    metric="max",
+                    comparison="GreaterThanThreshold",
+                    threshold=monitoring.drift.threshold,
+                    description=f"largest {monitoring.drift.method} drift score of {prefix} above "
+                                f"{monitoring.drift.threshold:g}",
+                )
+            )
     return alarms
 
 
@@ -99,8 +111,16 @@ def monitored_deployments(spec: ModelSpec) -> list[SageMakerDeployment]:
 
 
 def monitoring_pipeline_definition(
-    spec: ModelSpec, *, region: str, role_arn: str, artifact_bucket: str, capture_bucket: str, kms_key_arn: str,
-    code_prefix: str, subnet_ids: tuple, security_group_ids: tuple,
+    spec: ModelSpec,
+    *,
+    region: str,
+    role_arn: str,
+    artifact_bucket: str,
+    capture_bucket: str,
+    kms_key_arn: str,
+    code_prefix: str,
+    subnet_ids: tuple,
+    security_group_ids: tuple,
 ) -> str:
     """Per monitored deployment, one processing step running the monitoring job."""
     monitoring, data = spec.monitoring, spec.data
@@ -117,15 +137,24 @@ def monitoring_pipeline_definition(
     image = framework_image(spec.model.framework_version, region, PROCESSING_INSTANCE_TYPE, "training")
 
     def s3_input(name: str, uri: str, local: str) -> ProcessingInput:
-        return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
-            s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"))
+        return ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"),
+        )
 
     steps = []
     for deployment in monitored_deployments(spec):
         processor = Processor(
-            role=role_arn, image_uri=image, instance_count=1, instance_type=PROCESSING_INSTANCE_TYPE,
-            entrypoint=["python3", "-m", "monitoring"], volume_kms_key=kms_key_arn, output_kms_key=kms_key_arn,
-            max_runtime_in_seconds=3600, base_job_name=f"{spec.name}-monitor", sagemaker_session=session,
+            role=role_arn,
+            image_uri=image,
+            instance_count=1,
+            instance_type=PROCESSING_INSTANCE_TYPE,
+            entrypoint=["python3", "-m", "monitoring"],
+            volume_kms_key=kms_key_arn,
+            output_kms_key=kms_key_arn,
+            max_runtime_in_seconds=3600,
+            base_job_name=f"{spec.name}-monitor",
+            sagemaker_session=session,
             env={"PYTHONPATH": "/opt/ml/processing/input/code-lib", "AWS_DEFAULT_REGION": region},
             network_config=NetworkConfig(subnets=list(subnet_ids), security_group_ids=list(security_group_ids)),
         )
@@ -135,11 +164,21 @@ def monitoring_pipeline_definition(
             s3_input("current", f"s3://{capture_bucket}/{spec.name}/{deployment.name}/", "/opt/ml/processing/current"),
         ]
         arguments = [
-            "--baseline", "/opt/ml/processing/baseline", "--current", "/opt/ml/processing/current",
-            "--problem-type", monitoring.problem_type,
-            "--drift-method", monitoring.drift.method if monitoring.drift else "psi",
-            "--out", "/opt/ml/processing/report/metrics.json",
-            "--publish", "--model", spec.name, "--deployment", deployment.name,
+            "--baseline",
+            "/opt/ml/processing/baseline",
+            "--current",
+            "/opt/ml/processing/current",
+            "--problem-type",
+            monitoring.problem_type,
+            "--drift-method",
+            monitoring.drift.method if monitoring.drift else "psi",
+            "--out",
+            "/opt/ml/processing/report/metrics.json",
+            "--publish",
+            "--model",
+            spec.name,
+            "--deployment",
+            deployment.name,
         ]
         if monitoring.drift is not None and monitoring.drift.features:
             arguments += ["--features", ",".join(monitoring.drift.features)]
@@ -148,8 +187,14 @@ def monitoring_pipeline_definition(
             arguments += ["--ground-truth", "/opt/ml/processing/ground-truth"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            steps.append(processing_step(name=f"Monitor-{deployment.name}", step_args=processor.run(inputs=inputs, arguments=arguments)))
-    definition = json.loads(Pipeline(name=naming.monitoring_pipeline(spec.name), steps=steps, sagemaker_session=session).definition())
+            steps.append(
+                processing_step(
+                    name=f"Monitor-{deployment.name}", step_args=processor.run(inputs=inputs, arguments=arguments)
+                )
+            )
+    definition = json.loads(
+        Pipeline(name=naming.monitoring_pipeline(spec.name), steps=steps, sagemaker_session=session).definition()
+    )
     definition.pop("PipelineExperimentConfig", None)
     return json.dumps(definition, sort_keys=True)
 
@@ -167,11 +212,22 @@ def monitoring_statements(model: str, where: Resolved, data: tuple[S3Uri, ...]) 
         iam.read_objects("ReadInputs", reads),
         iam.allow("ListInputs", ["s3:ListBucket"], [iam.bucket_arn(b) for b in buckets]),
         *iam.use_key(where.kms_key_arn, grants_for_aws_services=True),
-        iam.allow("PublishOnlyModelformMetrics", ["cloudwatch:PutMetricData"], ["*"],
-                  {"StringEquals": {"cloudwatch:namespace": NAMESPACE}}),
-        *iam.container_runtime(where.region, where.account_id, where.vpc_id, "Jobs", [
-            iam.log_group_arn(where.region, where.account_id, "/aws/sagemaker/ProcessingJobs"),
-            iam.log_group_arn(where.region, where.account_id, "/aws/sagemaker/ProcessingJobs", f"{model}-*")]),
+        iam.allow(
+            "PublishOnlyModelformMetrics",
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            {"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
+        ),
+        *iam.container_runtime(
+            where.region,
+            where.account_id,
+            where.vpc_id,
+            "Jobs",
+            [
+                iam.log_group_arn(where.region, where.account_id, "/aws/sagemaker/ProcessingJobs"),
+                iam.log_group_arn(where.region, where.account_id, "/aws/sagemaker/ProcessingJobs", f"{model}-*"),
+            ],
+        ),
     ]
 
 
@@ -181,16 +237,26 @@ class ModelMonitoring(pulumi.ComponentResource):
     topic: aws.sns.Topic
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
-    def __init__(self, name: str, context: ModelContext, monitoring: MonitoringSpec,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        context: ModelContext,
+        monitoring: MonitoringSpec,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         super().__init__("modelform:monitoring:ModelMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec = context.spec
         self.topic = aws.sns.Topic(
-            f"{name}-alerts", name=naming.alert_topic(spec.name), kms_master_key_id=context.platform.kms_key_arn, opts=child)
+            f"{name}-alerts",
+            name=naming.alert_topic(spec.name),
+            kms_master_key_id=context.platform.kms_key_arn,
+            opts=child,
+        )
         for index, address in enumerate(monitoring.notify):
             aws.sns.TopicSubscription(
-                f"{name}-notify-{index}", topic=self.topic.arn, protocol="email", endpoint=address, opts=child)
+                f"{name}-notify-{index}", topic=self.topic.arn, protocol="email", endpoint=address, opts=child
+            )
 
         period = alarm_period(spec)
         self.alarms = {}
@@ -230,32 +296,56 @@ class ModelMonitoring(pulumi.ComponentResource):
         data = tuple(u for u in (spec.data.training, spec.data.ground_truth) if u is not None)
         role_arn = iam.role_arn(context.account_id, naming.monitoring_role(model))
         role, policy = iam.scoped_role(
-            f"{name}-role", role_name=naming.monitoring_role(model),
+            f"{name}-role",
+            role_name=naming.monitoring_role(model),
             trust=context.account_id.apply(lambda account: iam.service_trust("sagemaker.amazonaws.com", account)),
             policy=context.apply(lambda where: iam.policy_document(monitoring_statements(model, where, data))),
-            description=f"Monitoring jobs of model {model} (modelform)", parent=self)
+            description=f"Monitoring jobs of model {model} (modelform)",
+            parent=self,
+        )
         definition = pulumi.Output.all(context.resolved(), role_arn, code.prefix).apply(
             lambda v: monitoring_pipeline_definition(
-                spec, region=v[0].region, role_arn=v[1], artifact_bucket=v[0].artifact_bucket,
-                capture_bucket=v[0].capture_bucket, kms_key_arn=v[0].kms_key_arn, code_prefix=v[2],
-                subnet_ids=v[0].subnet_ids, security_group_ids=v[0].security_group_ids))
+                spec,
+                region=v[0].region,
+                role_arn=v[1],
+                artifact_bucket=v[0].artifact_bucket,
+                capture_bucket=v[0].capture_bucket,
+                kms_key_arn=v[0].kms_key_arn,
+                code_prefix=v[2],
+                subnet_ids=v[0].subnet_ids,
+                security_group_ids=v[0].security_group_ids,
+            )
+        )
         pipeline_name = naming.monitoring_pipeline(model)
         self.pipeline = aws.sagemaker.Pipeline(
-            f"{name}-pipeline", pipeline_name=pipeline_name, pipeline_display_name=pipeline_name,
+            f"{name}-pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_display_name=pipeline_name,
             pipeline_description=f"Drift and quality of {model}, published to CloudWatch",
-            role_arn=role.arn, pipeline_definition=definition,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *code.objects]))
+            role_arn=role.arn,
+            pipeline_definition=definition,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *code.objects]),
+        )
 
         events_role, _ = iam.scoped_role(
             f"{name}-schedule-role",
             trust=context.account_id.apply(lambda account: iam.service_trust("events.amazonaws.com", account)),
-            policy=self.pipeline.arn.apply(lambda arn: iam.policy_document([
-                iam.allow("StartOnlyThisPipeline", ["sagemaker:StartPipelineExecution"], [arn])])),
-            description=f"EventBridge starts the monitoring pipeline of {model}", parent=self)
+            policy=self.pipeline.arn.apply(
+                lambda arn: iam.policy_document(
+                    [iam.allow("StartOnlyThisPipeline", ["sagemaker:StartPipelineExecution"], [arn])]
+                )
+            ),
+            description=f"EventBridge starts the monitoring pipeline of {model}",
+            parent=self,
+        )
         child = pulumi.ResourceOptions(parent=self)
         rule = aws.cloudwatch.EventRule(
-            f"{name}-schedule", name=naming.monitoring_schedule(model),
+            f"{name}-schedule",
+            name=naming.monitoring_schedule(model),
             description=f"Run the monitoring pipeline of {model}",
-            schedule_expression=monitoring.schedule.text, opts=child)
-        aws.cloudwatch.EventTarget(f"{name}-schedule-target", rule=rule.name, arn=self.pipeline.arn,
-                                   role_arn=events_role.arn, opts=child)
+            schedule_expression=monitoring.schedule.text,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-schedule-target", rule=rule.name, arn=self.pipeline.arn, role_arn=events_role.arn, opts=child
+        )

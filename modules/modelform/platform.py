@@ -43,13 +43,20 @@ def private_subnet_blocks(vpc_cidr: str, zones: int) -> list[str]:
 def key_policy(account_id: str) -> str:
     """The account administers and uses the key through IAM (the default); CloudWatch alarms and
     EventBridge may encrypt messages to the KMS-encrypted alert topics, for this account only."""
-    return iam.policy_document([
-        iam.Statement("AccountAdministersThroughIam", ("kms:*",), ("*",),
-                      principal={"AWS": f"arn:aws:iam::{account_id}:root"}),
-        iam.Statement("AlarmsAndEventsPublishToEncryptedTopics", ("kms:Decrypt", "kms:GenerateDataKey*"), ("*",),
-                      conditions={"StringEquals": {"aws:SourceAccount": account_id}},
-                      principal={"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}),
-    ])
+    return iam.policy_document(
+        [
+            iam.Statement(
+                "AccountAdministersThroughIam", ("kms:*",), ("*",), principal={"AWS": f"arn:aws:iam::{account_id}:root"}
+            ),
+            iam.Statement(
+                "AlarmsAndEventsPublishToEncryptedTopics",
+                ("kms:Decrypt", "kms:GenerateDataKey*"),
+                ("*",),
+                conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+                principal={"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+            ),
+        ]
+    )
 
 
 class Platform(pulumi.ComponentResource):
@@ -64,34 +71,62 @@ class Platform(pulumi.ComponentResource):
         network = spec.network
 
         self.vpc = aws.ec2.Vpc(
-            f"{name}-vpc", cidr_block=network.vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,
-            tags={"Name": f"{name}-vpc"}, opts=child)
+            f"{name}-vpc",
+            cidr_block=network.vpc_cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
         route_table = aws.ec2.RouteTable(
-            f"{name}-private-routes", vpc_id=self.vpc.id, tags={"Name": f"{name}-private"}, opts=child)
+            f"{name}-private-routes", vpc_id=self.vpc.id, tags={"Name": f"{name}-private"}, opts=child
+        )
         # Only the region's own zones (no Local or Wavelength Zones, which need an opt-in).
         zones = aws.get_availability_zones_output(
-            state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
-            opts=pulumi.InvokeOutputOptions(parent=self))
+            state="available",
+            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
         self.private_subnets = []
         for index, block in enumerate(private_subnet_blocks(network.vpc_cidr, network.availability_zones)):
             label = f"{name}-private-{index + 1}"
             subnet = aws.ec2.Subnet(
-                label, vpc_id=self.vpc.id, cidr_block=block,
-                availability_zone=zones.names.apply(lambda names, index=index: _zone(names, index, network.availability_zones)),
-                map_public_ip_on_launch=False, tags={"Name": label, "modelform:tier": "private"}, opts=child)
-            aws.ec2.RouteTableAssociation(f"{label}-routes", subnet_id=subnet.id, route_table_id=route_table.id, opts=child)
+                label,
+                vpc_id=self.vpc.id,
+                cidr_block=block,
+                availability_zone=zones.names.apply(
+                    lambda names, index=index: _zone(names, index, network.availability_zones)
+                ),
+                map_public_ip_on_launch=False,
+                tags={"Name": label, "modelform:tier": "private"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{label}-routes", subnet_id=subnet.id, route_table_id=route_table.id, opts=child
+            )
             self.private_subnets.append(subnet)
         s3_endpoint = aws.ec2.VpcEndpoint(
-            f"{name}-s3-endpoint", vpc_id=self.vpc.id, service_name=f"com.amazonaws.{spec.region}.s3",
-            vpc_endpoint_type="Gateway", route_table_ids=[route_table.id], tags={"Name": f"{name}-s3"}, opts=child)
+            f"{name}-s3-endpoint",
+            vpc_id=self.vpc.id,
+            service_name=f"com.amazonaws.{spec.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[route_table.id],
+            tags={"Name": f"{name}-s3"},
+            opts=child,
+        )
         self.model_security_group = aws.ec2.SecurityGroup(
             f"{name}-models",
             vpc_id=self.vpc.id,
             description="Model containers: no inbound; outbound HTTPS to S3 through the gateway endpoint only",
-            egress=[{
-                "description": "HTTPS to S3 (gateway endpoint)", "protocol": "tcp", "from_port": 443, "to_port": 443,
-                "prefix_list_ids": [s3_endpoint.prefix_list_id],
-            }],
+            egress=[
+                {
+                    "description": "HTTPS to S3 (gateway endpoint)",
+                    "protocol": "tcp",
+                    "from_port": 443,
+                    "to_port": 443,
+                    "prefix_list_ids": [s3_endpoint.prefix_list_id],
+                }
+            ],
             tags={"Name": f"{name}-models"},
             opts=child,
         )
@@ -100,19 +135,35 @@ class Platform(pulumi.ComponentResource):
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"modelform {name}: buckets, endpoint volumes, data capture, alert topics",
-            enable_key_rotation=True, deletion_window_in_days=30, policy=account_id.apply(key_policy), opts=data)
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=account_id.apply(key_policy),
+            opts=data,
+        )
         aws.kms.Alias(f"{name}-key-alias", name=naming.key_alias(name), target_key_id=self.key.key_id, opts=child)
 
-        self.log_bucket = SecureBucket(f"{name}-access-logs", kms_key_arn=None, log_bucket=None, protect=spec.protect,
-                                       opts=child)
-        self.artifact_bucket = SecureBucket(f"{name}-artifacts", kms_key_arn=self.key.arn,
-                                            log_bucket=self.log_bucket.bucket.bucket, protect=spec.protect, opts=child)
-        self.capture_bucket = SecureBucket(f"{name}-capture", kms_key_arn=self.key.arn,
-                                           log_bucket=self.log_bucket.bucket.bucket, protect=spec.protect, opts=child)
+        self.log_bucket = SecureBucket(
+            f"{name}-access-logs", kms_key_arn=None, log_bucket=None, protect=spec.protect, opts=child
+        )
+        self.artifact_bucket = SecureBucket(
+            f"{name}-artifacts",
+            kms_key_arn=self.key.arn,
+            log_bucket=self.log_bucket.bucket.bucket,
+            protect=spec.protect,
+            opts=child,
+        )
+        self.capture_bucket = SecureBucket(
+            f"{name}-capture",
+            kms_key_arn=self.key.arn,
+            log_bucket=self.log_bucket.bucket.bucket,
+            protect=spec.protect,
+            opts=child,
+        )
         subnet_ids = [s.id for s in self.private_subnets]
         self.clusters = {
-            cluster.name: EksCluster(f"{name}-{cluster.name}", spec, cluster, subnet_ids=subnet_ids,
-                                     kms_key_arn=self.key.arn, opts=child)
+            cluster.name: EksCluster(
+                f"{name}-{cluster.name}", spec, cluster, subnet_ids=subnet_ids, kms_key_arn=self.key.arn, opts=child
+            )
             for cluster in spec.clusters
         }
         self.outputs = PlatformOutputs(
@@ -131,5 +182,7 @@ class Platform(pulumi.ComponentResource):
 
 def _zone(names: list[str], index: int, wanted: int) -> str:
     if len(names) < wanted:
-        raise ValueError(f"the region offers {len(names)} availability zones; network.availability_zones asks for {wanted}")
+        raise ValueError(
+            f"the region offers {len(names)} availability zones; network.availability_zones asks for {wanted}"
+        )
     return sorted(names)[index]

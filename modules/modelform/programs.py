@@ -48,8 +48,13 @@ def model_program(
     root = repo_root or os.getcwd()
     code_dir = os.path.join(root, spec.model.code)
     archive = build_source_archive(code_dir, os.path.join(root, BUILD_DIR))
-    context = model_context(spec, platform, platform_stack or platform_stack_reference(platform, DEFAULT_ORGANIZATION),
-                            archive.version, code_dir)
+    context = model_context(
+        spec,
+        platform,
+        platform_stack or platform_stack_reference(platform, DEFAULT_ORGANIZATION),
+        archive.version,
+        code_dir,
+    )
     registry = ModelRegistry(f"{spec.name}-registry", context, spec, context.opts)
     outputs: dict[str, Any] = {"registryGroup": registry.group.model_package_group_name, "codeVersion": archive.version}
     if spec.training is not None or spec.monitoring is not None:  # jobs that run the code from S3
@@ -62,8 +67,9 @@ def model_program(
         outputs["alertTopic"] = monitoring.topic.arn
     if spec.retraining is not None and runner is not None:
         alarms = {kind: monitoring.alarm_arns(kind) for kind in AlarmKind} if monitoring is not None else {}
-        RetrainingTriggers(f"{spec.name}-retraining", context, spec.retraining, runner=runner, alarm_arns=alarms,
-                           opts=context.opts)
+        RetrainingTriggers(
+            f"{spec.name}-retraining", context, spec.retraining, runner=runner, alarm_arns=alarms, opts=context.opts
+        )
 
     for deployment in spec.deployments:
         if isinstance(deployment, EksDeployment):
@@ -76,8 +82,12 @@ def model_program(
         topic = monitoring.topic.arn if monitoring is not None else None
         outputs["endpoints"] = {
             deployment.name: SageMakerEndpoint(
-                naming.endpoint(spec.name, deployment.name), context, deployment,
-                execution_role_arn=role.role.arn, alarm_topic_arn=topic, opts=context.opts,
+                naming.endpoint(spec.name, deployment.name),
+                context,
+                deployment,
+                execution_role_arn=role.role.arn,
+                alarm_topic_arn=topic,
+                opts=context.opts,
             ).endpoint.name
             for deployment in sagemaker_deployments
         }

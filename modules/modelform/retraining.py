@@ -77,17 +77,28 @@ def event_patterns(spec: ModelSpec, alarm_arns: Mapping[Trigger, list[str]]) -> 
     return patterns
 
 
-def guard_statements(model: str, region: str, account_id: str, runner: RunnerKind, identifier: str) -> list[iam.Statement]:
+def guard_statements(
+    model: str, region: str, account_id: str, runner: RunnerKind, identifier: str
+) -> list[iam.Statement]:
     """The guard may list and start executions of one pipeline (or one state machine), and
     write its own logs."""
     if runner is RunnerKind.STATE_MACHINE:
         start = iam.allow("StartOnlyThisStateMachine", ["states:ListExecutions", "states:StartExecution"], [identifier])
     else:
-        start = iam.allow("StartOnlyThisPipeline", ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
-                          [iam.sagemaker_arn(region, account_id, f"pipeline/{identifier}")])
+        start = iam.allow(
+            "StartOnlyThisPipeline",
+            ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
+            [iam.sagemaker_arn(region, account_id, f"pipeline/{identifier}")],
+        )
     function = naming.guard_function(model)
-    return [start, iam.allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                             [iam.log_group_arn(region, account_id, f"/aws/lambda/{function}") + ":*"])]
+    return [
+        start,
+        iam.allow(
+            "WriteOwnLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [iam.log_group_arn(region, account_id, f"/aws/lambda/{function}") + ":*"],
+        ),
+    ]
 
 
 class RetrainingTriggers(pulumi.ComponentResource):
@@ -95,8 +106,16 @@ class RetrainingTriggers(pulumi.ComponentResource):
 
     runner: what the guard starts. alarm_arns: the model's alarms of each kind (drift, quality)."""
 
-    def __init__(self, name: str, context: ModelContext, retraining: RetrainingSpec, *, runner: RetrainingRunner,
-                 alarm_arns: Mapping[AlarmKind, list], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        context: ModelContext,
+        retraining: RetrainingSpec,
+        *,
+        runner: RetrainingRunner,
+        alarm_arns: Mapping[AlarmKind, list],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         super().__init__("modelform:retraining:RetrainingTriggers", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec = context.spec
@@ -104,13 +123,17 @@ class RetrainingTriggers(pulumi.ComponentResource):
         function_name = naming.guard_function(model)
 
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-guard-logs", name=f"/aws/lambda/{function_name}", retention_in_days=LOG_RETENTION_DAYS, opts=child)
+            f"{name}-guard-logs", name=f"/aws/lambda/{function_name}", retention_in_days=LOG_RETENTION_DAYS, opts=child
+        )
         role, policy = iam.scoped_role(
             f"{name}-guard-role",
             trust=context.account_id.apply(lambda account: iam.service_trust("lambda.amazonaws.com", account)),
-            policy=pulumi.Output.all(context.account_id, runner.identifier).apply(lambda v: iam.policy_document(
-                guard_statements(model, context.region, v[0], runner.kind, v[1]))),
-            description=f"Retraining guard of model {model} (modelform)", parent=self)
+            policy=pulumi.Output.all(context.account_id, runner.identifier).apply(
+                lambda v: iam.policy_document(guard_statements(model, context.region, v[0], runner.kind, v[1]))
+            ),
+            description=f"Retraining guard of model {model} (modelform)",
+            parent=self,
+        )
         self.function = aws.lambda_.Function(
             f"{name}-guard",
             name=function_name,
@@ -122,35 +145,50 @@ class RetrainingTriggers(pulumi.ComponentResource):
             timeout=30,
             memory_size=128,
             reserved_concurrent_executions=1,
-            environment={"variables": {
-                runner.kind.value: runner.identifier,
-                "COOLDOWN_SECONDS": str(retraining.cooldown_seconds),
-            }},
+            environment={
+                "variables": {
+                    runner.kind.value: runner.identifier,
+                    "COOLDOWN_SECONDS": str(retraining.cooldown_seconds),
+                }
+            },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, log_group, runner.resource]),
         )
 
         rules: dict[Trigger, aws.cloudwatch.EventRule] = {}
         if Trigger.SCHEDULE in retraining.triggers and retraining.schedule is not None:
             rules[Trigger.SCHEDULE] = aws.cloudwatch.EventRule(
-                f"{name}-schedule", name=naming.retraining_schedule(model), schedule_expression=retraining.schedule.text,
-                description=f"Scheduled retraining of {model}", opts=child)
+                f"{name}-schedule",
+                name=naming.retraining_schedule(model),
+                schedule_expression=retraining.schedule.text,
+                description=f"Scheduled retraining of {model}",
+                opts=child,
+            )
         listened = {trigger: list(alarm_arns.get(kind, [])) for trigger, kind in TRIGGER_ALARMS.items()}
         resolved = pulumi.Output.all(*[pulumi.Output.all(*listened[t]) for t in TRIGGER_ALARMS]).apply(
-            lambda arns: {trigger: list(found) for trigger, found in zip(TRIGGER_ALARMS, arns)})
+            lambda arns: {trigger: list(found) for trigger, found in zip(TRIGGER_ALARMS, arns)}
+        )
         for trigger in event_patterns(spec, {}):
             if trigger in listened and not listened[trigger]:
                 continue  # no such alarms (nothing is captured): EventBridge refuses an empty list
             slug = trigger.replace("_", "-")
             rules[trigger] = aws.cloudwatch.EventRule(
-                f"{name}-{slug}", name=naming.retraining_rule(model, slug),
+                f"{name}-{slug}",
+                name=naming.retraining_rule(model, slug),
                 description=f"Retrain {model} on {trigger.replace('_', ' ')}",
-                event_pattern=resolved.apply(lambda arns, trigger=trigger: json.dumps(
-                    event_patterns(spec, arns)[trigger], sort_keys=True)),
-                opts=child)
+                event_pattern=resolved.apply(
+                    lambda arns, trigger=trigger: json.dumps(event_patterns(spec, arns)[trigger], sort_keys=True)
+                ),
+                opts=child,
+            )
         for trigger, rule in rules.items():
             slug = trigger.replace("_", "-")
             aws.cloudwatch.EventTarget(f"{name}-{slug}-target", rule=rule.name, arn=self.function.arn, opts=child)
             aws.lambda_.Permission(
-                f"{name}-{slug}-invoke", action="lambda:InvokeFunction", function=self.function.name,
-                principal="events.amazonaws.com", source_arn=rule.arn, opts=child)
+                f"{name}-{slug}-invoke",
+                action="lambda:InvokeFunction",
+                function=self.function.name,
+                principal="events.amazonaws.com",
+                source_arn=rule.arn,
+                opts=child,
+            )
         self.register_outputs({"guardArn": self.function.arn})

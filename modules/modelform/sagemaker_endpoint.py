@@ -2,16 +2,21 @@
 
 Children, for deployment `<d>` of model `<m>` (`<ep>` = `<m>-<d>`, `<v>` = `<m>-<d>-<variant>`):
 
-| logical name | resource | what |
-|---|---|---|
-| `<v>-model` | `aws.sagemaker.Model` | per variant: a registry version (model package) or an artifact with the PyTorch inference image; network-isolated, in the platform VPC |
-| `<ep>-config` | `aws.sagemaker.EndpointConfiguration` | weighted variants, KMS-encrypted volumes, data capture to `<capture bucket>/<m>/<d>/` (KMS) |
-| `<ep>-endpoint` | `aws.sagemaker.Endpoint` | physical name `<ep>`; blue/green updates (all at once, canary or linear) that roll back when an alarm below fires |
-| `<v>-p99-latency` | `aws.cloudwatch.MetricAlarm` | p99 `ModelLatency` above `monitoring.latency_p99_ms` (SageMaker reports microseconds) |
-| `<v>-5xx-rate` | `aws.cloudwatch.MetricAlarm` | 100 * `Invocation5XXErrors` / `Invocations` above `monitoring.error_rate_percent` |
-| `<v>-scaling` | `aws.appautoscaling.Target` | per variant: min/max instances |
-| `<v>-invocations-per-instance` | `aws.appautoscaling.Policy` | target tracking on invocations per instance, with the spec's cooldowns |
-| `<v>-<window>-start` / `-end` | `aws.appautoscaling.ScheduledAction` | known peaks: raise min/max at `start`, restore them at `end` |
+- `<v>-model` (`aws.sagemaker.Model`): per variant, a registry version (model package) or an
+  artifact with the PyTorch inference image; network-isolated, in the platform VPC;
+- `<ep>-config` (`aws.sagemaker.EndpointConfiguration`): weighted variants, KMS-encrypted
+  volumes, data capture to `<capture bucket>/<m>/<d>/` (KMS);
+- `<ep>-endpoint` (`aws.sagemaker.Endpoint`): physical name `<ep>`; blue/green updates (all at
+  once, canary or linear) that roll back when an alarm below fires;
+- `<v>-p99-latency` (`aws.cloudwatch.MetricAlarm`): p99 `ModelLatency` above
+  `monitoring.latency_p99_ms` (SageMaker reports microseconds);
+- `<v>-5xx-rate` (`aws.cloudwatch.MetricAlarm`): 100 * `Invocation5XXErrors` / `Invocations`
+  above `monitoring.error_rate_percent`;
+- `<v>-scaling` (`aws.appautoscaling.Target`): per variant, min/max instances;
+- `<v>-invocations-per-instance` (`aws.appautoscaling.Policy`): target tracking on invocations
+  per instance, with the spec's cooldowns;
+- `<v>-<window>-start` / `-end` (`aws.appautoscaling.ScheduledAction`): known peaks, raise
+  min/max at `start`, restore them at `end`.
 
 Without a `monitoring` section the alarms use its documented defaults (`ModelSpec.endpoint_alarms`).
 
@@ -26,9 +31,10 @@ counts the autoscaler manages (`desiredInstanceCount`) are not declared at all, 
 resets them between deploys. The scaling target declares the everyday bounds; inside a window
 the scheduled action has raised them, so a `pulumi up --refresh` run *during* a window would put
 them back to the everyday bounds until the window's end action: refresh outside windows (a spec
-change of the bounds must still apply, so they are not in `ignoreChanges`). Changing the *instance type* of an autoscaled variant is refused by
-SageMaker while the scaling target is registered (AWS: "Update endpoints that use auto
-scaling"): rename the variant to move it to a new instance type.
+change of the bounds must still apply, so they are not in `ignoreChanges`). Changing the
+*instance type* of an autoscaled variant is refused by SageMaker while the scaling target is
+registered (AWS: "Update endpoints that use auto scaling"): rename the variant to move it to a
+new instance type.
 """
 
 from __future__ import annotations
@@ -79,7 +85,9 @@ def scheduled_steps(deployment: SageMakerDeployment) -> list[ScheduledStep]:
         return []
     steps = []
     for window in scaling.scheduled:
-        steps.append(ScheduledStep(f"{window.name}-start", _at(window.start), window.min_instances, window.max_instances))
+        steps.append(
+            ScheduledStep(f"{window.name}-start", _at(window.start), window.min_instances, window.max_instances)
+        )
         steps.append(ScheduledStep(f"{window.name}-end", _at(window.end), scaling.min_instances, scaling.max_instances))
     return steps
 
@@ -153,9 +161,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     alarm notifies (the model's alert topic), or None without monitoring.
     """
 
-    def __init__(self, name: str, context: ModelContext, deployment: SageMakerDeployment, *,
-                 execution_role_arn: pulumi.Input[str], alarm_topic_arn: Optional[pulumi.Input[str]] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        context: ModelContext,
+        deployment: SageMakerDeployment,
+        *,
+        execution_role_arn: pulumi.Input[str],
+        alarm_topic_arn: Optional[pulumi.Input[str]] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         super().__init__("modelform:sagemaker_endpoint:SageMakerEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.context, self.deployment = context, deployment
@@ -173,18 +188,23 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 execution_role_arn=execution_role_arn,
                 primary_container=container,
                 enable_network_isolation=True,
-                vpc_config={"subnets": platform.private_subnet_ids,
-                            "security_group_ids": pulumi.Output.from_input(platform.model_security_group_id).apply(
-                                lambda group: [group])},
+                vpc_config={
+                    "subnets": platform.private_subnet_ids,
+                    "security_group_ids": pulumi.Output.from_input(platform.model_security_group_id).apply(
+                        lambda group: [group]
+                    ),
+                },
                 opts=child,
             )
-            variants.append({
-                "variant_name": variant.name,
-                "model_name": self.models[variant.name].name,
-                "instance_type": deployment.instance_type,
-                "initial_instance_count": initial_instance_count(deployment),
-                "initial_variant_weight": variant.weight,
-            })
+            variants.append(
+                {
+                    "variant_name": variant.name,
+                    "model_name": self.models[variant.name].name,
+                    "instance_type": deployment.instance_type,
+                    "initial_instance_count": initial_instance_count(deployment),
+                    "initial_variant_weight": variant.weight,
+                }
+            )
             contents.append(content)
 
         capture = None
@@ -197,12 +217,17 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 ),
                 "kms_key_id": platform.kms_key_arn,
                 "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
-                "capture_content_type_header": {"csv_content_types": ["text/csv"], "json_content_types": ["application/json"]},
+                "capture_content_type_header": {
+                    "csv_content_types": ["text/csv"],
+                    "json_content_types": ["application/json"],
+                },
             }
         # What the configuration is made of, spec-side (model names are outputs): its name's hash.
         config_content = {
-            "variants": [{**{k: v for k, v in variant.items() if k != "model_name"}, "_content": content}
-                         for variant, content in zip(variants, contents)],
+            "variants": [
+                {**{k: v for k, v in variant.items() if k != "model_name"}, "_content": content}
+                for variant, content in zip(variants, contents)
+            ],
             "capture_percent": deployment.data_capture_percent,
         }
         self.config = aws.sagemaker.EndpointConfiguration(
@@ -261,7 +286,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         latency = aws.cloudwatch.MetricAlarm(
             f"{prefix}-p99-latency",
             name=f"{prefix}-p99-latency",
-            alarm_description=f"p99 model latency of {self.endpoint_name}/{variant} above {thresholds.latency_p99_ms} ms",
+            alarm_description=f"p99 model latency of {self.endpoint_name}/{variant} "
+            f"above {thresholds.latency_p99_ms} ms",
             namespace="AWS/SageMaker",
             metric_name="ModelLatency",
             dimensions=dimensions,
@@ -278,12 +304,19 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
 
         def metric(name: str) -> dict[str, Any]:
-            return {"metric_name": name, "namespace": "AWS/SageMaker", "period": 60, "stat": "Sum", "dimensions": dimensions}
+            return {
+                "metric_name": name,
+                "namespace": "AWS/SageMaker",
+                "period": 60,
+                "stat": "Sum",
+                "dimensions": dimensions,
+            }
 
         errors = aws.cloudwatch.MetricAlarm(
             f"{prefix}-5xx-rate",
             name=f"{prefix}-5xx-rate",
-            alarm_description=f"5xx responses of {self.endpoint_name}/{variant} above {thresholds.error_rate_percent} %",
+            alarm_description=f"5xx responses of {self.endpoint_name}/{variant} "
+            f"above {thresholds.error_rate_percent} %",
             metric_queries=[
                 {"id": "errors", "metric": metric("Invocation5XXErrors"), "return_data": False},
                 {"id": "invocations", "metric": metric("Invocations"), "return_data": False},

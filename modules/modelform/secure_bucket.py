@@ -26,10 +26,18 @@ from . import iam
 
 def tls_only_policy(bucket_arn: str) -> str:
     """Deny every request to the bucket and its objects that does not use TLS."""
-    return iam.policy_document([iam.Statement(
-        "DenyInsecureTransport", ("s3:*",), (bucket_arn, f"{bucket_arn}/*"),
-        conditions={"Bool": {"aws:SecureTransport": "false"}}, effect=iam.Effect.DENY, principal={"AWS": "*"},
-    )])
+    return iam.policy_document(
+        [
+            iam.Statement(
+                "DenyInsecureTransport",
+                ("s3:*",),
+                (bucket_arn, f"{bucket_arn}/*"),
+                conditions={"Bool": {"aws:SecureTransport": "false"}},
+                effect=iam.Effect.DENY,
+                principal={"AWS": "*"},
+            )
+        ]
+    )
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -43,8 +51,15 @@ class SecureBucket(pulumi.ComponentResource):
 
     bucket: aws.s3.Bucket
 
-    def __init__(self, name: str, *, kms_key_arn: Optional[pulumi.Input[str]], log_bucket: Optional[pulumi.Input[str]],
-                 protect: bool, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        kms_key_arn: Optional[pulumi.Input[str]],
+        log_bucket: Optional[pulumi.Input[str]],
+        protect: bool,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
         super().__init__("modelform:secure_bucket:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         data = pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect)

@@ -63,12 +63,23 @@ class PipelineLocations:
 def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     """The pipeline definition JSON (SageMaker Pipelines schema 2020-12-01), deterministic."""
     training, data = spec.training, spec.data
-    assert training is not None and training.backend is Backend.SAGEMAKER and data is not None and data.training is not None
+    assert (
+        training is not None
+        and training.backend is Backend.SAGEMAKER
+        and data is not None
+        and data.training is not None
+    )
     quiet_sagemaker_sdk(where.region)
     import warnings
 
     from sagemaker.core.processing import ScriptProcessor
-    from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output, StoppingCondition
+    from sagemaker.core.shapes import (
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingS3Input,
+        ProcessingS3Output,
+        StoppingCondition,
+    )
     from sagemaker.core.training.configs import CheckpointConfig, Compute, InputData, Networking, OutputDataConfig
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
     from sagemaker.core.workflow.functions import JsonGet
@@ -112,7 +123,9 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         checkpoint_config=CheckpointConfig(s3_uri=f"{prefix}/checkpoints/"),
         output_data_config=OutputDataConfig(s3_output_path=f"{prefix}/models/", kms_key_id=where.kms_key_arn),
         networking=Networking(
-            **networking, enable_network_isolation=True, enable_inter_container_traffic_encryption=training.instance_count > 1,
+            **networking,
+            enable_network_isolation=True,
+            enable_inter_container_traffic_encryption=training.instance_count > 1,
         ),
         hyperparameters=hyperparameters,
     )
@@ -137,29 +150,49 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         report = PropertyFile(name="Evaluation", output_name="evaluation", path=EVALUATION_FILE)
 
         def s3_input(name: str, uri: Any, local: str) -> ProcessingInput:
-            return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
-                s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"))
+            return ProcessingInput(
+                input_name=name,
+                s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"),
+            )
 
         evaluate_step = processing_step(
             name="Evaluate",
             step_args=processor.run(
                 code=f"{where.code_prefix}evaluate.py",
                 inputs=[
-                    s3_input("model", train_step.properties.ModelArtifacts.S3ModelArtifacts, "/opt/ml/processing/model"),
+                    s3_input(
+                        "model", train_step.properties.ModelArtifacts.S3ModelArtifacts, "/opt/ml/processing/model"
+                    ),
                     s3_input("test", str(evaluation_data), "/opt/ml/processing/test"),
                     s3_input("code-lib", where.code_prefix, "/opt/ml/processing/input/code-lib"),
                 ],
-                outputs=[ProcessingOutput(output_name="evaluation", s3_output=ProcessingS3Output(
-                    s3_uri=f"{prefix}/evaluations/", local_path="/opt/ml/processing/evaluation", s3_upload_mode="EndOfJob"))],
-                arguments=["--model-dir", "/opt/ml/processing/model", "--test", "/opt/ml/processing/test",
-                           "--output-dir", "/opt/ml/processing/evaluation"],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="evaluation",
+                        s3_output=ProcessingS3Output(
+                            s3_uri=f"{prefix}/evaluations/",
+                            local_path="/opt/ml/processing/evaluation",
+                            s3_upload_mode="EndOfJob",
+                        ),
+                    )
+                ],
+                arguments=[
+                    "--model-dir",
+                    "/opt/ml/processing/model",
+                    "--test",
+                    "/opt/ml/processing/test",
+                    "--output-dir",
+                    "/opt/ml/processing/evaluation",
+                ],
             ),
             property_files=[report],
         )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        register_step = ModelStep(name="Register", step_args=_register_arguments(session, spec, where, train_step, evaluate_step))
+        register_step = ModelStep(
+            name="Register", step_args=_register_arguments(session, spec, where, train_step, evaluate_step)
+        )
     steps: list = [train_step, evaluate_step]
     gate = training.evaluation
     if gate is None:
@@ -171,10 +204,21 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
             conditions.append(ConditionGreaterThanOrEqualTo(left=value, right=gate.min))
         if gate.max is not None:
             conditions.append(ConditionLessThanOrEqualTo(left=value, right=gate.max))
-        bounds = " and ".join(part for part in (
-            f">= {gate.min:g}" if gate.min is not None else "", f"<= {gate.max:g}" if gate.max is not None else "") if part)
-        failed = FailStep(name="GateFailed", error_message=f"quality gate: {gate.metric} must be {bounds}; the model is not registered")
-        steps.append(ConditionStep(name="QualityGate", conditions=conditions, if_steps=[register_step], else_steps=[failed]))
+        bounds = " and ".join(
+            part
+            for part in (
+                f">= {gate.min:g}" if gate.min is not None else "",
+                f"<= {gate.max:g}" if gate.max is not None else "",
+            )
+            if part
+        )
+        failed = FailStep(
+            name="GateFailed",
+            error_message=f"quality gate: {gate.metric} must be {bounds}; the model is not registered",
+        )
+        steps.append(
+            ConditionStep(name="QualityGate", conditions=conditions, if_steps=[register_step], else_steps=[failed])
+        )
     pipeline = Pipeline(name=naming.retraining_pipeline(spec.name), steps=steps, sagemaker_session=session)
     definition = json.loads(pipeline.definition())
     definition.pop("PipelineExperimentConfig", None)  # experiments are not used; keeps the plan quiet
@@ -188,10 +232,14 @@ def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, trai
     from sagemaker.core.model_registry import create_model_package_from_containers
     from sagemaker.core.workflow.functions import Join
 
-    inference_types = sorted({d.instance_type for d in spec.deployments if getattr(d, "instance_type", None)}) or ["ml.m5.large"]
+    inference_types = sorted({d.instance_type for d in spec.deployments if getattr(d, "instance_type", None)}) or [
+        "ml.m5.large"
+    ]
     image = framework_image(spec.model.framework_version, where.region, inference_types[0], "inference")
-    evaluation_uri = Join(on="/", values=[
-        evaluate_step.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, EVALUATION_FILE])
+    evaluation_uri = Join(
+        on="/",
+        values=[evaluate_step.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, EVALUATION_FILE],
+    )
 
     class Registration:  # the SDK keeps the registering model's session with the step arguments
         sagemaker_session = session
@@ -200,11 +248,13 @@ def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, trai
     session.init_model_step_arguments(Registration())
     return create_model_package_from_containers(
         sagemaker_session=session,
-        containers=[{
-            "Image": image,
-            "ModelDataUrl": train_step.properties.ModelArtifacts.S3ModelArtifacts,
-            "Environment": serving_environment(spec.model.inference_entry_point, where.region),
-        }],
+        containers=[
+            {
+                "Image": image,
+                "ModelDataUrl": train_step.properties.ModelArtifacts.S3ModelArtifacts,
+                "Environment": serving_environment(spec.model.inference_entry_point, where.region),
+            }
+        ],
         content_types=["text/csv", "application/json"],
         response_types=["application/json"],
         inference_instances=inference_types,
@@ -231,7 +281,8 @@ def sagemaker_job_logs(region: str, account_id: str, model: str) -> list[str]:
     """The log groups of SageMaker's training and processing jobs, and the model's streams in them."""
     groups = ("/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TrainingJobs")
     return [iam.log_group_arn(region, account_id, g) for g in groups] + [
-        iam.log_group_arn(region, account_id, g, f"{model}-*") for g in groups]
+        iam.log_group_arn(region, account_id, g, f"{model}-*") for g in groups
+    ]
 
 
 def training_statements(model: str, where: Resolved, role_arn: str, data: tuple[S3Uri, ...]) -> list[iam.Statement]:
@@ -243,25 +294,55 @@ def training_statements(model: str, where: Resolved, role_arn: str, data: tuple[
     return [
         iam.read_objects("ReadTrainingData", [iam.location_objects_arn(uri) for uri in data]),
         *iam.list_prefixes("ListTrainingData", [(uri.bucket, uri.key) for uri in data]),
-        iam.allow("OwnArtifacts", ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-                  [iam.objects_arn(where.artifact_bucket, model)]),
+        iam.allow(
+            "OwnArtifacts",
+            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            [iam.objects_arn(where.artifact_bucket, model)],
+        ),
         *iam.list_prefixes("ListOwnArtifacts", [(where.artifact_bucket, model)]),
         *iam.use_key(where.kms_key_arn, grants_for_aws_services=True),
-        iam.allow("RunOwnJobs", [
-            "sagemaker:AddTags", "sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob",
-            "sagemaker:DescribeProcessingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopProcessingJob",
-            "sagemaker:StopTrainingJob"], [
-            iam.sagemaker_arn(region, account, f"training-job/{model}-*"),
-            iam.sagemaker_arn(region, account, f"processing-job/{model}-*")]),
-        iam.allow("RegisterIntoOwnGroup", [
-            "sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"], [
-            iam.sagemaker_arn(region, account, f"model-package/{model}/*"), registry_group_arn(region, account, model)]),
-        iam.allow("ReadOwnPipeline", [
-            "sagemaker:DescribePipeline", "sagemaker:DescribePipelineExecution", "sagemaker:ListPipelineExecutionSteps"], [
-            iam.sagemaker_arn(region, account, f"pipeline/{pipeline}"),
-            iam.sagemaker_arn(region, account, f"pipeline/{pipeline}/*")]),
-        iam.allow("PassOnlyItself", ["iam:PassRole"], [role_arn],
-                  {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+        iam.allow(
+            "RunOwnJobs",
+            [
+                "sagemaker:AddTags",
+                "sagemaker:CreateProcessingJob",
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:DescribeProcessingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopProcessingJob",
+                "sagemaker:StopTrainingJob",
+            ],
+            [
+                iam.sagemaker_arn(region, account, f"training-job/{model}-*"),
+                iam.sagemaker_arn(region, account, f"processing-job/{model}-*"),
+            ],
+        ),
+        iam.allow(
+            "RegisterIntoOwnGroup",
+            ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
+            [
+                iam.sagemaker_arn(region, account, f"model-package/{model}/*"),
+                registry_group_arn(region, account, model),
+            ],
+        ),
+        iam.allow(
+            "ReadOwnPipeline",
+            [
+                "sagemaker:DescribePipeline",
+                "sagemaker:DescribePipelineExecution",
+                "sagemaker:ListPipelineExecutionSteps",
+            ],
+            [
+                iam.sagemaker_arn(region, account, f"pipeline/{pipeline}"),
+                iam.sagemaker_arn(region, account, f"pipeline/{pipeline}/*"),
+            ],
+        ),
+        iam.allow(
+            "PassOnlyItself",
+            ["iam:PassRole"],
+            [role_arn],
+            {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
         *iam.container_runtime(region, account, where.vpc_id, "Jobs", sagemaker_job_logs(region, account, model)),
     ]
 
@@ -269,7 +350,9 @@ def training_statements(model: str, where: Resolved, role_arn: str, data: tuple[
 class TrainingPipeline(pulumi.ComponentResource):
     """The training role and the SageMaker retraining pipeline of one model (`backend: sagemaker`)."""
 
-    def __init__(self, name: str, context: ModelContext, spec: ModelSpec, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, context: ModelContext, spec: ModelSpec, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("modelform:training_pipeline:TrainingPipeline", name, None, opts)
         code = context.code
         assert code is not None, "training runs the uploaded code"
@@ -281,16 +364,26 @@ class TrainingPipeline(pulumi.ComponentResource):
             role_name=naming.training_role(model),
             trust=context.account_id.apply(lambda account: iam.service_trust("sagemaker.amazonaws.com", account)),
             policy=pulumi.Output.all(context.resolved(), role_arn).apply(
-                lambda v: iam.policy_document(training_statements(model, v[0], v[1], data))),
+                lambda v: iam.policy_document(training_statements(model, v[0], v[1], data))
+            ),
             description=f"SageMaker training and pipeline role of model {model} (modelform)",
             parent=self,
         )
         definition = pulumi.Output.all(context.resolved(), role_arn, code.prefix).apply(
-            lambda v: pipeline_definition(spec, PipelineLocations(
-                region=v[0].region, role_arn=v[1], artifact_bucket=v[0].artifact_bucket, kms_key_arn=v[0].kms_key_arn,
-                subnet_ids=v[0].subnet_ids, security_group_ids=v[0].security_group_ids,
-                code_prefix=v[2], code_version=context.code_version,
-            )))
+            lambda v: pipeline_definition(
+                spec,
+                PipelineLocations(
+                    region=v[0].region,
+                    role_arn=v[1],
+                    artifact_bucket=v[0].artifact_bucket,
+                    kms_key_arn=v[0].kms_key_arn,
+                    subnet_ids=v[0].subnet_ids,
+                    security_group_ids=v[0].security_group_ids,
+                    code_prefix=v[2],
+                    code_version=context.code_version,
+                ),
+            )
+        )
         self.pipeline = aws.sagemaker.Pipeline(
             f"{name}-pipeline",
             pipeline_name=naming.retraining_pipeline(model),

@@ -17,11 +17,28 @@ from tests.model_code.synthetic import write_channels
 def served(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param)
     channels = write_channels(folder / "data", request.param, rows=800)
-    train.train(train.parse_args([
-        "--epochs", "2", "--problem_type", request.param, "--train", channels["train"], "--validation", channels["validation"],
-        "--model-dir", str(folder / "model"), "--output-dir", str(folder / "out"), "--checkpoint-dir", str(folder / "ckpt"),
-        "--hidden", "32",
-    ]))
+    train.train(
+        train.parse_args(
+            [
+                "--epochs",
+                "2",
+                "--problem_type",
+                request.param,
+                "--train",
+                channels["train"],
+                "--validation",
+                channels["validation"],
+                "--model-dir",
+                str(folder / "model"),
+                "--output-dir",
+                str(folder / "out"),
+                "--checkpoint-dir",
+                str(folder / "ckpt"),
+                "--hidden",
+                "32",
+            ]
+        )
+    )
     test = read_table(channels["test"]).head(5)
     network, schema = load_model(str(folder / "model"))
     numeric, categorical, _ = encode(test, schema)
@@ -63,12 +80,32 @@ def test_json_objects_lists_and_single_instance(served):
         (b"1,2,3\n", "text/csv", "each row needs 5 values in this order: amount, age, score, tenure, region (got 3)"),
         (b"500,1,2,x,north\n", "text/csv", "feature 'tenure' is numeric, but a request holds 'x'"),
         (b"1,2,3,4,north\n1,2\n", "text/csv", "rows have different numbers of values: [2, 5]"),
-        (b"{not json", "application/json", "the request is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
-        (b'{"instances": 3}', "application/json", 'JSON requests hold {"instances": [...]}, a list of instances, or one instance object'),
-        (b'[{"amount": 1}, [1, 2]]', "application/json", "JSON instances are all lists (schema order) or all objects (by feature name)"),
-        (b'{"amount": 1, "colour": "red"}', "application/json", "unknown feature(s): colour; the model uses amount, age, score, tenure, region"),
+        (
+            b"{not json",
+            "application/json",
+            "the request is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+        ),
+        (
+            b'{"instances": 3}',
+            "application/json",
+            'JSON requests hold {"instances": [...]}, a list of instances, or one instance object',
+        ),
+        (
+            b'[{"amount": 1}, [1, 2]]',
+            "application/json",
+            "JSON instances are all lists (schema order) or all objects (by feature name)",
+        ),
+        (
+            b'{"amount": 1, "colour": "red"}',
+            "application/json",
+            "unknown feature(s): colour; the model uses amount, age, score, tenure, region",
+        ),
         (b"\xff\xfe", "text/csv", "the request body is not UTF-8 text"),
-        (b"1,2,3,4,north", "application/x-npy", "unsupported content type 'application/x-npy'; use text/csv or application/json"),
+        (
+            b"1,2,3,4,north",
+            "application/x-npy",
+            "unsupported content type 'application/x-npy'; use text/csv or application/json",
+        ),
     ],
 )
 def test_malformed_requests_are_400_with_a_reason(served, body, content_type, message):

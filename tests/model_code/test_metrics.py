@@ -11,7 +11,8 @@ from model_code import metrics
 
 
 def test_auc_counts_pairs_and_half_ties():
-    # positives 0.8, 0.4; negatives 0.6, 0.4, 0.1: pairs (p > n) = 0.8>all (3) + 0.4>0.1 (1) + tie 0.4=0.4 (0.5) = 4.5 of 6
+    # positives 0.8, 0.4; negatives 0.6, 0.4, 0.1: pairs (p > n) =
+    # 0.8>all (3) + 0.4>0.1 (1) + tie 0.4=0.4 (0.5) = 4.5 of 6
     assert metrics.roc_auc(np.array([1, 0, 1, 0, 0]), np.array([0.8, 0.6, 0.4, 0.4, 0.1])) == pytest.approx(4.5 / 6)
     assert metrics.roc_auc(np.array([1, 1, 0]), np.array([0.9, 0.8, 0.1])) == 1.0
     assert math.isnan(metrics.roc_auc(np.array([1, 1]), np.array([0.2, 0.3])))
@@ -55,7 +56,9 @@ def test_metric_names_match_the_spec_language():
 
     for problem_type, names in METRICS.items():
         truth = np.array([0, 1, 0, 1]) if problem_type != "regression" else np.array([1.0, 2.0, 3.0, 4.0])
-        predictions = {"binary_classification": np.array([0.2, 0.8, 0.4, 0.6]),
-                       "multiclass_classification": np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]]),
-                       "regression": np.array([1.1, 2.1, 2.9, 4.2])}[problem_type]
+        predictions = {
+            "binary_classification": np.array([0.2, 0.8, 0.4, 0.6]),
+            "multiclass_classification": np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]]),
+            "regression": np.array([1.1, 2.1, 2.9, 4.2]),
+        }[problem_type]
         assert set(metrics.quality_metrics(problem_type, truth, predictions)) == set(names), problem_type

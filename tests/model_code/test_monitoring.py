@@ -31,7 +31,9 @@ def test_ks_matches_scipy_exactly(seed, shift, integers):
 
 def test_psi_and_js_against_hand_and_scipy():
     expected, actual = np.array([0.5, 0.3, 0.2]), np.array([0.3, 0.3, 0.4])
-    assert drift.psi(expected, actual) == pytest.approx((0.3 - 0.5) * np.log(0.3 / 0.5) + (0.4 - 0.2) * np.log(0.4 / 0.2))
+    assert drift.psi(expected, actual) == pytest.approx(
+        (0.3 - 0.5) * np.log(0.3 / 0.5) + (0.4 - 0.2) * np.log(0.4 / 0.2)
+    )
     assert drift.jensen_shannon(expected, actual) == pytest.approx(jensenshannon(expected, actual, base=2))
     generator = np.random.default_rng(4)
     baseline = generator.normal(size=(5000, 2))
@@ -40,7 +42,9 @@ def test_psi_and_js_against_hand_and_scipy():
     js_scores = drift.numeric_drift(baseline, current, "jensen_shannon")
     assert psi_scores[0] == pytest.approx(0.0, abs=1e-12) and psi_scores[1] > 0.2
     b_shares, c_shares = drift._binned(np.sort(baseline[:, 1]), np.sort(current[:, 1]))
-    assert b_shares == pytest.approx(np.full(10, 0.1)) and js_scores[1] == pytest.approx(jensenshannon(b_shares, c_shares, base=2))
+    assert b_shares == pytest.approx(np.full(10, 0.1)) and js_scores[1] == pytest.approx(
+        jensenshannon(b_shares, c_shares, base=2)
+    )
 
 
 def test_categorical_drift_and_nan_handling():
@@ -53,8 +57,13 @@ def test_categorical_drift_and_nan_handling():
 
 def _frames():
     generator = np.random.default_rng(7)
-    baseline = pd.DataFrame({"amount": generator.normal(100, 10, 2000), "region": generator.choice(["n", "s"], 2000),
-                             "label": generator.integers(0, 2, 2000)})
+    baseline = pd.DataFrame(
+        {
+            "amount": generator.normal(100, 10, 2000),
+            "region": generator.choice(["n", "s"], 2000),
+            "label": generator.integers(0, 2, 2000),
+        }
+    )
     current = pd.DataFrame({"amount": generator.normal(110, 10, 500), "region": generator.choice(["n", "s"], 500)})
     return baseline, current
 
@@ -65,30 +74,58 @@ def test_compute_report_shape_and_quality_join_by_row():
     truth = pd.DataFrame({"label": [1, 0, 0, 1] * 125})
     report = job.compute(baseline, current, problem_type="binary_classification", method="psi", ground_truth=truth)
     assert report["rows"] == 500 and set(report["drift"]["features"]) == {"amount", "region"}
-    assert report["drift"]["max"] == max(report["drift"]["features"].values()) and report["drift"]["features"]["amount"] > 0.2
+    assert (
+        report["drift"]["max"] == max(report["drift"]["features"].values())
+        and report["drift"]["features"]["amount"] > 0.2
+    )
     # per 4 rows: TP (0.9,1), TN (0.2,0), FP (0.8,0), FN (0.4,1): precision = recall = accuracy = 0.5
-    assert (report["quality"]["precision"], report["quality"]["recall"], report["quality"]["accuracy"]) == (0.5, 0.5, 0.5)
-    assert report["quality"]["auc"] == pytest.approx(0.75)  # positives {0.9, 0.4} beat negatives {0.2, 0.8} in 3 of 4 pairs
+    assert (report["quality"]["precision"], report["quality"]["recall"], report["quality"]["accuracy"]) == (
+        0.5,
+        0.5,
+        0.5,
+    )
+    assert report["quality"]["auc"] == pytest.approx(
+        0.75
+    )  # positives {0.9, 0.4} beat negatives {0.2, 0.8} in 3 of 4 pairs
 
 
 def test_bad_inputs_are_monitoring_errors():
     baseline, current = _frames()
-    with pytest.raises(job.MonitoringError, match="feature\\(s\\) missing from the baseline or the current data: colour"):
+    with pytest.raises(
+        job.MonitoringError, match="feature\\(s\\) missing from the baseline or the current data: colour"
+    ):
         job.compute(baseline, current, problem_type="regression", method="ks", features=["colour"])
     with pytest.raises(job.MonitoringError, match="ground truth has 3 rows, current data 500; join on event_id"):
-        job.compute(baseline, current.assign(prediction=1.0), problem_type="regression", method="ks",
-                    ground_truth=pd.DataFrame({"label": [1, 2, 3]}))
+        job.compute(
+            baseline,
+            current.assign(prediction=1.0),
+            problem_type="regression",
+            method="ks",
+            ground_truth=pd.DataFrame({"label": [1, 2, 3]}),
+        )
 
 
 def _capture_line(event_id: str, csv_row: str, prediction: float) -> str:
-    return json.dumps({
-        "captureData": {
-            "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": base64.b64encode(csv_row.encode()).decode(), "encoding": "BASE64"},
-            "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT", "data": json.dumps({"predictions": [prediction]}), "encoding": "JSON"},
-        },
-        "eventMetadata": {"eventId": event_id, "inferenceTime": "2026-11-27T10:00:00Z"},
-        "eventVersion": "0",
-    })
+    return json.dumps(
+        {
+            "captureData": {
+                "endpointInput": {
+                    "observedContentType": "text/csv",
+                    "mode": "INPUT",
+                    "data": base64.b64encode(csv_row.encode()).decode(),
+                    "encoding": "BASE64",
+                },
+                "endpointOutput": {
+                    "observedContentType": "application/json",
+                    "mode": "OUTPUT",
+                    "data": json.dumps({"predictions": [prediction]}),
+                    "encoding": "JSON",
+                },
+            },
+            "eventMetadata": {"eventId": event_id, "inferenceTime": "2026-11-27T10:00:00Z"},
+            "eventVersion": "0",
+        }
+    )
 
 
 def test_cli_reads_data_capture_joins_ground_truth_and_publishes(tmp_path, aws):
@@ -98,11 +135,31 @@ def test_cli_reads_data_capture_joins_ground_truth_and_publishes(tmp_path, aws):
     capture.mkdir(parents=True)
     lines = [_capture_line(f"e{i}", f"{100 + i},{'n' if i % 2 else 's'}", 0.9 if i % 2 else 0.1) for i in range(40)]
     (capture / "part.jsonl").write_text("\n".join(lines) + "\n")
-    pd.DataFrame({"event_id": [f"e{i}" for i in range(40)], "label": [i % 2 for i in range(40)]}).to_csv(tmp_path / "truth.csv", index=False)
+    pd.DataFrame({"event_id": [f"e{i}" for i in range(40)], "label": [i % 2 for i in range(40)]}).to_csv(
+        tmp_path / "truth.csv", index=False
+    )
     out = tmp_path / "out" / "metrics.json"
-    code = job.main(["--baseline", str(tmp_path / "baseline.csv"), "--current", str(tmp_path / "capture"), "--ground-truth",
-                     str(tmp_path / "truth.csv"), "--problem-type", "binary_classification", "--drift-method", "ks",
-                     "--out", str(out), "--publish", "--model", "fraud", "--deployment", "default"])
+    code = job.main(
+        [
+            "--baseline",
+            str(tmp_path / "baseline.csv"),
+            "--current",
+            str(tmp_path / "capture"),
+            "--ground-truth",
+            str(tmp_path / "truth.csv"),
+            "--problem-type",
+            "binary_classification",
+            "--drift-method",
+            "ks",
+            "--out",
+            str(out),
+            "--publish",
+            "--model",
+            "fraud",
+            "--deployment",
+            "default",
+        ]
+    )
     assert code == 0
     report = json.loads(out.read_text())
     assert report["rows"] == 40 and report["quality"]["auc"] == 1.0 and report["quality"]["accuracy"] == 1.0
@@ -112,9 +169,17 @@ def test_cli_reads_data_capture_joins_ground_truth_and_publishes(tmp_path, aws):
 
     def statistic(name: str, metric: str) -> float:
         points = cloudwatch.get_metric_statistics(
-            Namespace="modelform", MetricName=name, StartTime=now - timedelta(hours=1), EndTime=now + timedelta(hours=1),
-            Period=3600, Statistics=["Maximum"],
-            Dimensions=[{"Name": "model", "Value": "fraud"}, {"Name": "deployment", "Value": "default"}, {"Name": "metric", "Value": metric}],
+            Namespace="modelform",
+            MetricName=name,
+            StartTime=now - timedelta(hours=1),
+            EndTime=now + timedelta(hours=1),
+            Period=3600,
+            Statistics=["Maximum"],
+            Dimensions=[
+                {"Name": "model", "Value": "fraud"},
+                {"Name": "deployment", "Value": "default"},
+                {"Name": "metric", "Value": metric},
+            ],
         )["Datapoints"]
         (point,) = points
         return point["Maximum"]
@@ -124,6 +189,21 @@ def test_cli_reads_data_capture_joins_ground_truth_and_publishes(tmp_path, aws):
 
 
 def test_cli_input_problems_exit_2(tmp_path, caplog):
-    assert job.main(["--baseline", str(tmp_path / "none.csv"), "--current", str(tmp_path), "--problem-type", "regression",
-                     "--drift-method", "psi", "--out", str(tmp_path / "m.json")]) == 2
+    assert (
+        job.main(
+            [
+                "--baseline",
+                str(tmp_path / "none.csv"),
+                "--current",
+                str(tmp_path),
+                "--problem-type",
+                "regression",
+                "--drift-method",
+                "psi",
+                "--out",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 2
+    )
     assert f"monitoring input problem: no such file or folder: {tmp_path / 'none.csv'}" in caplog.text

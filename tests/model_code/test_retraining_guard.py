@@ -12,7 +12,8 @@ import pytest
 from model_code import retraining_guard
 
 ALARM = {
-    "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+    "source": "aws.cloudwatch",
+    "detail-type": "CloudWatch Alarm State Change",
     "detail": {"alarmName": "fraud-detector-default-drift", "state": {"value": "ALARM"}},
 }
 
@@ -23,7 +24,8 @@ def pipeline(aws, monkeypatch):
     monkeypatch.setenv("COOLDOWN_SECONDS", "86400")
     client = boto3.client("sagemaker")
     client.create_pipeline(
-        PipelineName="fraud-detector-retraining", RoleArn="arn:aws:iam::123456789012:role/fraud-detector-sagemaker-training",
+        PipelineName="fraud-detector-retraining",
+        RoleArn="arn:aws:iam::123456789012:role/fraud-detector-sagemaker-training",
         PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
     )
     return client
@@ -34,12 +36,19 @@ def test_a_burst_of_alarms_starts_exactly_one_execution(pipeline):
     assert sum(a["started"] for a in answers) == 1
     assert answers[0]["started"] and answers[0]["trigger"] == "alarm fraud-detector-default-drift is ALARM"
     # moto reports the execution as started and not running: the cooldown is what skips them here
-    assert all(a["reason"].startswith(("skipped: an execution is already running", "skipped: cooldown")) for a in answers[1:])
-    executions = pipeline.list_pipeline_executions(PipelineName="fraud-detector-retraining")["PipelineExecutionSummaries"]
+    assert all(
+        a["reason"].startswith(("skipped: an execution is already running", "skipped: cooldown")) for a in answers[1:]
+    )
+    executions = pipeline.list_pipeline_executions(PipelineName="fraud-detector-retraining")[
+        "PipelineExecutionSummaries"
+    ]
     assert len(executions) == 1
     second = [retraining_guard.handler(ALARM) for _ in range(50)]
     assert not any(a["started"] for a in second)
-    assert len(pipeline.list_pipeline_executions(PipelineName="fraud-detector-retraining")["PipelineExecutionSummaries"]) == 1
+    assert (
+        len(pipeline.list_pipeline_executions(PipelineName="fraud-detector-retraining")["PipelineExecutionSummaries"])
+        == 1
+    )
 
 
 class RecordedSageMaker:
@@ -56,21 +65,35 @@ class RecordedSageMaker:
         if request["ClientRequestToken"] not in self.tokens:
             arn = f"arn:execution/{len(self.executions) + 1}"
             self.tokens[request["ClientRequestToken"]] = arn
-            self.executions.append({"PipelineExecutionArn": arn, "PipelineExecutionStatus": "Executing",
-                                    "StartTime": datetime.fromtimestamp(1_800_000_000, timezone.utc)})
+            self.executions.append(
+                {
+                    "PipelineExecutionArn": arn,
+                    "PipelineExecutionStatus": "Executing",
+                    "StartTime": datetime.fromtimestamp(1_800_000_000, timezone.utc),
+                }
+            )
         return {"PipelineExecutionArn": self.tokens[request["ClientRequestToken"]]}
 
 
 def test_cooldown_after_a_finished_execution(monkeypatch):
     monkeypatch.setenv("PIPELINE_NAME", "p")
     monkeypatch.setenv("COOLDOWN_SECONDS", "3600")
-    finished = {"PipelineExecutionArn": "arn:execution/0", "PipelineExecutionStatus": "Succeeded",
-                "StartTime": datetime.fromtimestamp(1_000_000_000, timezone.utc)}
+    finished = {
+        "PipelineExecutionArn": "arn:execution/0",
+        "PipelineExecutionStatus": "Succeeded",
+        "StartTime": datetime.fromtimestamp(1_000_000_000, timezone.utc),
+    }
     client = RecordedSageMaker([finished])
     inside = retraining_guard.handler(ALARM, client=client, now=1_000_000_000 + 600)
-    assert (inside["started"], inside["reason"]) == (False, "skipped: cooldown, the last execution started 600 s ago (next allowed in 3000 s)")
-    after = retraining_guard.handler({"source": "aws.events", "detail-type": "Scheduled Event", "resources": ["arn:rule/r"]},
-                                     client=client, now=1_000_000_000 + 3601)
+    assert (inside["started"], inside["reason"]) == (
+        False,
+        "skipped: cooldown, the last execution started 600 s ago (next allowed in 3000 s)",
+    )
+    after = retraining_guard.handler(
+        {"source": "aws.events", "detail-type": "Scheduled Event", "resources": ["arn:rule/r"]},
+        client=client,
+        now=1_000_000_000 + 3601,
+    )
     assert (after["started"], after["reason"], after["trigger"]) == (True, "started", "schedule (arn:rule/r)")
 
 
@@ -89,8 +112,14 @@ def test_racing_invocations_share_one_idempotency_token(monkeypatch):
 @pytest.mark.parametrize(
     "event, expected",
     [
-        ({"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
-          "detail": {"alarmName": "a", "state": {"value": "OK"}}}, "ignored: alarm state is OK, not ALARM"),
+        (
+            {
+                "source": "aws.cloudwatch",
+                "detail-type": "CloudWatch Alarm State Change",
+                "detail": {"alarmName": "a", "state": {"value": "OK"}},
+            },
+            "ignored: alarm state is OK, not ALARM",
+        ),
     ],
 )
 def test_events_that_do_not_ask_for_retraining(monkeypatch, event, expected):
@@ -99,8 +128,11 @@ def test_events_that_do_not_ask_for_retraining(monkeypatch, event, expected):
 
 
 def test_new_data_trigger_is_described():
-    event = {"source": "aws.s3", "detail-type": "Object Created",
-             "detail": {"bucket": {"name": "acme-ml-data"}, "object": {"key": "fraud/train/2026-11-27.csv"}}}
+    event = {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": "acme-ml-data"}, "object": {"key": "fraud/train/2026-11-27.csv"}},
+    }
     assert retraining_guard.describe_trigger(event) == "new data s3://acme-ml-data/fraud/train/2026-11-27.csv"
 
 
@@ -119,8 +151,14 @@ class RecordedStepFunctions:
         if any(e["name"] == name for e in self.executions):
             raise self.exceptions.ExecutionAlreadyExists()
         arn = stateMachineArn.replace(":stateMachine:", ":execution:") + f":{name}"
-        self.executions.append({"executionArn": arn, "name": name, "status": "RUNNING",
-                                "startDate": datetime.fromtimestamp(1_900_000_000, timezone.utc)})
+        self.executions.append(
+            {
+                "executionArn": arn,
+                "name": name,
+                "status": "RUNNING",
+                "startDate": datetime.fromtimestamp(1_900_000_000, timezone.utc),
+            }
+        )
         return {"executionArn": arn}
 
 

@@ -27,9 +27,26 @@ ROW = "510.0,0.3,-0.2,1.1,north"
 def model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
     channels = write_channels(folder / "data", "binary_classification", rows=600)
-    train.train(train.parse_args([
-        "--epochs", "1", "--train", channels["train"], "--validation", channels["validation"], "--model-dir", str(folder / "model"),
-        "--output-dir", str(folder / "out"), "--checkpoint-dir", str(folder / "ckpt"), "--hidden", "16"]))
+    train.train(
+        train.parse_args(
+            [
+                "--epochs",
+                "1",
+                "--train",
+                channels["train"],
+                "--validation",
+                channels["validation"],
+                "--model-dir",
+                str(folder / "model"),
+                "--output-dir",
+                str(folder / "out"),
+                "--checkpoint-dir",
+                str(folder / "ckpt"),
+                "--hidden",
+                "16",
+            ]
+        )
+    )
     return str(folder / "model")
 
 
@@ -52,7 +69,9 @@ def request(port: int, method: str, path: str, body: bytes = b"", content_type: 
 def running(model_dir):
     """The server in a thread of this process (so tests can slow the model down)."""
     port = _port()
-    server, batcher = serving.build_server(model_dir, port, "127.0.0.1", max_batch_rows=64, max_delay_ms=20, queue_size=4)
+    server, batcher = serving.build_server(
+        model_dir, port, "127.0.0.1", max_batch_rows=64, max_delay_ms=20, queue_size=4
+    )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     batcher.start()
@@ -69,10 +88,17 @@ def test_ping_invocations_and_errors(running):
     status, _, body = request(port, "POST", "/invocations", f"{ROW}\n{ROW}\n".encode())
     assert status == 200 and len(json.loads(body)["predictions"]) == 2
     record = {"amount": 510, "age": 0.3, "score": -0.2, "tenure": 1.1, "region": "north"}
-    status, headers, body = request(port, "POST", "/invocations", json.dumps({"instances": [record]}).encode(), "application/json")
-    assert status == 200 and headers["Content-Type"] == "application/json" and 0 <= json.loads(body)["predictions"][0] <= 1
+    status, headers, body = request(
+        port, "POST", "/invocations", json.dumps({"instances": [record]}).encode(), "application/json"
+    )
+    assert (
+        status == 200 and headers["Content-Type"] == "application/json" and 0 <= json.loads(body)["predictions"][0] <= 1
+    )
     status, _, body = request(port, "POST", "/invocations", b"1,2\n")
-    assert (status, json.loads(body)) == (400, {"error": "each row needs 5 values in this order: amount, age, score, tenure, region (got 2)"})
+    assert (status, json.loads(body)) == (
+        400,
+        {"error": "each row needs 5 values in this order: amount, age, score, tenure, region (got 2)"},
+    )
     assert request(port, "POST", "/invocations", b"{", "application/json")[0] == 400
     assert request(port, "GET", "/nope")[0] == 404
 
@@ -81,8 +107,10 @@ def test_concurrent_requests_are_batched(running):
     port, _, batcher = running
     before = batcher.batches
     results = []
-    threads = [threading.Thread(target=lambda: results.append(request(port, "POST", "/invocations", f"{ROW}\n".encode())[0]))
-               for _ in range(40)]
+    threads = [
+        threading.Thread(target=lambda: results.append(request(port, "POST", "/invocations", f"{ROW}\n".encode())[0]))
+        for _ in range(40)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -96,8 +124,10 @@ def test_a_full_queue_answers_503_with_retry_after(running, monkeypatch):
     original = inference.predict_prepared
     monkeypatch.setattr(inference, "predict_prepared", lambda data, model: (time.sleep(0.5), original(data, model))[1])
     answers = []
-    threads = [threading.Thread(target=lambda: answers.append(request(port, "POST", "/invocations", f"{ROW}\n".encode())))
-               for _ in range(30)]
+    threads = [
+        threading.Thread(target=lambda: answers.append(request(port, "POST", "/invocations", f"{ROW}\n".encode())))
+        for _ in range(30)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -127,9 +157,26 @@ def test_ping_is_503_until_the_model_is_loaded(model_dir):
 def test_sigterm_drains_in_flight_requests(model_dir):
     port = _port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "model_code.serve", "--model-dir", model_dir, "--port", str(port), "--host", "127.0.0.1",
-         "--max-delay-ms", "300", "--max-batch-rows", "100000"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "model_code.serve",
+            "--model-dir",
+            model_dir,
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--max-delay-ms",
+            "300",
+            "--max-batch-rows",
+            "100000",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         for _ in range(300):
             try:
@@ -140,8 +187,12 @@ def test_sigterm_drains_in_flight_requests(model_dir):
             time.sleep(0.1)
         answers = []
         # These wait in the 300 ms batching window while SIGTERM arrives: they must still be answered.
-        threads = [threading.Thread(target=lambda: answers.append(request(port, "POST", "/invocations", f"{ROW}\n".encode())[0]))
-                   for _ in range(10)]
+        threads = [
+            threading.Thread(
+                target=lambda: answers.append(request(port, "POST", "/invocations", f"{ROW}\n".encode())[0])
+            )
+            for _ in range(10)
+        ]
         for thread in threads:
             thread.start()
         time.sleep(0.1)

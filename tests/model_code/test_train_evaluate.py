@@ -21,13 +21,33 @@ QUALITY = {
 
 
 def run_training(tmp_path, problem_type: str, epochs: int = 8, *extra: str, parquet: bool = False) -> tuple[dict, dict]:
-    channels = write_channels(tmp_path / "data", problem_type, parquet=parquet) if not (tmp_path / "data").exists() else {
-        split: str(tmp_path / "data" / split) for split in ("train", "validation", "test")}
+    channels = (
+        write_channels(tmp_path / "data", problem_type, parquet=parquet)
+        if not (tmp_path / "data").exists()
+        else {split: str(tmp_path / "data" / split) for split in ("train", "validation", "test")}
+    )
     args = [
-        "--epochs", str(epochs), "--lr", "0.003", "--batch_size", "256", "--problem_type", problem_type,
-        "--train", channels["train"], "--validation", channels["validation"],
-        "--model-dir", str(tmp_path / "model"), "--output-dir", str(tmp_path / "output"),
-        "--checkpoint-dir", str(tmp_path / "checkpoints"), "--hidden", "64", *extra,
+        "--epochs",
+        str(epochs),
+        "--lr",
+        "0.003",
+        "--batch_size",
+        "256",
+        "--problem_type",
+        problem_type,
+        "--train",
+        channels["train"],
+        "--validation",
+        channels["validation"],
+        "--model-dir",
+        str(tmp_path / "model"),
+        "--output-dir",
+        str(tmp_path / "output"),
+        "--checkpoint-dir",
+        str(tmp_path / "checkpoints"),
+        "--hidden",
+        "64",
+        *extra,
     ]
     summary = train.train(train.parse_args(args))
     return summary, channels
@@ -40,7 +60,12 @@ def test_trains_well_above_chance_and_evaluates(tmp_path, problem_type):
     assert summary["history"][-1][f"validation_{metric}"] > floor
     assert (tmp_path / "model" / "model.pt").is_file() and (tmp_path / "model" / "feature_schema.json").is_file()
     assert json.loads((tmp_path / "output" / "training_metrics.json").read_text())["input_pipeline"] == "host"
-    assert evaluate.main(["--model-dir", str(tmp_path / "model"), "--test", channels["test"], "--output-dir", str(tmp_path / "eval")]) == 0
+    assert (
+        evaluate.main(
+            ["--model-dir", str(tmp_path / "model"), "--test", channels["test"], "--output-dir", str(tmp_path / "eval")]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert report["problem_type"] == problem_type and report["rows"] == 750
     assert report["metrics"][metric] > floor
@@ -83,7 +108,9 @@ def test_schema_types_and_bad_data():
     frame = make("binary_classification", 50)
     schema = fit_schema(frame, "label", "binary_classification")
     assert schema.features == ["amount", "age", "score", "tenure", "region"]
-    assert schema.numeric == ["amount", "age", "score", "tenure"] and schema.categorical == {"region": ["east", "north", "south", "west"]}
+    assert schema.numeric == ["amount", "age", "score", "tenure"] and schema.categorical == {
+        "region": ["east", "north", "south", "west"]
+    }
     assert schema.classes == [0, 1]
     assert FeatureSchema.from_json(schema.to_json()) == schema
     with pytest.raises(DataError, match="label column 'target' is not in the data"):

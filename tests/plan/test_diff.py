@@ -32,7 +32,11 @@ def git_repo(tmp_path, monkeypatch):
     demand = tmp_path / "specs" / "demand-forecaster.yaml"
     text = demand.read_text()
     demand.write_text(text.replace("\nmonitoring:\n", "\n" + EXTRA_DEPLOYMENT + "\nmonitoring:\n", 1))
-    for command in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base"]):
+    for command in (
+        ["init", "-q"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base"],
+    ):
         subprocess.run(["git", *command], cwd=tmp_path, check=True)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -61,11 +65,20 @@ def _changes(diff: dict) -> dict:
 
 
 def test_no_change_no_diff(git_repo, capsys):
-    assert run_diff("prod", capsys) == {"diff_version": 1, "env": "prod", "stacks": [], "summary": {"create": 0, "delete": 0, "stacks": 0, "update": 0}}
+    assert run_diff("prod", capsys) == {
+        "diff_version": 1,
+        "env": "prod",
+        "stacks": [],
+        "summary": {"create": 0, "delete": 0, "stacks": 0, "update": 0},
+    }
 
 
 def test_bumping_a_variant_weight(git_repo, capsys):
-    edit(git_repo / "specs" / "fraud-detector.yaml", "{name: candidate, model_version: 13, weight: 10}", "{name: candidate, model_version: 13, weight: 25}")
+    edit(
+        git_repo / "specs" / "fraud-detector.yaml",
+        "{name: candidate, model_version: 13, weight: 10}",
+        "{name: candidate, model_version: 13, weight: 25}",
+    )
     changes = _changes(run_diff("prod", capsys))
     # The configuration is immutable: a new content-named one replaces it, and the endpoint moves to it.
     assert changes == {
@@ -85,13 +98,17 @@ def test_adding_a_scheduled_window(git_repo, capsys):
         git_repo / "specs" / "fraud-detector.yaml",
         "          max_instances: 120\n",
         "          max_instances: 120\n"
-        "        - {name: boxing-day, start: \"2026-12-26T00:00:00Z\", end: \"2026-12-27T00:00:00Z\", min_instances: 8, max_instances: 60}\n",
+        '        - '
+        '{name: boxing-day, start: "2026-12-26T00:00:00Z", end: "2026-12-27T00:00:00Z", '
+        'min_instances: 8, max_instances: 60}\n',
     )
     changes = _changes(run_diff("prod", capsys))
     assert changes == {
         "fraud-detector.prod": {
             "create": sorted(
-                f"fraud-detector-default-{variant}-boxing-day-{edge}" for variant in ("candidate", "current") for edge in ("end", "start")
+                f"fraud-detector-default-{variant}-boxing-day-{edge}"
+                for variant in ("candidate", "current")
+                for edge in ("end", "start")
             ),
             "update": {},
             "delete": [],
@@ -124,7 +141,11 @@ def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
 
     planned = []
     original = planner.run_program
-    monkeypatch.setattr(planner, "run_program", lambda project, stack, *a, **k: planned.append(stack) or original(project, stack, *a, **k))
+    monkeypatch.setattr(
+        planner,
+        "run_program",
+        lambda project, stack, *a, **k: planned.append(stack) or original(project, stack, *a, **k),
+    )
     edit(git_repo / "specs" / "fraud-detector.yaml", "weight: 10}", "weight: 11}")
     run_diff("dev", capsys)
     assert sorted(planned) == ["acme-ml.dev", "acme-ml.dev", "fraud-detector.dev", "fraud-detector.dev"]
@@ -142,8 +163,13 @@ def test_against_a_saved_plan(git_repo, capsys, tmp_path):
     edit(git_repo / "specs" / "demand-forecaster.yaml", "ml.m5.large", "ml.m5.xlarge")
     assert main(["diff", "--against", str(tmp_path / "base.json"), "--env", "dev", "--format", "table"]) == 0
     out = capsys.readouterr().out
-    assert "~ sagemaker/EndpointConfiguration  demand-forecaster-default-config: name, productionVariants[0].instanceType" in out
-    assert "~ sagemaker/Pipeline  demand-forecaster-training-pipeline: pipelineDefinition" in out  # served instance types
+    assert (
+        "~ sagemaker/EndpointConfiguration  demand-forecaster-default-config: name, productionVariants[0].instanceType"
+        in out
+    )
+    assert (
+        "~ sagemaker/Pipeline  demand-forecaster-training-pipeline: pipelineDefinition" in out
+    )  # served instance types
     assert out.strip().endswith("1 stack(s) change: 0 to create, 3 to update, 0 to delete")
 
 

@@ -19,14 +19,34 @@ from tests.conftest import PLATFORM, REPO, SPECS, resources_of
 def test_plan_twice_is_byte_identical(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     for name in ("a.json", "b.json"):
-        assert main(["plan", "--env", "prod", "--specs", str(SPECS), "--root", str(REPO), "--format", "json",
-                     "--out", str(tmp_path / name)]) == 0
+        assert (
+            main(
+                [
+                    "plan",
+                    "--env",
+                    "prod",
+                    "--specs",
+                    str(SPECS),
+                    "--root",
+                    str(REPO),
+                    "--format",
+                    "json",
+                    "--out",
+                    str(tmp_path / name),
+                ]
+            )
+            == 0
+        )
     first = (tmp_path / "a.json").read_bytes()
     assert first == (tmp_path / "b.json").read_bytes()
     document = json.loads(first)
     assert document["plan_version"] == 1 and document["env"] == "prod"
     assert [s["stack"] for s in document["stacks"]] == [
-        "acme-ml.prod", "car-damage-estimator.prod", "demand-forecaster.prod", "fraud-detector.prod"]
+        "acme-ml.prod",
+        "car-damage-estimator.prod",
+        "demand-forecaster.prod",
+        "fraud-detector.prod",
+    ]
     assert first.decode() == plan_json(document)
 
 
@@ -58,14 +78,22 @@ def test_the_stack_projects_run_the_same_programs(sample_specs, sample_plans, mo
     monkeypatch.chdir(REPO)
     platform = sample_specs.platform("staging")
     resources, outputs = run_program(
-        naming.PLATFORM_PROJECT, "acme-ml.staging", lambda: runpy.run_path(str(REPO / "stacks/platform/__main__.py")) and {})
-    assert [r.to_json() for r in resources] == [s for s in sample_plans["staging"]["stacks"] if s["stack"] == "acme-ml.staging"][0]["resources"]
+        naming.PLATFORM_PROJECT,
+        "acme-ml.staging",
+        lambda: runpy.run_path(str(REPO / "stacks/platform/__main__.py")) and {},
+    )
+    assert [r.to_json() for r in resources] == [
+        s for s in sample_plans["staging"]["stacks"] if s["stack"] == "acme-ml.staging"
+    ][0]["resources"]
     _, platform_outputs = run_program(naming.PLATFORM_PROJECT, "acme-ml.staging", lambda: platform_program(platform))
     reference = {"organization/modelform-platform/acme-ml.staging": platform_outputs}
     for model in ("fraud-detector", "demand-forecaster", "car-damage-estimator"):
         resources, _ = run_program(
-            naming.MODEL_PROJECT, f"{model}.staging",
-            lambda: runpy.run_path(str(REPO / "stacks/model/__main__.py")) and {}, reference)
+            naming.MODEL_PROJECT,
+            f"{model}.staging",
+            lambda: runpy.run_path(str(REPO / "stacks/model/__main__.py")) and {},
+            reference,
+        )
         planned = [s for s in sample_plans["staging"]["stacks"] if s["stack"] == f"{model}.staging"][0]["resources"]
         assert [r.to_json() for r in resources] == planned
 
@@ -79,7 +107,10 @@ def test_every_sample_stack_has_its_config_file():
 
 def test_table_shows_components_with_their_children(sample_plans):
     text = plan_table(sample_plans["dev"])
-    assert "  +    acme-ml-artifacts  (modelform:secure_bucket:SecureBucket)\n  +       acme-ml-artifacts  (s3/Bucket)\n" in text
+    assert (
+        "  +    acme-ml-artifacts  (modelform:secure_bucket:SecureBucket)\n  +       acme-ml-artifacts  (s3/Bucket)\n"
+        in text
+    )
     assert "4 stacks, 234 resources" in text
     assert "ADVISORY  monitoring-without-capture: car-damage-estimator.dev/monitoring" in text
     assert "[protected]" in plan_table(sample_plans["prod"])
@@ -88,19 +119,44 @@ def test_table_shows_components_with_their_children(sample_plans):
 def test_markdown_fits_a_pull_request_comment(sample_plans):
     text = plan_markdown(sample_plans["dev"])
     assert text.startswith("## modelform plan — `dev`") and "| `fraud-detector.dev` | Model |" in text
-    huge = {"env": "prod", "findings": [], "stacks": [dict(sample_plans["prod"]["stacks"][3], stack=f"m-{i:05d}.prod") for i in range(3000)]}
+    huge = {
+        "env": "prod",
+        "findings": [],
+        "stacks": [dict(sample_plans["prod"]["stacks"][3], stack=f"m-{i:05d}.prod") for i in range(3000)],
+    }
     cut = plan_markdown(huge)
     assert len(cut) <= COMMENT_BUDGET and "more row(s) do not fit a comment" in cut
-    many = {"env": "prod", "findings": [], "stacks": [
-        dict(stack, stack=f"model-{i:04d}.prod") for i in range(400) for stack in sample_plans["prod"]["stacks"][3:4]]}
+    many = {
+        "env": "prod",
+        "findings": [],
+        "stacks": [
+            dict(stack, stack=f"model-{i:04d}.prod")
+            for i in range(400)
+            for stack in sample_plans["prod"]["stacks"][3:4]
+        ],
+    }
     big = plan_markdown(many)
     assert len(big) <= COMMENT_BUDGET < 65_536
     assert "| `model-0399.prod` | Model |" in big  # every stack keeps its summary row
     assert "more stack(s) do not fit a comment" in big and big.count("<details>") == big.count("</details>")
-    diff = {"env": "prod", "summary": {"stacks": 500, "create": 9500, "update": 0, "delete": 0}, "stacks": [
-        {"stack": f"model-{i:04d}.prod", "kind": "Model", "spec": "specs/x.yaml", "update": [], "delete": [],
-         "create": [{"urn": f"urn:{j}", "type": "aws:sagemaker/model:Model", "name": f"model-{i}-{j}"} for j in range(19)]}
-        for i in range(500)]}
+    diff = {
+        "env": "prod",
+        "summary": {"stacks": 500, "create": 9500, "update": 0, "delete": 0},
+        "stacks": [
+            {
+                "stack": f"model-{i:04d}.prod",
+                "kind": "Model",
+                "spec": "specs/x.yaml",
+                "update": [],
+                "delete": [],
+                "create": [
+                    {"urn": f"urn:{j}", "type": "aws:sagemaker/model:Model", "name": f"model-{i}-{j}"}
+                    for j in range(19)
+                ],
+            }
+            for i in range(500)
+        ],
+    }
     text = diff_markdown(diff)
     assert len(text) <= COMMENT_BUDGET and "more stack(s) do not fit a comment" in text
 
@@ -140,24 +196,39 @@ def test_plan_cli_refuses_invalid_specs_and_exits_1_on_mandatory_findings(repo, 
     import modelform.plan.planner as planner
     from modelform.plan.policies import Finding
 
-    monkeypatch.setattr(planner, "check_plan", lambda *a: [Finding("s3-kms-encryption", "mandatory", "urn:x", "bucket has no default SSE-KMS encryption")])
+    monkeypatch.setattr(
+        planner,
+        "check_plan",
+        lambda *a: [Finding("s3-kms-encryption", "mandatory", "urn:x", "bucket has no default SSE-KMS encryption")],
+    )
     assert main(["plan", "--format", "json"]) == 1
-    assert "policy violation: s3-kms-encryption: urn:x: bucket has no default SSE-KMS encryption" in capsys.readouterr().err
+    assert (
+        "policy violation: s3-kms-encryption: urn:x: bucket has no default SSE-KMS encryption"
+        in capsys.readouterr().err
+    )
 
 
 def test_artifact_variants_get_an_image_and_read_access_to_exactly_that_object(repo):
     from tests.conftest import DEPLOYMENT, HEADER
 
     repo.write("platform.yaml", PLATFORM)
-    repo.write("m.yaml", HEADER + DEPLOYMENT.replace("model_version: 1", "artifact: s3://acme-models/fraud/model.tar.gz"))
+    repo.write(
+        "m.yaml", HEADER + DEPLOYMENT.replace("model_version: 1", "artifact: s3://acme-models/fraud/model.tar.gz")
+    )
     plan = plan_environment(repo.validate(), "dev", progress=False)
     model = resources_of(plan, "fraud.dev")["fraud-default-current-model"]["inputs"]
     assert model["primaryContainer"] == {
         "image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
         "modelDataUrl": "s3://acme-models/fraud/model.tar.gz",
-        "environment": {"SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_PROGRAM": "inference.py",
-                        "SAGEMAKER_REGION": "us-east-1", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+        "environment": {
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_REGION": "us-east-1",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+        },
     }
     policy = json.loads(resources_of(plan, "fraud.dev")["fraud-sagemaker-execution-policy"]["inputs"]["policy"])
     (pinned,) = [s for s in policy["Statement"] if s.get("Sid") == "ReadPinnedArtifacts"]
-    assert pinned["Resource"] == ["arn:aws:s3:::acme-models/fraud/model.tar.gz"] and pinned["Action"] == ["s3:GetObject"]
+    assert pinned["Resource"] == ["arn:aws:s3:::acme-models/fraud/model.tar.gz"] and pinned["Action"] == [
+        "s3:GetObject"
+    ]

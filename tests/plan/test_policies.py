@@ -16,13 +16,30 @@ def _r(type_: str, name: str, inputs: dict, **options) -> PlannedResource:
 def _bucket(name: str, algorithm: str | None = "aws:kms", block: bool = True) -> list[PlannedResource]:
     resources = [_r("aws:s3/bucket:Bucket", name, {})]
     if algorithm:
-        resources.append(_r(
-            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", f"{name}-sse",
-            {"bucket": f"<{name}.id>", "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": algorithm}}]}))
+        resources.append(
+            _r(
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                f"{name}-sse",
+                {
+                    "bucket": f"<{name}.id>",
+                    "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": algorithm}}],
+                },
+            )
+        )
     if block:
-        resources.append(_r("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"{name}-pab", {
-            "bucket": f"<{name}.id>", "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
-            "restrictPublicBuckets": True}))
+        resources.append(
+            _r(
+                "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+                f"{name}-pab",
+                {
+                    "bucket": f"<{name}.id>",
+                    "blockPublicAcls": True,
+                    "blockPublicPolicy": True,
+                    "ignorePublicAcls": True,
+                    "restrictPublicBuckets": True,
+                },
+            )
+        )
     return resources
 
 
@@ -36,7 +53,9 @@ def test_a_sound_bucket_has_no_findings():
 
 def test_bucket_without_kms_or_public_access_block():
     assert _findings(_bucket("b", algorithm="AES256", block=False)) == [
-        ("s3-kms-encryption", "urn:b"), ("s3-public-access-block", "urn:b")]
+        ("s3-kms-encryption", "urn:b"),
+        ("s3-public-access-block", "urn:b"),
+    ]
     assert _findings(_bucket("b", algorithm=None)) == [("s3-kms-encryption", "urn:b")]
 
 
@@ -54,9 +73,15 @@ def test_star_on_star_iam():
 
 
 def test_sagemaker_encryption_and_isolation():
-    config = _r("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "c", {"dataCaptureConfig": {"enableCapture": True}})
+    config = _r(
+        "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "c", {"dataCaptureConfig": {"enableCapture": True}}
+    )
     model = _r("aws:sagemaker/model:Model", "m", {"enableNetworkIsolation": False})
-    assert _findings([config, model]) == [("sagemaker-kms", "urn:c"), ("sagemaker-kms", "urn:c"), ("sagemaker-network-isolation", "urn:m")]
+    assert _findings([config, model]) == [
+        ("sagemaker-kms", "urn:c"),
+        ("sagemaker-kms", "urn:c"),
+        ("sagemaker-network-isolation", "urn:m"),
+    ]
 
 
 def test_prod_data_must_be_protected():

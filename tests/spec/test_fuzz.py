@@ -20,8 +20,29 @@ SAMPLES = {path.name: path.read_text() for path in sorted((SPECS).glob("*.yaml")
 PLAIN = {name: yaml.safe_load(text) for name, text in SAMPLES.items()}
 
 ODD_VALUES = [
-    None, 0, -1, 1.5, 10**12, True, False, "", "x", "ml.g5.xlarge", "rate(1 hour)", "s3://a/b", "2026-11-27T00:00:00Z",
-    [], [1, "a"], {}, {"name": "x"}, [{"name": "current"}], "all", "eks", "sagemaker", "4h", "x" * 300,
+    None,
+    0,
+    -1,
+    1.5,
+    10**12,
+    True,
+    False,
+    "",
+    "x",
+    "ml.g5.xlarge",
+    "rate(1 hour)",
+    "s3://a/b",
+    "2026-11-27T00:00:00Z",
+    [],
+    [1, "a"],
+    {},
+    {"name": "x"},
+    [{"name": "current"}],
+    "all",
+    "eks",
+    "sagemaker",
+    "4h",
+    "x" * 300,
 ]
 
 
@@ -56,13 +77,18 @@ def _mutate(document: dict, data: st.DataObject) -> dict:
         elif action == "retype":
             parent[last] = copy.deepcopy(data.draw(st.sampled_from(ODD_VALUES), label="value"))
         elif action == "rename" and isinstance(parent, dict):
-            new = data.draw(st.sampled_from([str(last) + "s", str(last)[:-1], str(last).upper(), "x-" + str(last)]), label="new")
+            new = data.draw(
+                st.sampled_from([str(last) + "s", str(last)[:-1], str(last).upper(), "x-" + str(last)]), label="new"
+            )
             parent[new] = parent.pop(last)
         elif action == "swap":
             other = data.draw(st.sampled_from(paths), label="other")
             try:
                 other_parent = _parent(document, other)
-                parent[last], other_parent[other[-1]] = copy.deepcopy(other_parent[other[-1]]), copy.deepcopy(parent[last])
+                parent[last], other_parent[other[-1]] = (
+                    copy.deepcopy(other_parent[other[-1]]),
+                    copy.deepcopy(parent[last]),
+                )
             except (KeyError, IndexError, TypeError):
                 pass  # the other path went away with an earlier mutation of this round
         elif action == "duplicate" and isinstance(parent, list):
@@ -100,3 +126,26 @@ def test_cut_and_spliced_text_gives_only_spec_errors(name, data):
     texts = [(other, SAMPLES[other]) for other in SAMPLES if other != name]
     texts.append((name, text[:start] + insert + text[end:]))
     _assert_only_spec_errors(texts)
+
+
+EMPTY_VALUES = (None, [], {})
+
+
+def test_every_field_left_empty_gives_only_spec_errors():
+    """Not sampled: every path of every sample, emptied each way YAML can (`key:` is null, `[]`,
+    `{}`; the empty string is among ODD_VALUES). Found `drift: {features: }` crashing once."""
+    for name, document in sorted(PLAIN.items()):
+        others = [(other, SAMPLES[other]) for other in SAMPLES if other != name]
+        for path in _paths(document):
+            for empty in EMPTY_VALUES:
+                mutated = copy.deepcopy(document)
+                _parent(mutated, path)[path[-1]] = copy.deepcopy(empty)
+                _assert_only_spec_errors(others + [(name, yaml.safe_dump(mutated, sort_keys=False))])
+
+
+def test_an_empty_feature_list_is_reported_where_it_was_written():
+    text = SAMPLES["fraud-detector.yaml"].replace("features: all}", "features: }")
+    assert text != SAMPLES["fraud-detector.yaml"]
+    specs = load_spec_texts([(n, t) for n, t in SAMPLES.items() if n != "fraud-detector.yaml"]
+                            + [("fraud-detector.yaml", text)], root=str(REPO))
+    assert [str(e) for e in specs.errors] == ["fraud-detector.yaml:70:50: monitoring.drift.features: needs a value (got null)"]

@@ -32,7 +32,9 @@ retraining: {triggers: [schedule, drift], cooldown: 24h}
 
 
 def test_named_lists_merge_by_name_and_mappings_merge_by_key():
-    text = BASE + """\
+    text = (
+        BASE
+        + """\
 environments:
   dev:
     deployments:
@@ -41,6 +43,7 @@ environments:
         autoscaling: {min_instances: 1}
         variants: [{name: candidate, weight: 0}]
 """
+    )
     result = merged(text, "dev")
     assert result["deployments"][0] == {
         "name": "default",
@@ -52,23 +55,29 @@ environments:
 
 
 def test_other_lists_replace_and_empty_lists_clear():
-    text = BASE + """\
+    text = (
+        BASE
+        + """\
 environments:
   dev:
     deployments: [{name: default, autoscaling: {scheduled: []}}]
     retraining: {triggers: [schedule]}
 """
+    )
     result = merged(text, "dev")
     assert result["retraining"] == {"triggers": ["schedule"], "cooldown": "24h"}
     assert result["deployments"][0]["autoscaling"]["scheduled"] == []
 
 
 def test_new_named_items_are_appended_and_null_removes_a_key():
-    text = BASE + """\
+    text = (
+        BASE
+        + """\
 environments:
   prod:
     deployments: [{name: apac, instance_type: ml.c5.large}, {name: default, autoscaling: null}]
 """
+    )
     result = merged(text, "prod")
     assert [d["name"] for d in result["deployments"]] == ["default", "eu", "apac"]
     assert "autoscaling" not in result["deployments"][0]
@@ -101,20 +110,26 @@ def test_scalar_overrides_win_and_other_keys_survive(base, override):
     text = yaml.safe_dump({**base, "environments": {"dev": override}})
     result = merged(text, "dev")
     assert {k: result[k] for k in override} == override
-    assert {k: v for k, v in result.items() if k not in override} == {k: v for k, v in base.items() if k not in override}
+    assert {k: v for k, v in result.items() if k not in override} == {
+        k: v for k, v in base.items() if k not in override
+    }
 
 
 # --- validated after the merge, reported at the override's line -----------------------------------------------------
 
 
 def test_invalid_override_value_points_at_the_override(repo):
-    text = HEADER + DEPLOYMENT + """\
+    text = (
+        HEADER
+        + DEPLOYMENT
+        + """\
 environments:
   dev:
     deployments:
       - name: default
         instance_type: ml.m5.larg
 """
+    )
     assert problems_of(repo, text) == [
         f"{F}:16:24: deployments[0].instance_type: 'ml.m5.larg' is not a SageMaker hosting instance type "
         "(did you mean 'ml.m5.large'?) (environment dev)"
@@ -123,39 +138,55 @@ environments:
 
 def test_unknown_key_in_an_override(repo):
     text = HEADER + DEPLOYMENT + "environments:\n  prod: {protekt: true}\n"
-    assert problems_of(repo, text) == [f"{F}:13:10: protekt: unknown field 'protekt' (did you mean 'protect'?) (environment prod)"]
+    assert problems_of(repo, text) == [
+        f"{F}:13:10: protekt: unknown field 'protekt' (did you mean 'protect'?) (environment prod)"
+    ]
 
 
 def test_override_that_breaks_a_cross_field_rule_points_at_the_override(repo):
-    text = HEADER + DEPLOYMENT + """\
+    text = (
+        HEADER
+        + DEPLOYMENT
+        + """\
     autoscaling: {min_instances: 2, max_instances: 10}
 environments:
   dev:
     deployments: [{name: default, autoscaling: {max_instances: 1}}]
 """
+    )
     # The offending min_instances is the base's, but it is the override that made the pair wrong.
     assert problems_of(repo, text) == [
-        f"{F}:15:48: deployments[0].autoscaling.min_instances: min_instances (2) is greater than max_instances (1) (environment dev)"
+        f"{F}:15:48: deployments[0].autoscaling.min_instances: min_instances (2) is greater than "
+        "max_instances (1) (environment dev)"
     ]
 
 
 def test_override_removing_what_a_trigger_needs(repo):
-    text = HEADER + DEPLOYMENT + """\
+    text = (
+        HEADER
+        + DEPLOYMENT
+        + """\
 training: {instance_type: ml.g5.2xlarge}
 retraining: {triggers: [schedule], schedule: rate(7 days)}
 environments:
   staging:
     retraining: {schedule: null}
 """
+    )
     assert problems_of(repo, text) == [
         f"{F}:16:17: retraining.triggers[0]: trigger 'schedule' needs retraining.schedule (environment staging)"
     ]
 
 
 def test_a_base_problem_is_reported_once_not_per_environment(repo):
-    text = HEADER + DEPLOYMENT.replace("ml.m5.large", "ml.m5.larg") + "environments:\n  dev: {description: dev}\n  prod: {protect: true}\n"
+    text = (
+        HEADER
+        + DEPLOYMENT.replace("ml.m5.large", "ml.m5.larg")
+        + "environments:\n  dev: {description: dev}\n  prod: {protect: true}\n"
+    )
     assert problems_of(repo, text) == [
-        f"{F}:10:20: deployments[0].instance_type: 'ml.m5.larg' is not a SageMaker hosting instance type (did you mean 'ml.m5.large'?)"
+        f"{F}:10:20: deployments[0].instance_type: 'ml.m5.larg' is not a SageMaker hosting instance type "
+        "(did you mean 'ml.m5.large'?)"
     ]
 
 

@@ -67,7 +67,11 @@ def test_schedules(text, normalised, seconds):
         ("rate(0 hours)", "'rate(0 hours)': a rate must be at least 1"),
         ("rate(2 weeks)", "'rate(2 weeks)': rate unit 'weeks' is not one of minute(s), hour(s), day(s)"),
         ("rate(hour)", "'rate(hour)': a rate is 'rate(<positive integer> <unit>)', e.g. 'rate(1 hour)'"),
-        ("cron(0 6 * * *)", "'cron(0 6 * * *)': an EventBridge cron has 6 fields (minutes hours day-of-month month day-of-week year), found 5"),
+        (
+            "cron(0 6 * * *)",
+            "'cron(0 6 * * *)': an EventBridge cron has 6 fields (minutes hours day-of-month month "
+            "day-of-week year), found 5",
+        ),
         ("cron(60 6 * * ? *)", "'cron(60 6 * * ? *)': minutes value 60 is outside 0-59"),
         ("cron(0 6 32 * ? *)", "'cron(0 6 32 * ? *)': day-of-month value 32 is outside 1-31"),
         ("cron(0 6 * 13 ? *)", "'cron(0 6 * 13 ? *)': month value 13 is outside 1-12"),
@@ -115,7 +119,9 @@ def test_emails(text):
     assert parsers.parse_email(text) == text
 
 
-@pytest.mark.parametrize("text", ["oncall", "oncall@acme", "@acme.example", "a b@acme.example", "a@b@acme.example", "Ops <ops@acme.example>"])
+@pytest.mark.parametrize(
+    "text", ["oncall", "oncall@acme", "@acme.example", "a b@acme.example", "a@b@acme.example", "Ops <ops@acme.example>"]
+)
 def test_bad_emails(text):
     with pytest.raises(ValueError, match="is not an e-mail address"):
         parsers.parse_email(text)
@@ -126,7 +132,14 @@ def test_timestamps_are_returned_in_utc():
     assert parsers.format_timestamp(parsers.parse_timestamp("2026-11-27T00:00:00Z")) == "2026-11-27T00:00:00Z"
 
 
-@pytest.mark.parametrize("text, problem", [("2026-11-27", "has no time zone"), ("27/11/2026", "is not an ISO 8601 timestamp"), ("2026-13-01T00:00:00Z", "is not an ISO 8601")])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("2026-11-27", "has no time zone"),
+        ("27/11/2026", "is not an ISO 8601 timestamp"),
+        ("2026-13-01T00:00:00Z", "is not an ISO 8601"),
+    ],
+)
 def test_bad_timestamps(text, problem):
     with pytest.raises(ValueError, match=problem):
         parsers.parse_timestamp(text)
@@ -134,7 +147,14 @@ def test_bad_timestamps(text, problem):
 
 @pytest.mark.parametrize(
     "value, amount",
-    [("2", Decimal(2)), (2, Decimal(2)), ("500m", Decimal("0.5")), ("8Gi", Decimal(8 * 2**30)), (0.5, Decimal("0.5")), ("1G", Decimal(10**9))],
+    [
+        ("2", Decimal(2)),
+        (2, Decimal(2)),
+        ("500m", Decimal("0.5")),
+        ("8Gi", Decimal(8 * 2**30)),
+        (0.5, Decimal("0.5")),
+        ("1G", Decimal(10**9)),
+    ],
 )
 def test_quantities(value, amount):
     assert parsers.parse_quantity(value) == amount
@@ -148,6 +168,11 @@ def test_bad_quantities(value):
 
 def test_cidr():
     assert str(parsers.parse_private_cidr("10.40.0.0/16")) == "10.40.0.0/16"
-    for text, problem in [("10.40.0.1/16", "has host bits set"), ("8.8.0.0/16", "not a private"), ("10.0.0.0/8", "between /16 and /24"), ("nope", "not an IPv4 CIDR")]:
+    for text, problem in [
+        ("10.40.0.1/16", "has host bits set"),
+        ("8.8.0.0/16", "not a private"),
+        ("10.0.0.0/8", "between /16 and /24"),
+        ("nope", "not an IPv4 CIDR"),
+    ]:
         with pytest.raises(ValueError, match=problem):
             parsers.parse_private_cidr(text)

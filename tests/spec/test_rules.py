@@ -63,7 +63,9 @@ def test_python_tags_are_refused_and_never_run(repo, tmp_path):
 
 def test_duplicate_deployment_names(repo):
     text = HEADER + DEPLOYMENT + DEPLOYMENT.replace("deployments:\n", "")
-    assert problems_of(repo, text) == [f"{F}:12:11: deployments[1].name: deployment name 'default' is used more than once"]
+    assert problems_of(repo, text) == [
+        f"{F}:12:11: deployments[1].name: deployment name 'default' is used more than once"
+    ]
 
 
 def test_duplicate_variant_names(repo):
@@ -86,7 +88,10 @@ SCALING = """\
 
 
 def test_duplicate_scheduled_window_names(repo):
-    second = '        - {name: peak, start: "2026-12-27T00:00:00Z", end: "2026-12-28T00:00:00Z", min_instances: 2, max_instances: 8}\n'
+    second = (
+        '        - {name: peak, start: "2026-12-27T00:00:00Z", end: "2026-12-28T00:00:00Z", '
+        "min_instances: 2, max_instances: 8}\n"
+    )
     assert problems_of(repo, HEADER + DEPLOYMENT + SCALING + second) == [
         f"{F}:17:18: deployments[0].autoscaling.scheduled[1].name: scheduled window name 'peak' is used more than once"
     ]
@@ -115,7 +120,8 @@ def test_duplicate_cluster_and_node_group_names(repo):
 def test_a_variant_has_exactly_one_of_model_version_and_artifact(repo, variant, column, path, found):
     text = HEADER + DEPLOYMENT.replace("{name: current, model_version: 1}", variant)
     assert problems_of(repo, text) == [
-        f"{F}:11:{column}: deployments[0].{path}: a variant has exactly one of model_version and artifact (found {found})"
+        f"{F}:11:{column}: deployments[0].{path}: a variant has exactly one of model_version and artifact "
+        f"(found {found})"
     ]
 
 
@@ -135,24 +141,38 @@ def test_weights_not_all_zero(repo):
 
 
 def test_min_instances_above_max(repo):
-    text = HEADER + DEPLOYMENT + SCALING.replace("max_instances: 4", "max_instances: 0").replace(
-        "min_instances: 1\n", "min_instances: 9\n"
-    ).replace("max_instances: 0", "max_instances: 3")
+    text = (
+        HEADER
+        + DEPLOYMENT
+        + SCALING.replace("max_instances: 4", "max_instances: 0")
+        .replace("min_instances: 1\n", "min_instances: 9\n")
+        .replace("max_instances: 0", "max_instances: 3")
+    )
     assert problems_of(repo, text) == [
         f"{F}:13:22: deployments[0].autoscaling.min_instances: min_instances (9) is greater than max_instances (3)"
     ]
 
 
 def test_scheduled_window_min_above_max_and_end_before_start(repo):
-    text = HEADER + DEPLOYMENT + SCALING.replace('end: "2026-11-28T00:00:00Z", min_instances: 2', 'end: "2026-11-26T00:00:00Z", min_instances: 20')
+    text = (
+        HEADER
+        + DEPLOYMENT
+        + SCALING.replace(
+            'end: "2026-11-28T00:00:00Z", min_instances: 2', 'end: "2026-11-26T00:00:00Z", min_instances: 20'
+        )
+    )
     assert problems_of(repo, text) == [
         f"{F}:16:60: deployments[0].autoscaling.scheduled[0].end: must be after start",
-        f"{F}:16:99: deployments[0].autoscaling.scheduled[0].min_instances: min_instances (20) is greater than max_instances (8)",
+        f"{F}:16:99: deployments[0].autoscaling.scheduled[0].min_instances: min_instances (20) is greater "
+        "than max_instances (8)",
     ]
 
 
 def test_overlapping_scheduled_windows(repo):
-    second = '        - {name: later, start: "2026-11-27T12:00:00Z", end: "2026-11-29T00:00:00Z", min_instances: 2, max_instances: 8}\n'
+    second = (
+        '        - {name: later, start: "2026-11-27T12:00:00Z", end: "2026-11-29T00:00:00Z", '
+        "min_instances: 2, max_instances: 8}\n"
+    )
     assert problems_of(repo, HEADER + DEPLOYMENT + SCALING + second) == [
         f"{F}:17:32: deployments[0].autoscaling.scheduled[1].start: window 'later' overlaps window 'peak'; "
         "the restore at the end of one would cut the other short"
@@ -176,7 +196,10 @@ def test_min_replicas_above_max(repo):
 
 
 def test_node_group_min_above_max(repo):
-    platform = PLATFORM.replace("{name: system, instance_types: [m6i.large], max: 4}", "{name: system, instance_types: [m6i.large], min: 6, max: 4}")
+    platform = PLATFORM.replace(
+        "{name: system, instance_types: [m6i.large], max: 4}",
+        "{name: system, instance_types: [m6i.large], min: 6, max: 4}",
+    )
     assert problems_of(repo, HEADER + DEPLOYMENT, platform=platform) == [
         "specs/platform.yaml:13:58: clusters[1].node_groups[0].min: min (6) is greater than max (4)"
     ]
@@ -219,21 +242,24 @@ def test_gpu_pods_need_a_gpu_node_group(repo):
         "    autoscaling: {min_replicas: 5, max_replicas: 2}\n", "    resources: {gpu: 1}\n"
     )
     assert problems_of(repo, text) == [
-        f"{F}:12:22: deployments[0].resources.gpu: requests GPUs, but cluster 'cpu-only' has no node group with gpu: true"
+        f"{F}:12:22: deployments[0].resources.gpu: requests GPUs, but cluster 'cpu-only' "
+        "has no node group with gpu: true"
     ]
 
 
 def test_gpu_node_group_needs_gpu_instances(repo):
     platform = PLATFORM.replace("[g5.xlarge]", "[g5.xlarge, m6i.large]")
     assert problems_of(repo, HEADER + DEPLOYMENT, platform=platform) == [
-        "specs/platform.yaml:9:49: clusters[0].node_groups[0].instance_types[1]: 'm6i.large' has no GPU, but the node group says gpu: true"
+        "specs/platform.yaml:9:49: clusters[0].node_groups[0].instance_types[1]: 'm6i.large' "
+        "has no GPU, but the node group says gpu: true"
     ]
 
 
 def test_node_group_instance_types_are_real_ec2_types(repo):
     platform = PLATFORM.replace("[m6i.large]", "[m6i.larg]")
     assert problems_of(repo, HEADER + DEPLOYMENT, platform=platform) == [
-        "specs/platform.yaml:13:41: clusters[1].node_groups[0].instance_types[0]: 'm6i.larg' is not an EC2 instance type (did you mean 'm6i.large'?)"
+        "specs/platform.yaml:13:41: clusters[1].node_groups[0].instance_types[0]: 'm6i.larg' "
+        "is not an EC2 instance type (did you mean 'm6i.large'?)"
     ]
 
 
@@ -251,23 +277,28 @@ def test_eks_deployment_cluster_must_exist(repo):
 def test_eks_deployment_without_a_platform_spec(repo):
     text = HEADER + EKS.replace("min_replicas: 5", "min_replicas: 1")
     assert problems_of(repo, text, platform=None) == [
-        f"{F}:10:14: deployments[0].cluster: cluster 'serving' needs a Platform spec (kind: Platform) among the specs validated together"
+        f"{F}:10:14: deployments[0].cluster: cluster 'serving' needs a Platform spec (kind: Platform) "
+        "among the specs validated together"
     ]
 
 
 def test_eks_training_cluster_must_exist_and_offer_the_instance_type(repo):
     training = "training: {backend: eks, cluster: serving, instance_type: p4d.24xlarge}\n"
     assert problems_of(repo, HEADER + DEPLOYMENT + training) == [
-        f"{F}:12:59: training.instance_type: 'p4d.24xlarge' is not an instance type of cluster 'serving' (offers g5.xlarge)"
+        f"{F}:12:59: training.instance_type: 'p4d.24xlarge' is not an instance type of cluster 'serving' "
+        "(offers g5.xlarge)"
     ]
     training = "training: {backend: eks, cluster: training, instance_type: p4d.24xlarge}\n"
     assert problems_of(repo, HEADER + DEPLOYMENT + training) == [
-        f"{F}:12:35: training.cluster: cluster 'training' is not a cluster of platform 'acme-ml' (clusters: serving, cpu-only)"
+        f"{F}:12:35: training.cluster: cluster 'training' is not a cluster of platform 'acme-ml' "
+        "(clusters: serving, cpu-only)"
     ]
 
 
 def test_target_specific_fields(repo):
-    text = HEADER + EKS.replace("    cluster: serving\n", "    instance_type: ml.m5.large\n").replace("min_replicas: 5", "min_instances: 1")
+    text = HEADER + EKS.replace("    cluster: serving\n", "    instance_type: ml.m5.large\n").replace(
+        "min_replicas: 5", "min_instances: 1"
+    )
     assert problems_of(repo, text) == [
         f"{F}:8:5: deployments[0].cluster: required for target eks",
         f"{F}:10:20: deployments[0].instance_type: does not apply to target eks",
@@ -294,10 +325,15 @@ def test_each_trigger_needs_its_source(repo, trigger, message):
 
 
 def test_quality_trigger_needs_ground_truth(repo):
-    text = HEADER + DEPLOYMENT + TRAINING + (
-        "data: {training: s3://acme-data/train/, version: v1}\n"
-        "monitoring: {problem_type: binary_classification, quality: [{metric: auc, min: 0.8}]}\n"
-        "retraining: {triggers: [quality]}\n"
+    text = (
+        HEADER
+        + DEPLOYMENT
+        + TRAINING
+        + (
+            "data: {training: s3://acme-data/train/, version: v1}\n"
+            "monitoring: {problem_type: binary_classification, quality: [{metric: auc, min: 0.8}]}\n"
+            "retraining: {triggers: [quality]}\n"
+        )
     )
     assert problems_of(repo, text) == [
         f"{F}:15:60: monitoring.quality: quality monitoring compares predictions with labels: set data.ground_truth",
@@ -307,7 +343,9 @@ def test_quality_trigger_needs_ground_truth(repo):
 
 def test_retraining_needs_training(repo):
     text = HEADER + DEPLOYMENT + "retraining: {triggers: [schedule], schedule: rate(7 days)}\n"
-    assert problems_of(repo, text) == [f"{F}:12:13: retraining: retraining needs a training section to know how to train"]
+    assert problems_of(repo, text) == [
+        f"{F}:12:13: retraining: retraining needs a training section to know how to train"
+    ]
 
 
 # --- metrics fit the problem type ----------------------------------------------------------------------------------
@@ -323,17 +361,45 @@ def _monitoring(problem_type: str, bound: str) -> str:
 @pytest.mark.parametrize(
     "problem_type, bound, column, path, message",
     [
-        ("regression", "{metric: auc, min: 0.8}", 16, "metric",
-         "'auc' is not a regression metric; it is a binary classification metric (use one of rmse, mae, mse, mape, r2)"),
-        ("binary_classification", "{metric: rmse, max: 3}", 16, "metric",
-         "'rmse' is not a binary classification metric; it is a regression metric "
-         "(use one of auc, pr_auc, accuracy, precision, recall, f1, log_loss)"),
-        ("regression", "{metric: rmse, min: 10}", 27, "min", "'rmse' is an error metric (lower is better): bound it with max"),
-        ("binary_classification", "{metric: auc, max: 0.99}", 26, "max", "'auc' is a score (higher is better): bound it with min"),
+        (
+            "regression",
+            "{metric: auc, min: 0.8}",
+            16,
+            "metric",
+            "'auc' is not a regression metric; it is a binary classification metric (use one of rmse, mae, "
+            "mse, mape, r2)",
+        ),
+        (
+            "binary_classification",
+            "{metric: rmse, max: 3}",
+            16,
+            "metric",
+            "'rmse' is not a binary classification metric; it is a regression metric "
+            "(use one of auc, pr_auc, accuracy, precision, recall, f1, log_loss)",
+        ),
+        (
+            "regression",
+            "{metric: rmse, min: 10}",
+            27,
+            "min",
+            "'rmse' is an error metric (lower is better): bound it with max",
+        ),
+        (
+            "binary_classification",
+            "{metric: auc, max: 0.99}",
+            26,
+            "max",
+            "'auc' is a score (higher is better): bound it with min",
+        ),
         ("binary_classification", "{metric: auc, min: 85}", 26, "min", "'auc' lies between 0 and 1 (got 85)"),
-        ("binary_classification", "{metric: recal, min: 0.5}", 16, "metric",
-         "'recal' is not a binary classification metric (did you mean 'recall'?) "
-         "(use one of auc, pr_auc, accuracy, precision, recall, f1, log_loss)"),
+        (
+            "binary_classification",
+            "{metric: recal, min: 0.5}",
+            16,
+            "metric",
+            "'recal' is not a binary classification metric (did you mean 'recall'?) "
+            "(use one of auc, pr_auc, accuracy, precision, recall, f1, log_loss)",
+        ),
         ("regression", "{metric: r2, min: 0.9, max: 0.5}", 25, "min", "min (0.9) is greater than max (0.5)"),
         ("regression", "{metric: r2}", 7, "", "the bound on 'r2' needs min and/or max"),
     ],
@@ -345,11 +411,16 @@ def test_quality_metrics_fit_the_problem_type(repo, problem_type, bound, column,
 
 
 def test_evaluation_gate_metric_fits_the_problem_type(repo):
-    text = HEADER + DEPLOYMENT + TRAINING + "  evaluation: {metric: rmse, max: 10}\n" + (
-        "monitoring: {problem_type: binary_classification}\n"
+    text = (
+        HEADER
+        + DEPLOYMENT
+        + TRAINING
+        + "  evaluation: {metric: rmse, max: 10}\n"
+        + ("monitoring: {problem_type: binary_classification}\n")
     )
     assert problems_of(repo, text) == [
-        f"{F}:14:24: training.evaluation.metric: 'rmse' is not a binary classification metric; it is a regression metric "
+        f"{F}:14:24: training.evaluation.metric: 'rmse' is not a binary classification metric; "
+        "it is a regression metric "
         "(use one of auc, pr_auc, accuracy, precision, recall, f1, log_loss)"
     ]
 
@@ -367,26 +438,67 @@ def test_drift_threshold_above_one_for_bounded_scores(repo):
 @pytest.mark.parametrize(
     "line, column, path, message",
     [
-        ("training: {instance_type: ml.g5.2xlarge, max_runtime: 4 hours}", 55, "training.max_runtime",
-         "'4 hours' is not a duration; write <integer><unit> with unit s, m, h or d (e.g. '10m')"),
-        ("training: {instance_type: ml.g5.2xlarge, max_runtime: 4w}", 55, "training.max_runtime",
-         "'4w': unknown duration unit 'w'; use s, m, h or d"),
-        ("monitoring: {problem_type: regression, schedule: rate(1 hours)}", 50, "monitoring.schedule",
-         "'rate(1 hours)': EventBridge requires 'rate(1 hour)'"),
-        ("monitoring: {problem_type: regression, schedule: cron(0 25 * * ? *)}", 50, "monitoring.schedule",
-         "'cron(0 25 * * ? *)': hours value 25 is outside 0-23"),
-        ("monitoring: {problem_type: regression, schedule: 'cron(0 6 * * *)'}", 50, "monitoring.schedule",
-         "'cron(0 6 * * *)': an EventBridge cron has 6 fields (minutes hours day-of-month month day-of-week year), found 5"),
-        ("monitoring: {problem_type: regression, schedule: 'cron(0 6 * * MON *)'}", 50, "monitoring.schedule",
-         "'cron(0 6 * * MON *)': exactly one of day-of-month and day-of-week must be '?'"),
-        ("data: {training: 'http://acme/x', version: v1}", 18, "data.training",
-         "'http://acme/x' is not an S3 URI; write s3://<bucket>/<key or prefix>"),
-        ("data: {training: 's3://ab/x', version: v1}", 18, "data.training",
-         "'s3://ab/x': bucket 'ab' must be 3 to 63 characters long"),
-        ("monitoring: {problem_type: regression, notify: [oncall@acme]}", 49, "monitoring.notify[0]",
-         "'oncall@acme' is not an e-mail address (expected local-part@domain.tld)"),
-        ("monitoring: {problem_type: regression, notify: ['a b@acme.example']}", 49, "monitoring.notify[0]",
-         "'a b@acme.example' is not an e-mail address"),
+        (
+            "training: {instance_type: ml.g5.2xlarge, max_runtime: 4 hours}",
+            55,
+            "training.max_runtime",
+            "'4 hours' is not a duration; write <integer><unit> with unit s, m, h or d (e.g. '10m')",
+        ),
+        (
+            "training: {instance_type: ml.g5.2xlarge, max_runtime: 4w}",
+            55,
+            "training.max_runtime",
+            "'4w': unknown duration unit 'w'; use s, m, h or d",
+        ),
+        (
+            "monitoring: {problem_type: regression, schedule: rate(1 hours)}",
+            50,
+            "monitoring.schedule",
+            "'rate(1 hours)': EventBridge requires 'rate(1 hour)'",
+        ),
+        (
+            "monitoring: {problem_type: regression, schedule: cron(0 25 * * ? *)}",
+            50,
+            "monitoring.schedule",
+            "'cron(0 25 * * ? *)': hours value 25 is outside 0-23",
+        ),
+        (
+            "monitoring: {problem_type: regression, schedule: 'cron(0 6 * * *)'}",
+            50,
+            "monitoring.schedule",
+            "'cron(0 6 * * *)': an EventBridge cron has 6 fields (minutes hours day-of-month month "
+            "day-of-week year), found 5",
+        ),
+        (
+            "monitoring: {problem_type: regression, schedule: 'cron(0 6 * * MON *)'}",
+            50,
+            "monitoring.schedule",
+            "'cron(0 6 * * MON *)': exactly one of day-of-month and day-of-week must be '?'",
+        ),
+        (
+            "data: {training: 'http://acme/x', version: v1}",
+            18,
+            "data.training",
+            "'http://acme/x' is not an S3 URI; write s3://<bucket>/<key or prefix>",
+        ),
+        (
+            "data: {training: 's3://ab/x', version: v1}",
+            18,
+            "data.training",
+            "'s3://ab/x': bucket 'ab' must be 3 to 63 characters long",
+        ),
+        (
+            "monitoring: {problem_type: regression, notify: [oncall@acme]}",
+            49,
+            "monitoring.notify[0]",
+            "'oncall@acme' is not an e-mail address (expected local-part@domain.tld)",
+        ),
+        (
+            "monitoring: {problem_type: regression, notify: ['a b@acme.example']}",
+            49,
+            "monitoring.notify[0]",
+            "'a b@acme.example' is not an e-mail address",
+        ),
     ],
 )
 def test_values_are_parsed_not_pattern_guessed(repo, line, column, path, message):
@@ -405,7 +517,11 @@ def test_timestamps_need_a_time_zone(repo):
 
 
 def test_type_errors_name_the_expected_type_and_suggest_quoting(repo):
-    text = HEADER.replace('framework_version: "2.6"', "framework_version: 2.6") + DEPLOYMENT + "tags: {cost-center: 4411}\n"
+    text = (
+        HEADER.replace('framework_version: "2.6"', "framework_version: 2.6")
+        + DEPLOYMENT
+        + "tags: {cost-center: 4411}\n"
+    )
     assert problems_of(repo, text) == [
         f"{F}:6:28: model.framework_version: must be a string (got number 2.6); quote it: '2.6'",
         f"{F}:12:21: tags.cost-center: must be a string (got integer 4411); quote it: '4411'",
@@ -430,14 +546,16 @@ def test_missing_required_fields_point_at_the_enclosing_mapping(repo):
 def test_unknown_enum_value_suggests_the_near_miss(repo):
     text = HEADER + DEPLOYMENT.replace("target: sagemaker", "target: sagmaker")
     assert problems_of(repo, text) == [
-        f"{F}:9:13: deployments[0].target: must be one of sagemaker, eks (got string 'sagmaker') (did you mean 'sagemaker'?)"
+        f"{F}:9:13: deployments[0].target: must be one of sagemaker, eks "
+        "(got string 'sagmaker') (did you mean 'sagemaker'?)"
     ]
 
 
 def test_model_name_pattern(repo):
     text = HEADER.replace("name: fraud", "name: Fraud_Detector") + DEPLOYMENT
     assert problems_of(repo, text) == [
-        f"{F}:3:7: name: 'Fraud_Detector' must be 2 to 32 lowercase letters, digits and hyphens, starting with a letter "
+        f"{F}:3:7: name: 'Fraud_Detector' must be 2 to 32 lowercase letters, digits and hyphens, "
+        "starting with a letter "
         "and not ending with a hyphen (derived AWS names must fit)"
     ]
 
@@ -456,9 +574,18 @@ def test_derived_names_must_fit_aws_limits(repo):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("spec_version: 1\nname: x\n", "specs/m.yaml:1:1: kind: required field is missing; write `kind: Model` or `kind: Platform`"),
-        ("spec_version: 1\nkind: Modle\n", "specs/m.yaml:2:7: kind: must be Model or Platform (got 'Modle') (did you mean 'Model'?)"),
-        ("spec_version: 2\nkind: Model\n", "specs/m.yaml:1:15: spec_version: this modelform reads spec_version 1, not 2; upgrade modelform"),
+        (
+            "spec_version: 1\nname: x\n",
+            "specs/m.yaml:1:1: kind: required field is missing; write `kind: Model` or `kind: Platform`",
+        ),
+        (
+            "spec_version: 1\nkind: Modle\n",
+            "specs/m.yaml:2:7: kind: must be Model or Platform (got 'Modle') (did you mean 'Model'?)",
+        ),
+        (
+            "spec_version: 2\nkind: Model\n",
+            "specs/m.yaml:1:15: spec_version: this modelform reads spec_version 1, not 2; upgrade modelform",
+        ),
     ],
 )
 def test_header(repo, text, expected):
@@ -496,7 +623,9 @@ def test_rollout_step_percent_belongs_to_canary_and_linear(repo):
         f"{F}:12:52: deployments[0].rollout.step_percent: applies only to strategies canary and linear"
     ]
     text = HEADER + DEPLOYMENT + "    rollout: {strategy: linear, step_percent: 10, wait: 2h}\n"
-    assert problems_of(repo, text) == [f"{F}:12:57: deployments[0].rollout.wait: SageMaker waits at most 1h between rollout steps"]
+    assert problems_of(repo, text) == [
+        f"{F}:12:57: deployments[0].rollout.wait: SageMaker waits at most 1h between rollout steps"
+    ]
 
 
 def test_spot_settings(repo):
@@ -539,3 +668,28 @@ def test_training_needs_its_entry_point(repo):
     ]
     (repo.root / "model_code" / "train.py").write_text("print('training')\n")
     assert problems_of(repo, text) == []
+
+
+@pytest.mark.parametrize(
+    "given, monitored, message",
+    [
+        ("regression", "binary_classification",
+         "'regression' disagrees with monitoring.problem_type 'binary_classification': the model is trained for one "
+         "and judged as the other"),
+        ("regresion", None,
+         "'regresion' is not a problem type (use one of binary_classification, multiclass_classification, "
+         "regression) (did you mean 'regression'?)"),
+    ],
+)
+def test_training_problem_type_agrees_with_monitoring(repo, given, monitored, message):
+    text = HEADER + DEPLOYMENT + TRAINING + f"  hyperparameters: {{problem_type: {given}}}\n"
+    if monitored:
+        text += f"monitoring: {{problem_type: {monitored}}}\n"
+    (found,) = problems_of(repo, text)
+    assert found.endswith(f"training.hyperparameters.problem_type: {message}"), found
+    assert found.startswith(f"{F}:14:")
+
+
+def test_training_problem_type_that_agrees_is_valid(repo):
+    text = HEADER + DEPLOYMENT + TRAINING + "  hyperparameters: {problem_type: regression}\n"
+    assert problems_of(repo, text + "monitoring: {problem_type: regression}\n") == []

@@ -34,4 +34,6 @@ def test_thousand_specs_validate_within_a_multiple_of_parsing_them(tmp_path):
     elapsed = time.perf_counter() - started
     assert specs.errors == []
     assert len(specs.models("prod")) == 1000 and all(m.protect for m in specs.models("prod"))
-    assert elapsed / baseline < MAX_RATIO, f"validation {elapsed:.2f} s = {elapsed / baseline:.1f}x parsing ({baseline:.2f} s)"
+    assert elapsed / baseline < MAX_RATIO, (
+        f"validation {elapsed:.2f} s = {elapsed / baseline:.1f}x parsing ({baseline:.2f} s)"
+    )

@@ -31,14 +31,26 @@ def test_the_smallest_useful_spec_is_valid_and_fully_defaulted(repo):
     assert specs.errors == []
     spec = specs.model("churn", "dev")
     assert (spec.description, dict(spec.tags), spec.protect, spec.decommission) == ("", {}, False, False)
-    assert (spec.model.framework, spec.model.entry_point, spec.model.inference_entry_point) == ("pytorch", "train.py", "inference.py")
+    assert (spec.model.framework, spec.model.entry_point, spec.model.inference_entry_point) == (
+        "pytorch",
+        "train.py",
+        "inference.py",
+    )
     assert spec.data is spec.training is spec.monitoring is spec.retraining is None
     (deployment,) = spec.deployments
     assert isinstance(deployment, SageMakerDeployment)
     assert deployment.instance_count == 1 and deployment.autoscaling is None and deployment.data_capture_percent == 0
-    assert (deployment.rollout.strategy, deployment.rollout.step_percent, deployment.rollout.wait_seconds) == ("all_at_once", None, 600)
+    assert (deployment.rollout.strategy, deployment.rollout.step_percent, deployment.rollout.wait_seconds) == (
+        "all_at_once",
+        None,
+        600,
+    )
     (variant,) = deployment.variants
-    assert (variant.weight, variant.model_version, str(variant.artifact)) == (1.0, None, "s3://acme-models/churn/model.tar.gz")
+    assert (variant.weight, variant.model_version, str(variant.artifact)) == (
+        1.0,
+        None,
+        "s3://acme-models/churn/model.tar.gz",
+    )
 
 
 def test_prod_protects_by_default(repo):
@@ -66,7 +78,11 @@ def samples():
 def test_every_sample_is_valid_in_every_environment(samples):
     assert samples.environments == ("dev", "staging", "prod")
     for environment in samples.environments:
-        assert [m.name for m in samples.models(environment)] == ["car-damage-estimator", "demand-forecaster", "fraud-detector"]
+        assert [m.name for m in samples.models(environment)] == [
+            "car-damage-estimator",
+            "demand-forecaster",
+            "fraud-detector",
+        ]
         assert samples.platform(environment) is not None
 
 
@@ -74,12 +90,18 @@ def test_fraud_detector_typed_values(samples):
     prod = samples.model("fraud-detector", "prod")
     default, eu = prod.deployments
     assert isinstance(default, SageMakerDeployment) and isinstance(eu, EksDeployment)
-    assert [(v.name, v.model_version, v.weight) for v in default.variants] == [("current", 12, 90.0), ("candidate", 13, 10.0)]
+    assert [(v.name, v.model_version, v.weight) for v in default.variants] == [
+        ("current", 12, 90.0),
+        ("candidate", 13, 10.0),
+    ]
     scaling = default.autoscaling
     assert (scaling.min_instances, scaling.max_instances, scaling.target_invocations_per_instance) == (2, 40, 300)
     assert (scaling.scale_in_cooldown_seconds, scaling.scale_out_cooldown_seconds) == (300, 60)
     (window,) = scaling.scheduled
-    assert (window.start, window.end) == (datetime(2026, 11, 27, tzinfo=timezone.utc), datetime(2026, 12, 1, 8, tzinfo=timezone.utc))
+    assert (window.start, window.end) == (
+        datetime(2026, 11, 27, tzinfo=timezone.utc),
+        datetime(2026, 12, 1, 8, tzinfo=timezone.utc),
+    )
     assert (default.rollout.strategy, default.rollout.step_percent, default.rollout.wait_seconds) == ("canary", 10, 600)
     assert (eu.cluster, eu.namespace, eu.resources.gpu, eu.resources.memory_text) == ("serving-eu", "models", 1, "8Gi")
     assert prod.training.max_runtime_seconds == 4 * 3600 and prod.training.max_wait_seconds == 8 * 3600
@@ -92,7 +114,11 @@ def test_fraud_detector_dev_override(samples):
     dev = samples.model("fraud-detector", "dev")
     default, eu = dev.deployments
     assert default.instance_type == "ml.m5.large"
-    assert (default.autoscaling.min_instances, default.autoscaling.max_instances, default.autoscaling.scheduled) == (1, 2, ())
+    assert (default.autoscaling.min_instances, default.autoscaling.max_instances, default.autoscaling.scheduled) == (
+        1,
+        2,
+        (),
+    )
     assert default.autoscaling.target_invocations_per_instance == 300  # kept from the base
     assert (eu.autoscaling.min_replicas, eu.autoscaling.max_replicas, eu.autoscaling.target_cpu_percent) == (1, 2, 70)
     assert dev.retraining.triggers == ("schedule",) and not dev.protect
@@ -100,7 +126,10 @@ def test_fraud_detector_dev_override(samples):
 
 def test_demand_forecaster_has_both_retail_peaks(samples):
     scaling = samples.model("demand-forecaster", "prod").deployments[0].autoscaling
-    assert [(w.name, w.min_instances, w.max_instances) for w in scaling.scheduled] == [("black-friday", 12, 80), ("cyber-monday", 16, 100)]
+    assert [(w.name, w.min_instances, w.max_instances) for w in scaling.scheduled] == [
+        ("black-friday", 12, 80),
+        ("cyber-monday", 16, 100),
+    ]
     assert samples.model("demand-forecaster", "staging").deployments[0].autoscaling.scheduled == ()
 
 
@@ -108,7 +137,11 @@ def test_car_damage_estimator_serves_on_gpus_and_trains_on_eks(samples):
     prod = samples.model("car-damage-estimator", "prod")
     (deployment,) = prod.deployments
     assert isinstance(deployment, EksDeployment) and deployment.resources.gpu == 1
-    assert (prod.training.backend, prod.training.cluster, prod.training.instance_type) == ("eks", "gpu-training", "p4d.24xlarge")
+    assert (prod.training.backend, prod.training.cluster, prod.training.instance_type) == (
+        "eks",
+        "gpu-training",
+        "p4d.24xlarge",
+    )
     dev = samples.model("car-damage-estimator", "dev")
     assert [(v.name, v.weight) for v in dev.deployments[0].variants] == [("current", 95.0), ("shadow", 0.0)]
 

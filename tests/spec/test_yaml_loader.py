@@ -109,15 +109,33 @@ def test_deep_nesting_is_refused():
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("", "s.yaml:1:1: (root): file is empty; a spec file holds one YAML mapping with `kind: Model` or `kind: Platform`"),
-        ("# only a comment\n", "s.yaml:1:1: (root): file is empty; a spec file holds one YAML mapping with `kind: Model` or `kind: Platform`"),
-        ("- a\n- b\n", "s.yaml:1:1: (root): a spec file holds one YAML mapping (`kind: Model` or `kind: Platform`), not a list"),
-        ("just text\n", "s.yaml:1:1: (root): a spec file holds one YAML mapping (`kind: Model` or `kind: Platform`), not string 'just text'"),
+        (
+            "",
+            "s.yaml:1:1: (root): file is empty; a spec file holds one YAML mapping with `kind: Model` or "
+            "`kind: Platform`",
+        ),
+        (
+            "# only a comment\n",
+            "s.yaml:1:1: (root): file is empty; a spec file holds one YAML mapping with `kind: Model` or "
+            "`kind: Platform`",
+        ),
+        (
+            "- a\n- b\n",
+            "s.yaml:1:1: (root): a spec file holds one YAML mapping (`kind: Model` or `kind: Platform`), not a list",
+        ),
+        (
+            "just text\n",
+            "s.yaml:1:1: (root): a spec file holds one YAML mapping (`kind: Model` or `kind: Platform`), not "
+            "string 'just text'",
+        ),
         ("a: 1\n---\nb: 2\n", "s.yaml:3:1: (root): file holds 2 YAML documents; a spec file holds exactly one"),
         ("a: [1, 2\nb: 3\n", "s.yaml:2:2: (root): YAML syntax error: did not find expected ',' or ']'"),
         ("a: b: c\n", "s.yaml:1:5: (root): YAML syntax error: mapping values are not allowed in this context"),
         ("a: .inf\n", "s.yaml:1:4: a: '.inf' is not a finite number"),
-        ("a: \x07\n", "s.yaml:1:4: (root): character #x0007 is not allowed in YAML: control characters are not allowed"),
+        (
+            "a: \x07\n",
+            "s.yaml:1:4: (root): character #x0007 is not allowed in YAML: control characters are not allowed",
+        ),
         ("a: 1\x00\n", "s.yaml:1:1: (root): file contains NUL characters; it is not a YAML text file"),
         (b"a: \xff\xfe\n", "s.yaml:1:1: (root): file is not UTF-8 text (byte 3)"),
     ],
@@ -131,10 +149,24 @@ def test_oversized_file_is_refused(tmp_path):
     path.write_bytes(b"a: " + b"x" * MAX_FILE_BYTES + b"\n")
     with pytest.raises(SpecErrors) as raised:
         read_document(str(path))
-    assert str(raised.value) == f"{path}:1:1: (root): file is {MAX_FILE_BYTES + 1:,} bytes; spec files are limited to {MAX_FILE_BYTES:,}"
+    assert (
+        str(raised.value)
+        == f"{path}:1:1: (root): file is {MAX_FILE_BYTES + 1:,} bytes; spec files are limited to {MAX_FILE_BYTES:,}"
+    )
 
 
 def test_unreadable_file(tmp_path):
     with pytest.raises(SpecErrors) as raised:
         read_document(str(tmp_path))
     assert str(raised.value) == f"{tmp_path}:1:1: (root): cannot read file: Is a directory"
+
+
+def test_a_tab_in_indentation_says_so_where_it_is():
+    text = "spec_version: 1\nkind: Model\nmodel:\n  code: c\n\tframework_version: '2.6'\n"
+    assert problems(text) == ["s.yaml:5:1: (root): tabs are not allowed for indentation; use spaces"]
+
+
+def test_a_tab_inside_a_block_scalar_is_text_and_other_syntax_errors_keep_their_message():
+    parse_document("description: |\n  a\n  \tb\nkind: Model\n", "s.yaml")  # no error
+    found = problems("kind: Model\nname: [unclosed\n")
+    assert len(found) == 1 and "YAML syntax error" in found[0] and "tabs" not in found[0]

@@ -72,7 +72,7 @@ def _leaves(resource: dict[str, Any]) -> dict[str, Any]:
 def changed_paths(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     before, after = _leaves(old), _leaves(new)
     paths = sorted(p for p in before.keys() | after.keys() if before.get(p, _MISSING) != after.get(p, _MISSING))
-    return [p[len("inputs."):] if p.startswith("inputs.") else p for p in paths]
+    return [p[len("inputs.") :] if p.startswith("inputs.") else p for p in paths]
 
 
 _MISSING = object()

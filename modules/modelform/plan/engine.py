@@ -175,7 +175,9 @@ def run_program(
             recorded["retainOnDelete"] = True
         if opts.ignore_changes:
             recorded["ignoreChanges"] = sorted(opts.ignore_changes)
-        depends_on = opts.depends_on if isinstance(opts.depends_on, list) else ([opts.depends_on] if opts.depends_on else [])
+        depends_on = (
+            opts.depends_on if isinstance(opts.depends_on, list) else ([opts.depends_on] if opts.depends_on else [])
+        )
         recorded["_depends_on"] = [identities.get(id(d)) for d in depends_on]
         options[key] = recorded
         return None
@@ -211,6 +213,8 @@ def run_program(
         if depends_on:
             recorded["dependsOn"] = depends_on
         parent = parents.get(key)
-        resources.append(PlannedResource(urn(key), type_, name, urn(parent) if parent else None, normalise(inputs), recorded))
+        resources.append(
+            PlannedResource(urn(key), type_, name, urn(parent) if parent else None, normalise(inputs), recorded)
+        )
     resources.sort(key=lambda r: r.urn)
     return resources, normalise(outputs)

@@ -56,7 +56,11 @@ def plan_environment(
             naming.platform_stack(platform.name, environment),
             lambda: platform_program(platform),
         )
-        stacks.append(StackPlan(naming.platform_stack(platform.name, environment), "Platform", platform.source, resources, outputs))
+        stacks.append(
+            StackPlan(
+                naming.platform_stack(platform.name, environment), "Platform", platform.source, resources, outputs
+            )
+        )
         advance()
         reference = {platform_stack_reference(platform, DEFAULT_ORGANIZATION): outputs}
         for model in model_specs:

@@ -53,11 +53,15 @@ def check_plan(stacks: list[StackPlan], models: Iterable[ModelSpec], environment
             ]
     for model in models:
         if model.monitoring is not None and not monitored_deployments(model):
-            findings.append(Finding(
-                "monitoring-without-capture", "advisory", f"{model.stack_name}/monitoring",
-                "monitoring is declared, but no SageMaker deployment captures data (data_capture_percent): "
-                "no drift or quality metrics will be published, so their alarms and triggers are not created",
-            ))
+            findings.append(
+                Finding(
+                    "monitoring-without-capture",
+                    "advisory",
+                    f"{model.stack_name}/monitoring",
+                    "monitoring is declared, but no SageMaker deployment captures data (data_capture_percent): "
+                    "no drift or quality metrics will be published, so their alarms and triggers are not created",
+                )
+            )
     return findings
 
 
@@ -70,7 +74,9 @@ def _by_bucket(resources: list[PlannedResource], type_: str) -> dict[str, list[P
 
 
 def _bucket_findings(resources: list[PlannedResource]) -> Iterator[Finding]:
-    encryption = _by_bucket(resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    encryption = _by_bucket(
+        resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
     blocks = _by_bucket(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     log_destinations = {
         r.inputs.get("targetBucket") for r in resources if r.type == "aws:s3/bucketLogging:BucketLogging"
@@ -111,17 +117,29 @@ def _iam_findings(resources: list[PlannedResource]) -> Iterator[Finding]:
             actions = _as_list(statement.get("Action", []))
             targets = _as_list(statement.get("Resource", []))
             if any(a in ("*", "*:*") for a in actions) and "*" in targets:
-                yield Finding("iam-no-star-on-star", "mandatory", resource.urn, "a statement allows every action on every resource")
+                yield Finding(
+                    "iam-no-star-on-star",
+                    "mandatory",
+                    resource.urn,
+                    "a statement allows every action on every resource",
+                )
 
 
 def _sagemaker_findings(resources: list[PlannedResource]) -> Iterator[Finding]:
     for resource in resources:
         if resource.type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
             if not resource.inputs.get("kmsKeyArn"):
-                yield Finding("sagemaker-kms", "mandatory", resource.urn, "endpoint configuration volumes are not KMS-encrypted")
+                yield Finding(
+                    "sagemaker-kms", "mandatory", resource.urn, "endpoint configuration volumes are not KMS-encrypted"
+                )
             capture = resource.inputs.get("dataCaptureConfig")
             if capture and not capture.get("kmsKeyId"):
                 yield Finding("sagemaker-kms", "mandatory", resource.urn, "data capture is not KMS-encrypted")
         if resource.type == "aws:sagemaker/model:Model":
             if resource.inputs.get("enableNetworkIsolation") is not True or not resource.inputs.get("vpcConfig"):
-                yield Finding("sagemaker-network-isolation", "mandatory", resource.urn, "model runs without network isolation in the VPC")
+                yield Finding(
+                    "sagemaker-network-isolation",
+                    "mandatory",
+                    resource.urn,
+                    "model runs without network isolation in the VPC",
+                )

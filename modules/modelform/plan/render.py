@@ -70,10 +70,26 @@ def plan_markdown(plan: dict[str, Any]) -> str:
     head += _findings_markdown(plan["findings"])
     sections = []
     for stack in plan["stacks"]:
-        rows = [f"| {short_type(r['type'])} | `{r['name']}` |{' protected' if r.get('options', {}).get('protect') else ''} |" for r in stack["resources"]]
+        rows = [
+            f"| {short_type(r['type'])} | `{r['name']}` |"
+            f"{' protected' if r.get('options', {}).get('protect') else ''} |"
+            for r in stack["resources"]
+        ]
         sections.append(
-            (stack["stack"], "\n".join([f"<details><summary><code>{stack['stack']}</code>: {len(rows)} resources</summary>", "",
-                                        "| type | name | |", "|---|---|---|", *rows, "", "</details>"]))
+            (
+                stack["stack"],
+                "\n".join(
+                    [
+                        f"<details><summary><code>{stack['stack']}</code>: {len(rows)} resources</summary>",
+                        "",
+                        "| type | name | |",
+                        "|---|---|---|",
+                        *rows,
+                        "",
+                        "</details>",
+                    ]
+                ),
+            )
         )
     return _within_budget("\n".join(head), sections)
 
@@ -94,7 +110,9 @@ def _within_budget(head: str, sections: list[tuple[str, str]]) -> str:
     used = 0
     for index, line in enumerate(head_lines):
         if used + len(line) + 1 > COMMENT_BUDGET - reserve:
-            kept_head.append(f"\n_... {len(head_lines) - index} more row(s) do not fit a comment; see the JSON (`--format json`)._")
+            kept_head.append(
+                f"\n_... {len(head_lines) - index} more row(s) do not fit a comment; see the JSON (`--format json`)._"
+            )
             return "\n".join(kept_head).rstrip() + "\n"
         kept_head.append(line)
         used += len(line) + 1
@@ -108,7 +126,8 @@ def _within_budget(head: str, sections: list[tuple[str, str]]) -> str:
             left_out.append(name)
     if left_out:
         parts.append(
-            f"_Details of {len(left_out)} more stack(s) do not fit a comment ({', '.join(f'`{n}`' for n in left_out[:20])}"
+            f"_Details of {len(left_out)} more stack(s) do not fit a comment "
+            f"({', '.join(f'`{n}`' for n in left_out[:20])}"
             f"{', ...' if len(left_out) > 20 else ''}); see the JSON (`--format json`)._"
         )
     return "\n".join(parts).rstrip() + "\n"
@@ -131,7 +150,9 @@ def diff_table(diff: dict[str, Any]) -> str:
         lines.append("")
     lines.append(
         f"{summary['stacks']} stack(s) change: {summary['create']} to create, {summary['update']} to update, "
-        f"{summary['delete']} to delete" if summary["stacks"] else "No changes."
+        f"{summary['delete']} to delete"
+        if summary["stacks"]
+        else "No changes."
     )
     return "\n".join(lines) + "\n"
 
@@ -155,10 +176,25 @@ def diff_markdown(diff: dict[str, Any]) -> str:
     sections = []
     for stack in diff["stacks"]:
         rows = [f"| + | {short_type(c['type'])} | `{c['name']}` | |" for c in stack["create"]]
-        rows += [f"| ~ | {short_type(c['type'])} | `{c['name']}` | {', '.join(f'`{p}`' for p in c['paths'])} |" for c in stack["update"]]
+        rows += [
+            f"| ~ | {short_type(c['type'])} | `{c['name']}` | {', '.join(f'`{p}`' for p in c['paths'])} |"
+            for c in stack["update"]
+        ]
         rows += [f"| - | {short_type(c['type'])} | `{c['name']}` | |" for c in stack["delete"]]
         sections.append(
-            (stack["stack"], "\n".join([f"<details><summary><code>{stack['stack']}</code></summary>", "",
-                                        "| | type | name | changed |", "|---|---|---|---|", *rows, "", "</details>"]))
+            (
+                stack["stack"],
+                "\n".join(
+                    [
+                        f"<details><summary><code>{stack['stack']}</code></summary>",
+                        "",
+                        "| | type | name | changed |",
+                        "|---|---|---|---|",
+                        *rows,
+                        "",
+                        "</details>",
+                    ]
+                ),
+            )
         )
     return _within_budget("\n".join(head), sections)

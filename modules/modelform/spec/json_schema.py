@@ -28,8 +28,18 @@ _FORMATS = {
 def _convert(rules: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     kinds = rules.get("type")
     kinds = kinds if isinstance(kinds, list) else [kinds]
-    json_types = [{"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
-                   "dict": "object", "list": "array"}[k] for k in kinds if k]
+    json_types = [
+        {
+            "string": "string",
+            "integer": "integer",
+            "number": "number",
+            "boolean": "boolean",
+            "dict": "object",
+            "list": "array",
+        }[k]
+        for k in kinds
+        if k
+    ]
     out: dict[str, Any] = {}
     if json_types:
         out["type"] = json_types[0] if len(json_types) == 1 else json_types

@@ -98,8 +98,15 @@ class _Document:
         self.errors: list[SpecError] = []
         self._seen: set[tuple[str, str]] = set()
 
-    def report(self, path: FieldPath, message: str, *, at_key: bool = False, environment: Optional[str] = None,
-               document: Optional[LocatedMap] = None) -> None:
+    def report(
+        self,
+        path: FieldPath,
+        message: str,
+        *,
+        at_key: bool = False,
+        environment: Optional[str] = None,
+        document: Optional[LocatedMap] = None,
+    ) -> None:
         """Record a problem at the position of `path` (in the environment-merged document when
         `environment` is given: at the override's line if the override wrote any part of it)."""
         path_text = format_path(path)
@@ -127,8 +134,15 @@ def _check_header(document: _Document) -> bool:
         document.report(("kind",), f"must be Model or Platform (got {shown}){did_you_mean(str(kind), SCHEMAS)}")
         return False
     version = data.get("spec_version")
-    if "spec_version" in data and version != SPEC_VERSION and not isinstance(version, bool) and isinstance(version, int):
-        document.report(("spec_version",), f"this modelform reads spec_version {SPEC_VERSION}, not {version}; upgrade modelform")
+    if (
+        "spec_version" in data
+        and version != SPEC_VERSION
+        and not isinstance(version, bool)
+        and isinstance(version, int)
+    ):
+        document.report(
+            ("spec_version",), f"this modelform reads spec_version {SPEC_VERSION}, not {version}; upgrade modelform"
+        )
         return False
     return True
 
@@ -181,8 +195,9 @@ def _load_texts(texts: Sequence[tuple[str, str | bytes]], root: Optional[str]) -
     return _load([name for name, _ in texts], sources, problems, root)
 
 
-def _load(files: list[str], sources: list[tuple[str, LocatedMap]], problems: list[SpecError],
-          root: Optional[str]) -> SpecSet:
+def _load(
+    files: list[str], sources: list[tuple[str, LocatedMap]], problems: list[SpecError], root: Optional[str]
+) -> SpecSet:
     result = SpecSet(files=files, errors=problems)
     result.root = root if root is not None else (repository_root(files[0], None) if files else os.getcwd())
     documents: list[_Document] = []
@@ -268,8 +283,13 @@ def _validate_document(document: _Document, environments: tuple[str, ...], root:
     return specs
 
 
-def _check(document: _Document, merged: LocatedMap, where: dict[str, Any], environments: tuple[str, ...],
-           code_root: Optional[str]) -> Any:
+def _check(
+    document: _Document,
+    merged: LocatedMap,
+    where: dict[str, Any],
+    environments: tuple[str, ...],
+    code_root: Optional[str],
+) -> Any:
     """Run every rule on one (environment-merged) document. Returns the typed spec when the
     document is well-formed enough to build one (its semantic problems are reported, and keep
     the file out of the result, but cross-file rules can still look at it)."""

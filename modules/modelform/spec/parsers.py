@@ -171,7 +171,7 @@ def parse_s3_uri(text: object) -> S3Uri:
         raise ValueError("an S3 location is a string such as 's3://bucket/prefix/'")
     if not text.startswith("s3://"):
         raise ValueError(f"'{text}' is not an S3 URI; write s3://<bucket>/<key or prefix>")
-    bucket, _, key = text[len("s3://"):].partition("/")
+    bucket, _, key = text[len("s3://") :].partition("/")
     problem = _bucket_problem(bucket)
     if problem:
         raise ValueError(f"'{text}': bucket '{bucket}' {problem}")
@@ -184,7 +184,9 @@ def _bucket_problem(bucket: str) -> str | None:
     if not 3 <= len(bucket) <= 63:
         return "must be 3 to 63 characters long"
     if not _BUCKET.fullmatch(bucket):
-        return "may hold only lowercase letters, digits, dots and hyphens, and must start and end with a letter or digit"
+        return (
+            "may hold only lowercase letters, digits, dots and hyphens, and must start and end with a letter or digit"
+        )
     if ".." in bucket or ".-" in bucket or "-." in bucket:
         return "must not contain '..', '.-' or '-.'"
     try:
@@ -237,8 +239,16 @@ def format_timestamp(moment: datetime) -> str:
 
 _QUANTITY = re.compile(r"(?P<number>[0-9]+(\.[0-9]+)?)(?P<suffix>[a-zA-Z]*)")
 _QUANTITY_SUFFIXES = {
-    "": Decimal(1), "m": Decimal("0.001"), "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9),
-    "T": Decimal(10**12), "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40),
+    "": Decimal(1),
+    "m": Decimal("0.001"),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
 }
 
 

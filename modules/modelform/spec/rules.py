@@ -23,25 +23,89 @@ from typing import Iterable, Iterator, Optional
 from .. import naming
 from . import aws_catalog
 from .errors import FieldPath, did_you_mean
-from .types import Bound, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
+from .types import Bound, EksDeployment, ModelSpec, PlatformSpec, ProblemType, SageMakerDeployment
 
 Problem = tuple[FieldPath, str]
+
+#: The rules below, in words: the spec language reference (docs/spec.md) prints them.
+RULES = (
+    "Unknown keys are errors, with a \"did you mean ...\" suggestion for near misses; so are duplicate "
+    "keys in one mapping, tabs in indentation, custom YAML tags, and empty values where a list or a "
+    "mapping belongs.",
+    "Names are unique where they name things: deployments, variants, scheduled windows, quality "
+    "metrics, clusters, node groups; model names are unique across the spec set, and there is one "
+    "Platform spec.",
+    "Each variant has exactly one of `model_version` and `artifact`; weights are >= 0 and not all zero.",
+    "`min <= max` everywhere (instances, replicas, node groups, scheduled windows), and a window's "
+    "`start` is before its `end`.",
+    "Fields of the other target or backend are errors (`rollout` on an EKS deployment, `cluster` with "
+    "`backend: sagemaker`, `max_wait` with `backend: eks` or without `spot`); `canary` and `linear` "
+    "rollouts need `step_percent`.",
+    "SageMaker instance types are real ones for their use (training or hosting), as botocore lists "
+    "them; EKS node groups take EC2 types, and `gpu: true` groups only GPU types.",
+    "`target: eks` and `backend: eks` name a cluster of the Platform spec; GPU requests need a "
+    "`gpu: true` node group there; EKS training needs a node group offering `instance_type` with the "
+    "capacity `spot` asks for (`capacity: spot` for `spot: true`, on-demand otherwise).",
+    "Trigger `drift` needs `monitoring.drift`; `quality` needs `monitoring.quality` and "
+    "`data.ground_truth`; `schedule` needs `retraining.schedule`; `new_data` needs `data.training`.",
+    "Quality and evaluation metrics fit `monitoring.problem_type` (auc is not a regression metric); "
+    "`training.hyperparameters.problem_type`, when given, equals `monitoring.problem_type`.",
+    "Durations, `rate(...)`/`cron(...)` expressions, S3 URIs, e-mail addresses, timestamps, CIDR "
+    "blocks and Kubernetes quantities are parsed, not pattern-matched.",
+    "Derived AWS names fit AWS's limits (e.g. `<model>-<deployment>-<variant>` leaves room for a "
+    "content hash within SageMaker's 63 characters), and `model.code` is a folder holding the entry points.",
+    "Environment overrides are validated after merging, and their errors point at the override's line; "
+    "an override for an environment nobody declared is an error.",
+)
 
 # Fields that only one value of a discriminator may use.
 _SAGEMAKER_ONLY = ("instance_type", "instance_count", "rollout", "data_capture_percent")
 _EKS_ONLY = ("cluster", "namespace", "resources")
-_SAGEMAKER_SCALING = ("min_instances", "max_instances", "target_invocations_per_instance", "scale_in_cooldown", "scale_out_cooldown", "scheduled")
+_SAGEMAKER_SCALING = (
+    "min_instances",
+    "max_instances",
+    "target_invocations_per_instance",
+    "scale_in_cooldown",
+    "scale_out_cooldown",
+    "scheduled",
+)
 _EKS_SCALING = ("min_replicas", "max_replicas", "target_cpu_percent")
 
 #: Quality metrics per problem type, and whether a larger value is better.
 #: Error metrics (lower is better) are bounded with `max`, scores with `min`.
 METRICS: dict[str, dict[str, bool]] = {
-    "binary_classification": {"auc": True, "pr_auc": True, "accuracy": True, "precision": True, "recall": True, "f1": True, "log_loss": False},
-    "multiclass_classification": {"accuracy": True, "macro_f1": True, "macro_precision": True, "macro_recall": True, "weighted_f1": True, "log_loss": False},
+    "binary_classification": {
+        "auc": True,
+        "pr_auc": True,
+        "accuracy": True,
+        "precision": True,
+        "recall": True,
+        "f1": True,
+        "log_loss": False,
+    },
+    "multiclass_classification": {
+        "accuracy": True,
+        "macro_f1": True,
+        "macro_precision": True,
+        "macro_recall": True,
+        "weighted_f1": True,
+        "log_loss": False,
+    },
     "regression": {"rmse": False, "mae": False, "mse": False, "mape": False, "r2": True},
 }
 #: Scores that live in [0, 1].
-_UNIT_INTERVAL = {"auc", "pr_auc", "accuracy", "precision", "recall", "f1", "macro_f1", "macro_precision", "macro_recall", "weighted_f1"}
+_UNIT_INTERVAL = {
+    "auc",
+    "pr_auc",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "macro_f1",
+    "macro_precision",
+    "macro_recall",
+    "weighted_f1",
+}
 
 #: SageMaker limits (botocore's service model and the SageMaker quotas page).
 MAX_SAGEMAKER_VARIANTS = 10
@@ -82,8 +146,10 @@ def shape_problems(document: dict) -> Iterator[Problem]:
             has = [key for key in ("model_version", "artifact") if key in variant]
             if len(has) != 1:
                 where = at + ("variants", v_index) + ((has[1],) if len(has) == 2 else ())
-                yield where, "a variant has exactly one of model_version and artifact" + (
-                    " (found both)" if has else " (found neither)"
+                yield (
+                    where,
+                    "a variant has exactly one of model_version and artifact"
+                    + (" (found both)" if has else " (found neither)"),
                 )
     training = document.get("training")
     if training is not None:
@@ -91,7 +157,12 @@ def shape_problems(document: dict) -> Iterator[Problem]:
         if backend == "eks":
             if "cluster" not in training:
                 yield ("training", "cluster"), "required for backend eks"
-            yield from _not_for(training, ("training",), ("max_wait",), "backend eks (a spot node group's pods are not time-boxed by SageMaker)")
+            yield from _not_for(
+                training,
+                ("training",),
+                ("max_wait",),
+                "backend eks (a spot node group's pods are not time-boxed by SageMaker)",
+            )
         else:
             yield from _not_for(training, ("training",), ("cluster",), f"backend {backend}")
             if "max_wait" in training and not training.get("spot", False):
@@ -115,13 +186,29 @@ def _duplicates(names: Iterable[str], at: FieldPath, what: str) -> Iterator[Prob
             yield at + (index, "name"), f"{what} name '{name}' is used more than once"
 
 
-def _min_max(low: Optional[float], high: Optional[float], at: FieldPath, low_key: str, high_key: str) -> Iterator[Problem]:
+def _min_max(
+    low: Optional[float], high: Optional[float], at: FieldPath, low_key: str, high_key: str
+) -> Iterator[Problem]:
     if low is not None and high is not None and low > high:
         yield at + (low_key,), f"{low_key} ({_num(low)}) is greater than {high_key} ({_num(high)})"
 
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _hyperparameter_problem_type(given: object, monitored: Optional[str]) -> Iterator[Problem]:
+    """train.py's `problem_type` decides the loss and the evaluation metrics; it must be a problem
+    type and, when the model is monitored, the one its monitoring judges it by."""
+    if given is None:
+        return
+    at = ("training", "hyperparameters", "problem_type")
+    known = [p.value for p in ProblemType]
+    if given not in known:
+        yield at, f"'{given}' is not a problem type (use one of {', '.join(known)}){did_you_mean(str(given), known)}"
+    elif monitored is not None and given != monitored:
+        yield at, (f"'{given}' disagrees with monitoring.problem_type '{monitored}': the model is trained for one "
+                   "and judged as the other")
 
 
 def _bound_problems(bound: Bound, at: FieldPath, problem_type: Optional[str]) -> Iterator[Problem]:
@@ -135,7 +222,10 @@ def _bound_problems(bound: Bound, at: FieldPath, problem_type: Optional[str]) ->
     if bound.metric not in metrics:
         other = next((p for p, m in METRICS.items() if bound.metric in m), None)
         why = f"; it is a {other.replace('_', ' ')} metric" if other else did_you_mean(bound.metric, metrics)
-        yield at + ("metric",), f"'{bound.metric}' is not a {problem_type.replace('_', ' ')} metric{why} (use one of {', '.join(metrics)})"
+        yield (
+            at + ("metric",),
+            f"'{bound.metric}' is not a {problem_type.replace('_', ' ')} metric{why} (use one of {', '.join(metrics)})",
+        )
         return
     higher_is_better = metrics[bound.metric]
     if higher_is_better and bound.min is None:
@@ -170,16 +260,21 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
         for v_index, variant in enumerate(deployment.variants):
             derived = naming.variant_resource(spec.name, deployment.name, variant.name)
             if len(derived) > naming.MAX_VARIANT_RESOURCE:
-                yield at + ("variants", v_index, "name"), (
-                    f"the derived resource name '{derived}' has {len(derived)} characters; at most "
-                    f"{naming.MAX_VARIANT_RESOURCE} fit (SageMaker allows {naming.SAGEMAKER_NAME_LIMIT} including a "
-                    "content hash): shorten the model, deployment or variant name"
+                yield (
+                    at + ("variants", v_index, "name"),
+                    (
+                        f"the derived resource name '{derived}' has {len(derived)} characters; at most "
+                        f"{naming.MAX_VARIANT_RESOURCE} fit (SageMaker allows {naming.SAGEMAKER_NAME_LIMIT} "
+                        "including a content hash): shorten the model, deployment or variant name"
+                    ),
                 )
         if isinstance(deployment, SageMakerDeployment):
             yield from _sagemaker_deployment_problems(deployment, at)
         if isinstance(deployment, EksDeployment) and deployment.autoscaling:
             scaling = deployment.autoscaling
-            yield from _min_max(scaling.min_replicas, scaling.max_replicas, at + ("autoscaling",), "min_replicas", "max_replicas")
+            yield from _min_max(
+                scaling.min_replicas, scaling.max_replicas, at + ("autoscaling",), "min_replicas", "max_replicas"
+            )
 
     if spec.training is not None:
         training = spec.training
@@ -191,6 +286,7 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
             yield ("training", "max_wait"), "must be at least max_runtime (spot waiting time includes the run)"
         if training.evaluation is not None:
             yield from _bound_problems(training.evaluation, ("training", "evaluation"), problem_type)
+        yield from _hyperparameter_problem_type(training.hyperparameters.get("problem_type"), problem_type)
 
     if spec.monitoring is not None:
         monitoring = spec.monitoring
@@ -198,11 +294,15 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
         for index, bound in enumerate(monitoring.quality):
             yield from _bound_problems(bound, ("monitoring", "quality", index), problem_type)
         if monitoring.quality and (spec.data is None or spec.data.ground_truth is None):
-            yield ("monitoring", "quality"), "quality monitoring compares predictions with labels: set data.ground_truth"
+            yield (
+                ("monitoring", "quality"),
+                "quality monitoring compares predictions with labels: set data.ground_truth",
+            )
         drift = monitoring.drift
         if drift is not None and drift.method in ("ks", "jensen_shannon") and drift.threshold > 1:
-            yield ("monitoring", "drift", "threshold"), (
-                f"the {drift.method} score lies between 0 and 1, so threshold {_num(drift.threshold)} never alarms"
+            yield (
+                ("monitoring", "drift", "threshold"),
+                (f"the {drift.method} score lies between 0 and 1, so threshold {_num(drift.threshold)} never alarms"),
             )
 
     if spec.retraining is not None:
@@ -215,25 +315,35 @@ def _sagemaker_deployment_problems(deployment: SageMakerDeployment, at: FieldPat
     if problem:
         yield at + ("instance_type",), problem
     if len(deployment.variants) > MAX_SAGEMAKER_VARIANTS:
-        yield at + ("variants",), f"SageMaker endpoints hold at most {MAX_SAGEMAKER_VARIANTS} variants (got {len(deployment.variants)})"
+        yield (
+            at + ("variants",),
+            f"SageMaker endpoints hold at most {MAX_SAGEMAKER_VARIANTS} variants (got {len(deployment.variants)})",
+        )
     if deployment.rollout.wait_seconds > MAX_ROLLOUT_WAIT_SECONDS:
         yield at + ("rollout", "wait"), "SageMaker waits at most 1h between rollout steps"
     scaling = deployment.autoscaling
     if scaling is None:
         return
-    yield from _min_max(scaling.min_instances, scaling.max_instances, at + ("autoscaling",), "min_instances", "max_instances")
+    yield from _min_max(
+        scaling.min_instances, scaling.max_instances, at + ("autoscaling",), "min_instances", "max_instances"
+    )
     windows = at + ("autoscaling", "scheduled")
     yield from _duplicates((s.name for s in scaling.scheduled), windows, "scheduled window")
     for index, window in enumerate(scaling.scheduled):
-        yield from _min_max(window.min_instances, window.max_instances, windows + (index,), "min_instances", "max_instances")
+        yield from _min_max(
+            window.min_instances, window.max_instances, windows + (index,), "min_instances", "max_instances"
+        )
         if window.start >= window.end:
             yield windows + (index, "end"), "must be after start"
     ordered = sorted(enumerate(scaling.scheduled), key=lambda item: item[1].start)
     for (_, earlier), (index, later) in zip(ordered, ordered[1:]):
         if later.start < earlier.end:
-            yield windows + (index, "start"), (
-                f"window '{later.name}' overlaps window '{earlier.name}'; the restore at the end of one "
-                "would cut the other short"
+            yield (
+                windows + (index, "start"),
+                (
+                    f"window '{later.name}' overlaps window '{earlier.name}'; the restore at the end of one "
+                    "would cut the other short"
+                ),
             )
 
 
@@ -241,7 +351,10 @@ def _duplicate_metrics(bounds: tuple[Bound, ...]) -> Iterator[Problem]:
     seen: set[str] = set()
     for index, bound in enumerate(bounds):
         if bound.metric in seen:
-            yield ("monitoring", "quality", index, "metric"), f"metric '{bound.metric}' is bounded twice; use one entry with min and max"
+            yield (
+                ("monitoring", "quality", index, "metric"),
+                f"metric '{bound.metric}' is bounded twice; use one entry with min and max",
+            )
         seen.add(bound.metric)
 
 
@@ -287,9 +400,13 @@ def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:
         at: FieldPath = ("clusters", index)
         minor = int(cluster.kubernetes_version.split(".")[1])
         if minor not in KUBERNETES_MINOR_VERSIONS:
-            yield at + ("kubernetes_version",), (
-                f"Kubernetes {cluster.kubernetes_version} is outside the supported 1.{KUBERNETES_MINOR_VERSIONS.start}"
-                f"-1.{KUBERNETES_MINOR_VERSIONS.stop - 1}"
+            yield (
+                at + ("kubernetes_version",),
+                (
+                    f"Kubernetes {cluster.kubernetes_version} is outside the supported "
+                    f"1.{KUBERNETES_MINOR_VERSIONS.start}"
+                    f"-1.{KUBERNETES_MINOR_VERSIONS.stop - 1}"
+                ),
             )
         yield from _duplicates((g.name for g in cluster.node_groups), at + ("node_groups",), "node group")
         for g_index, group in enumerate(cluster.node_groups):
@@ -298,7 +415,10 @@ def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:
             if group.gpu:
                 for t_index, instance_type in enumerate(group.instance_types):
                     if not aws_catalog.is_gpu_instance_type(instance_type):
-                        yield group_at + ("instance_types", t_index), f"'{instance_type}' has no GPU, but the node group says gpu: true"
+                        yield (
+                            group_at + ("instance_types", t_index),
+                            f"'{instance_type}' has no GPU, but the node group says gpu: true",
+                        )
 
 
 # --- 3. model against platform ------------------------------------------------------------------
@@ -306,7 +426,9 @@ def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:
 
 def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> Iterator[Problem]:
     uses: list[tuple[FieldPath, str]] = [
-        (("deployments", i, "cluster"), d.cluster) for i, d in enumerate(spec.deployments) if isinstance(d, EksDeployment)
+        (("deployments", i, "cluster"), d.cluster)
+        for i, d in enumerate(spec.deployments)
+        if isinstance(d, EksDeployment)
     ]
     if spec.training is not None and spec.training.backend == "eks" and spec.training.cluster:
         uses.append((("training", "cluster"), spec.training.cluster))
@@ -315,16 +437,19 @@ def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> It
             yield at, f"cluster '{name}' needs a Platform spec (kind: Platform) among the specs validated together"
         elif platform.cluster(name) is None:
             names = [c.name for c in platform.clusters]
-            yield at, f"cluster '{name}' is not a cluster of platform '{platform.name}'{did_you_mean(name, names)}" + (
-                f" (clusters: {', '.join(names)})" if names else " (it declares no clusters)"
+            yield (
+                at,
+                f"cluster '{name}' is not a cluster of platform '{platform.name}'{did_you_mean(name, names)}"
+                + (f" (clusters: {', '.join(names)})" if names else " (it declares no clusters)"),
             )
     if platform is None:
         return
     for index, deployment in enumerate(spec.deployments):
         cluster = platform.cluster(deployment.cluster) if isinstance(deployment, EksDeployment) else None
         if cluster is not None and deployment.resources.gpu > 0 and not cluster.has_gpu_nodes:  # type: ignore[union-attr]
-            yield ("deployments", index, "resources", "gpu"), (
-                f"requests GPUs, but cluster '{cluster.name}' has no node group with gpu: true"
+            yield (
+                ("deployments", index, "resources", "gpu"),
+                (f"requests GPUs, but cluster '{cluster.name}' has no node group with gpu: true"),
             )
     training = spec.training
     if training is not None and training.backend == "eks":
@@ -332,15 +457,27 @@ def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> It
         if cluster is not None:
             offered = sorted({t for g in cluster.node_groups for t in g.instance_types})
             if training.instance_type not in offered:
-                yield ("training", "instance_type"), (
-                    f"'{training.instance_type}' is not an instance type of cluster '{cluster.name}' (offers {', '.join(offered)})"
+                yield (
+                    ("training", "instance_type"),
+                    (
+                        f"'{training.instance_type}' is not an instance type of cluster '{cluster.name}' "
+                        f"(offers {', '.join(offered)})"
+                    ),
                 )
             elif cluster.training_node_group(training.instance_type, training.spot) is None:
                 wanted = "capacity: spot" if training.spot else "on-demand capacity"
-                groups = ", ".join(f"{g.name} ({g.capacity})" for g in cluster.node_groups if training.instance_type in g.instance_types)
-                yield ("training", "spot"), (
-                    f"spot: {str(training.spot).lower()} needs a node group of cluster '{cluster.name}' with {wanted} offering "
-                    f"'{training.instance_type}' (offering it: {groups})"
+                groups = ", ".join(
+                    f"{g.name} ({g.capacity})"
+                    for g in cluster.node_groups
+                    if training.instance_type in g.instance_types
+                )
+                yield (
+                    ("training", "spot"),
+                    (
+                        f"spot: {str(training.spot).lower()} needs a node group of cluster '{cluster.name}' "
+                        f"with {wanted} offering "
+                        f"'{training.instance_type}' (offering it: {groups})"
+                    ),
                 )
 
 
@@ -350,7 +487,10 @@ def unknown_environment_problems(document: dict, known: Iterable[str]) -> Iterat
     overrides = document.get("environments")
     for name in overrides if isinstance(overrides, dict) else ():
         if isinstance(name, str) and name not in known:
-            yield ("environments", name), (
-                f"unknown environment '{name}'{did_you_mean(name, known)}; known: {', '.join(known)} "
-                "(declare more under the Platform spec's environments)"
+            yield (
+                ("environments", name),
+                (
+                    f"unknown environment '{name}'{did_you_mean(name, known)}; known: {', '.join(known)} "
+                    "(declare more under the Platform spec's environments)"
+                ),
             )

@@ -107,7 +107,9 @@ def _bound_fields(what: str) -> dict:
 
 def _header(kind: str) -> dict:
     return {
-        "spec_version": integer("Version of the spec language; this release reads 1.", required=True, allowed=[SPEC_VERSION]),
+        "spec_version": integer(
+            "Version of the spec language; this release reads 1.", required=True, allowed=[SPEC_VERSION]
+        ),
         "kind": string("`Model` or `Platform`.", required=True, allowed=[kind]),
     }
 
@@ -128,7 +130,9 @@ SCHEDULED_CAPACITY = mapping(
     "A known traffic peak: capacity is raised at `start` and restored at `end`.",
     {
         "name": string("Window name, unique within the deployment.", required=True, regex=NAME_PATTERN, maxlength=40),
-        "start": string("ISO 8601 timestamp with time zone, e.g. 2026-11-27T00:00:00Z.", required=True, check_with="timestamp"),
+        "start": string(
+            "ISO 8601 timestamp with time zone, e.g. 2026-11-27T00:00:00Z.", required=True, check_with="timestamp"
+        ),
         "end": string("ISO 8601 timestamp with time zone; after `start`.", required=True, check_with="timestamp"),
         "min_instances": integer("Minimum instances during the window.", required=True, min=1),
         "max_instances": integer("Maximum instances during the window.", required=True, min=1),
@@ -167,8 +171,12 @@ ROLLOUT = mapping(
 RESOURCES = mapping(
     "EKS: requests (and limits) of each serving pod.",
     {
-        "cpu": _field(["string", "number"], "CPU cores, a Kubernetes quantity such as 2 or 500m.", "1", check_with="quantity"),
-        "memory": _field(["string", "number"], "Memory, a Kubernetes quantity such as 8Gi.", "2Gi", check_with="quantity"),
+        "cpu": _field(
+            ["string", "number"], "CPU cores, a Kubernetes quantity such as 2 or 500m.", "1", check_with="quantity"
+        ),
+        "memory": _field(
+            ["string", "number"], "Memory, a Kubernetes quantity such as 8Gi.", "2Gi", check_with="quantity"
+        ),
         "gpu": integer("NVIDIA GPUs per pod; needs a `gpu: true` node group in the cluster.", 0, min=0, max=16),
     },
 )
@@ -182,10 +190,14 @@ DEPLOYMENT = mapping(
         "instance_count": integer("SageMaker: instances per variant when there is no autoscaling.", 1, min=1),
         "cluster": string("EKS: a cluster of the Platform spec."),
         "namespace": string("EKS: Kubernetes namespace.", "models", regex=NAME_PATTERN, maxlength=63),
-        "variants": list_of("Weighted production variants (at most 10 on SageMaker).", VARIANT, required=True, minlength=1),
+        "variants": list_of(
+            "Weighted production variants (at most 10 on SageMaker).", VARIANT, required=True, minlength=1
+        ),
         "autoscaling": AUTOSCALING,
         "rollout": ROLLOUT,
-        "data_capture_percent": integer("SageMaker: percent of requests captured to S3 for monitoring.", 0, min=0, max=100),
+        "data_capture_percent": integer(
+            "SageMaker: percent of requests captured to S3 for monitoring.", 0, min=0, max=100
+        ),
         "resources": RESOURCES,
     },
 )
@@ -203,10 +215,14 @@ MODEL_SCHEMA: dict = {
         "The model's code.",
         {
             "framework": string("ML framework; v1 supports pytorch.", "pytorch", allowed=["pytorch"]),
-            "framework_version": string("Framework version, e.g. '2.6' (quoted).", required=True, regex=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"),
+            "framework_version": string(
+                "Framework version, e.g. '2.6' (quoted).", required=True, regex=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"
+            ),
             "code": string("Repository-relative folder with the training and inference entry points.", required=True),
             "entry_point": string("Training script inside `code`.", "train.py"),
-            "inference_entry_point": string("Serving script inside `code` (SageMaker PyTorch contract).", "inference.py"),
+            "inference_entry_point": string(
+                "Serving script inside `code` (SageMaker PyTorch contract).", "inference.py"
+            ),
         },
         required=True,
     ),
@@ -223,13 +239,21 @@ MODEL_SCHEMA: dict = {
         "How the model is (re)trained.",
         {
             "backend": string("sagemaker | eks.", "sagemaker", allowed=["sagemaker", "eks"]),
-            "instance_type": string("sagemaker: an ml.* training type; eks: an EC2 type of the cluster.", required=True),
+            "instance_type": string(
+                "sagemaker: an ml.* training type; eks: an EC2 type of the cluster.", required=True
+            ),
             "instance_count": integer("Instances (distributed training when > 1).", 1, min=1, max=100),
             "volume_gb": integer("Storage volume per instance, GB.", 50, min=1, max=16384),
             "max_runtime": string("Stop training after this long.", "24h", check_with="duration"),
-            "max_wait": string("spot: give up waiting for capacity after this long; >= max_runtime. Defaults to twice max_runtime.", check_with="duration"),
-            "spot": boolean("sagemaker: managed spot training, with checkpoints; eks: run on a node group with "
-                            "capacity: spot offering instance_type (false: an on-demand one).", False),
+            "max_wait": string(
+                "spot: give up waiting for capacity after this long; >= max_runtime. Defaults to twice max_runtime.",
+                check_with="duration",
+            ),
+            "spot": boolean(
+                "sagemaker: managed spot training, with checkpoints; eks: run on a node group with "
+                "capacity: spot offering instance_type (false: an on-demand one).",
+                False,
+            ),
             "cluster": string("eks backend: a cluster of the Platform spec."),
             "hyperparameters": _field(
                 "dict",
@@ -246,19 +270,31 @@ MODEL_SCHEMA: dict = {
         "Quality and drift monitoring, and alarms.",
         {
             "schedule": string("EventBridge schedule of the monitoring job.", "rate(1 hour)", check_with="schedule"),
-            "problem_type": string("binary_classification | multiclass_classification | regression.", required=True, allowed=list(PROBLEM_TYPES)),
-            "quality": list_of("Alarm bounds on quality metrics against ground truth.", mapping("A bound.", _bound_fields("quality")), []),
+            "problem_type": string(
+                "binary_classification | multiclass_classification | regression.",
+                required=True,
+                allowed=list(PROBLEM_TYPES),
+            ),
+            "quality": list_of(
+                "Alarm bounds on quality metrics against ground truth.",
+                mapping("A bound.", _bound_fields("quality")),
+                [],
+            ),
             "drift": mapping(
                 "Feature drift against the training baseline.",
                 {
                     "method": string("psi | ks | jensen_shannon.", "psi", allowed=list(DRIFT_METHODS)),
                     "threshold": number("Alarm when a feature's score exceeds this.", required=True, min=0),
-                    "features": _field(["string", "list"], "`all` or a list of feature names.", "all", check_with="features"),
+                    "features": _field(
+                        ["string", "list"], "`all` or a list of feature names.", "all", check_with="features"
+                    ),
                 },
             ),
             "latency_p99_ms": integer("Alarm when p99 model latency exceeds this many milliseconds.", 1000, min=1),
             "error_rate_percent": number("Alarm when the 5xx rate exceeds this percent.", 1.0, min=0, max=100),
-            "notify": list_of("E-mail addresses notified by every alarm.", string("An e-mail address.", check_with="email"), []),
+            "notify": list_of(
+                "E-mail addresses notified by every alarm.", string("An e-mail address.", check_with="email"), []
+            ),
         },
     ),
     "retraining": mapping(
@@ -272,7 +308,9 @@ MODEL_SCHEMA: dict = {
             ),
             "schedule": string("EventBridge schedule for the `schedule` trigger.", check_with="schedule"),
             "cooldown": string("At most one retraining per cooldown.", "24h", check_with="duration"),
-            "approval": string("manual | auto registration of a model that passed the gate.", "manual", allowed=["manual", "auto"]),
+            "approval": string(
+                "manual | auto registration of a model that passed the gate.", "manual", allowed=["manual", "auto"]
+            ),
         },
     ),
     "environments": environments_field("Model"),
@@ -284,7 +322,12 @@ NODE_GROUP = mapping(
     "An EKS managed node group.",
     {
         "name": string("Node group name, unique within the cluster.", required=True, regex=NAME_PATTERN, maxlength=30),
-        "instance_types": list_of("EC2 instance types.", string("An EC2 instance type.", check_with="ec2_instance_type"), required=True, minlength=1),
+        "instance_types": list_of(
+            "EC2 instance types.",
+            string("An EC2 instance type.", check_with="ec2_instance_type"),
+            required=True,
+            minlength=1,
+        ),
         "min": integer("Fewest nodes.", 0, min=0),
         "max": integer("Most nodes.", required=True, min=1),
         "gpu": boolean("GPU nodes: GPU AMI and an nvidia.com/gpu taint.", False),
@@ -311,8 +354,12 @@ PLATFORM_SCHEMA: dict = {
         mapping(
             "An EKS cluster.",
             {
-                "name": string("Cluster name, unique within the platform.", required=True, regex=NAME_PATTERN, maxlength=40),
-                "kubernetes_version": string("Kubernetes minor version, e.g. '1.31' (quoted).", required=True, regex=KUBERNETES_VERSION_PATTERN),
+                "name": string(
+                    "Cluster name, unique within the platform.", required=True, regex=NAME_PATTERN, maxlength=40
+                ),
+                "kubernetes_version": string(
+                    "Kubernetes minor version, e.g. '1.31' (quoted).", required=True, regex=KUBERNETES_VERSION_PATTERN
+                ),
                 "node_groups": list_of("Managed node groups.", NODE_GROUP, required=True, minlength=1),
             },
         ),

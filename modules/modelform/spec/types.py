@@ -405,7 +405,9 @@ def _sagemaker_deployment(read: _Reader) -> SageMakerDeployment:
                 for s in scaling.children("scheduled")
             ),
         ),
-        rollout=Rollout(RolloutStrategy(rollout("strategy")), rollout("step_percent"), parsers.parse_duration(rollout("wait"))),
+        rollout=Rollout(
+            RolloutStrategy(rollout("strategy")), rollout("step_percent"), parsers.parse_duration(rollout("wait"))
+        ),
         data_capture_percent=read("data_capture_percent"),
     )
 
@@ -453,7 +455,13 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
         protect=protects(environment, protect),
         protect_setting=protect,
         decommission=read("decommission"),
-        model=ModelCode(code("framework"), code("framework_version"), code("code"), code("entry_point"), code("inference_entry_point")),  # type: ignore[misc]
+        model=ModelCode(
+            code("framework"),
+            code("framework_version"),
+            code("code"),
+            code("entry_point"),
+            code("inference_entry_point"),
+        ),  # type: ignore[misc]
         data=None
         if data is None
         else DataSpec(
@@ -532,7 +540,15 @@ def platform_from_document(
                 c("name"),
                 c("kubernetes_version"),
                 tuple(
-                    NodeGroup(g("name"), tuple(g("instance_types")), g("min"), g("max"), g("gpu"), Capacity(g("capacity")), g("disk_gb"))
+                    NodeGroup(
+                        g("name"),
+                        tuple(g("instance_types")),
+                        g("min"),
+                        g("max"),
+                        g("gpu"),
+                        Capacity(g("capacity")),
+                        g("disk_gb"),
+                    )
                     for g in c.children("node_groups")
                 ),
             )

@@ -82,6 +82,10 @@ class SpecValidator(cerberus.Validator):
             if value != "all":
                 self._error(field, f"must be 'all' or a list of feature names (got '{value}')")
             return
+        if not isinstance(value, list):
+            # cerberus runs `check_with` even on a value it has refused (`features:` is null
+            # and reported as such): only a list is checked item by item.
+            return
         seen: set[str] = set()
         for item in value:
             if not isinstance(item, str) or not item:
@@ -107,7 +111,9 @@ def _validator(schema_id: int, touched: frozenset[str] | None) -> SpecValidator:
 _SCHEMAS_BY_ID: dict[int, dict] = {}
 
 
-def structural_errors(document: dict, schema: dict, touched: Optional[Iterable[str]] = None) -> list[tuple[FieldPath, str, bool]]:
+def structural_errors(
+    document: dict, schema: dict, touched: Optional[Iterable[str]] = None
+) -> list[tuple[FieldPath, str, bool]]:
     """Validate `document` against `schema`; each problem as (path, message, points_at_key).
 
     With `touched` (the top-level keys an environment override wrote), only those fields are
@@ -160,7 +166,11 @@ def _flatten(error: cerberus_errors.ValidationError, schema: dict) -> Iterator[t
         yield path, f"must be at most {error.constraint} (got {value})", False
     elif code == cerberus_errors.UNALLOWED_VALUE.code:
         allowed = [str(a) for a in error.constraint]
-        yield path, f"must be {_one_of(allowed)} (got {describe_value(value)}){did_you_mean(str(value), allowed)}", False
+        yield (
+            path,
+            f"must be {_one_of(allowed)} (got {describe_value(value)}){did_you_mean(str(value), allowed)}",
+            False,
+        )
     elif code == cerberus_errors.UNALLOWED_VALUES.code:
         allowed = [str(a) for a in error.constraint]
         bad = [v for v in value if v not in error.constraint]

@@ -46,6 +46,17 @@ class _Fatal(Exception):
         self.mark = mark
 
 
+def _indenting_tab(text: str, up_to_line: Optional[int]) -> Optional[Mark]:
+    """Where the first tab in a line's leading whitespace is, on or before the line the parser
+    stopped at (YAML forbids tabs in indentation; inside block scalars they are text)."""
+    lines = text.split("\n")[: up_to_line or None]
+    for number, line in enumerate(lines, start=1):
+        indentation = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indentation and line.strip():
+            return Mark(number, indentation.index("\t") + 1)
+    return None
+
+
 def _mark(node_or_mark: Any) -> Mark:
     mark = getattr(node_or_mark, "start_mark", node_or_mark)
     return Mark(mark.line + 1, mark.column + 1)
@@ -115,9 +126,7 @@ class _Builder:
         merge_sources: list[Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
-                merge_sources.extend(
-                    value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-                )
+                merge_sources.extend(value_node.value if isinstance(value_node, SequenceNode) else [value_node])
                 continue
             key = self.build(key_node, path)
             if not isinstance(key, str):
@@ -150,7 +159,7 @@ class _Builder:
 
 
 def _tag_message(tag: str) -> str:
-    shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
     return (
         f"YAML tag '{shown}' is not allowed; spec files use plain YAML "
         "(strings, numbers, booleans, null, mappings, lists)"
@@ -183,6 +192,9 @@ def parse_document(text: str | bytes, file: str) -> LocatedMap:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        tab = _indenting_tab(text, mark.line + 1 if mark else None)
+        if tab is not None:  # PyYAML says "found character that cannot start any token"
+            raise fail("tabs are not allowed for indentation; use spaces", tab) from None
         raise fail(f"YAML syntax error: {problem}", _mark(mark) if mark else Mark(1, 1)) from None
     except yaml.reader.ReaderError as exc:  # control characters: a position, no mark
         line = text.count("\n", 0, exc.position) + 1
@@ -214,7 +226,8 @@ def parse_document(text: str | bytes, file: str) -> LocatedMap:
         raise SpecErrors(builder.errors)
     if not isinstance(data, LocatedMap):
         raise fail(
-            f"a spec file holds one YAML mapping (`kind: Model` or `kind: Platform`), not {describe_value(_plain_scalar(data))}",
+            "a spec file holds one YAML mapping (`kind: Model` or `kind: Platform`), not "
+            f"{describe_value(_plain_scalar(data))}",
             _mark(root),
         )
     return data
