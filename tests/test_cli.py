@@ -1,4 +1,4 @@
-"""`modelform validate` and `modelform schema`: the public contract of DESIGN.md."""
+"""`modelform validate` and `modelform schema`: the public contract of the CLI."""
 
 from __future__ import annotations
 

@@ -21,8 +21,13 @@ def test_reference_lists_every_field_and_rule():
     for schema in (MODEL_SCHEMA, PLATFORM_SCHEMA):
         for name, rules in schema.items():
             assert f"| `{name}` |" in text
-    for path in ("deployments[].autoscaling.scheduled[].min_instances", "training.spot", "clusters[].node_groups[].capacity",
-                 "monitoring.drift.threshold", "retraining.cooldown"):
+    for path in (
+        "deployments[].autoscaling.scheduled[].min_instances",
+        "training.spot",
+        "clusters[].node_groups[].capacity",
+        "monitoring.drift.threshold",
+        "retraining.cooldown",
+    ):
         assert f"| `{path}` |" in text, path
     assert all(rule in text for rule in RULES)
     assert "| `training.spot` | boolean |  | `false` |" in text

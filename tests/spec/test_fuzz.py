@@ -148,4 +148,5 @@ def test_an_empty_feature_list_is_reported_where_it_was_written():
     assert text != SAMPLES["fraud-detector.yaml"]
     specs = load_spec_texts([(n, t) for n, t in SAMPLES.items() if n != "fraud-detector.yaml"]
                             + [("fraud-detector.yaml", text)], root=str(REPO))
-    assert [str(e) for e in specs.errors] == ["fraud-detector.yaml:70:50: monitoring.drift.features: needs a value (got null)"]
+    assert [str(e) for e in specs.errors] == [
+        "fraud-detector.yaml:70:50: monitoring.drift.features: needs a value (got null)"]

@@ -1,4 +1,4 @@
-"""Every rule of SPEC-v1 ("Rules beyond types"), each with a bad spec whose problem is pinned:
+"""Every rule of the spec language ("Rules beyond types"), each with a bad spec whose problem is pinned:
 file, line, column, field path and message.
 
 Given a small spec (HEADER lines 1-6, DEPLOYMENT lines 7-11), when one thing is wrong, then

@@ -1,7 +1,7 @@
 """`modelform plan`: every stack of one environment, planned offline, as one deterministic document.
 
 Order: the platform stack first (its outputs answer the model stacks' StackReference), then one
-stack per model, sorted by name. The plan document is DESIGN.md's public contract:
+stack per model, sorted by name. The plan document is a public contract:
 
     {"plan_version": 1, "env": "dev", "stacks": [...], "findings": [...]}
 

@@ -1,6 +1,6 @@
 """Environment overrides: deep-merge one `environments.<env>` mapping over the base document.
 
-Rules (SPEC-v1, plus what the spec leaves open, chosen to match what reviewers expect):
+Rules (the spec language, plus what it leaves open, chosen to match what reviewers expect):
 - mappings merge key by key, recursively;
 - a non-empty list whose items are all mappings with a `name`, merged over a base list of
   such mappings, merges item by item by `name` (base order kept, new names appended);

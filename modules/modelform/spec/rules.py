@@ -1,4 +1,4 @@
-"""The rules of spec language v1 that types alone cannot express (SPEC-v1, "Rules beyond types").
+"""The rules of spec language v1 that types alone cannot express (docs/spec.md, "Rules beyond types").
 
 Three layers, run in order on a document that passed structural validation:
 
