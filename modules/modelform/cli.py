@@ -41,7 +41,8 @@ def _load(specs_dir: str, root: Optional[str]) -> Optional[SpecSet]:
     return specs
 
 
-def _write(text: str, out: Optional[str]) -> None:
+def write_output(text: str, out: Optional[str]) -> None:
+    """`text` to the file `out`, or to standard output without one."""
     if out:
         with open(out, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -62,7 +63,7 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"modelform plan: {error}", file=sys.stderr)
         return 1
     render = {"json": plan_json, "markdown": plan_markdown, "table": plan_table}[args.format]
-    _write(render(plan), args.out)
+    write_output(render(plan), args.out)
     mandatory = [f for f in plan["findings"] if f["enforcement"] == "mandatory"]
     for finding in mandatory:
         print(f"policy violation: {finding['policy']}: {finding['urn']}: {finding['message']}", file=sys.stderr)
@@ -109,7 +110,7 @@ def _diff(args: argparse.Namespace) -> int:
         return 1
     diff = diff_plans(base_plan, head_plan)
     render = {"json": plan_json, "markdown": diff_markdown, "table": diff_table}[args.format]
-    _write(render(diff), args.out)
+    write_output(render(diff), args.out)
     return 0
 
 
@@ -141,12 +142,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    text = json_schema_text()
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
-        sys.stdout.write(text)
+    write_output(json_schema_text(), args.out)
     return 0
 
 

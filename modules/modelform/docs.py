@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any, Iterator, Optional, Sequence
 
+from .cli import write_output
 from .spec.rules import RULES
 from .spec.schema import MODEL_SCHEMA, PATTERN_HELP, PLATFORM_SCHEMA
 
@@ -105,12 +106,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m modelform.docs", description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="write to this file instead of standard output")
     args = parser.parse_args(argv)
-    text = reference_markdown()
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
-        sys.stdout.write(text)
+    write_output(reference_markdown(), args.out)
     return 0
 
 

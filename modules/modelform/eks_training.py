@@ -301,10 +301,6 @@ def definition(
     }
 
 
-def data_locations(spec: ModelSpec) -> tuple[S3Uri, ...]:
-    assert spec.data is not None
-    return tuple(u for u in (spec.data.training, spec.data.validation, spec.data.ground_truth) if u is not None)
-
 
 def pod_statements(model: str, where: Resolved, data: tuple[S3Uri, ...]) -> list[iam.Statement]:
     """The Jobs' pods read the model's data and code and write only under `<artifacts>/<model>/`."""
@@ -348,7 +344,8 @@ class EksTraining(pulumi.ComponentResource):
         cluster_spec = context.platform_spec.cluster(training.cluster)
         assert cluster_spec is not None, "validated: the cluster exists"
         cluster = context.cluster(training.cluster)
-        model, data = spec.name, data_locations(spec)
+        assert spec.data is not None
+        model, data = spec.name, spec.data.locations
         self.pod_role, _ = iam.scoped_role(
             f"{name}-pod-role",
             trust=cluster.apply(

@@ -99,7 +99,7 @@ def monitoring_alarms(spec: ModelSpec) -> list[AlarmSpec]:
                     comparison="GreaterThanThreshold",
                     threshold=monitoring.drift.threshold,
                     description=f"largest {monitoring.drift.method} drift score of {prefix} above "
-                                f"{monitoring.drift.threshold:g}",
+                    f"{monitoring.drift.threshold:g}",
                 )
             )
     return alarms
@@ -110,22 +110,12 @@ def monitored_deployments(spec: ModelSpec) -> list[SageMakerDeployment]:
     return [d for d in spec.deployments if isinstance(d, SageMakerDeployment) and d.data_capture_percent > 0]
 
 
-def monitoring_pipeline_definition(
-    spec: ModelSpec,
-    *,
-    region: str,
-    role_arn: str,
-    artifact_bucket: str,
-    capture_bucket: str,
-    kms_key_arn: str,
-    code_prefix: str,
-    subnet_ids: tuple,
-    security_group_ids: tuple,
-) -> str:
-    """Per monitored deployment, one processing step running the monitoring job."""
+def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn: str, code_prefix: str) -> str:
+    """Per monitored deployment, one processing step running the monitoring job (`where`: the
+    platform's values, resolved)."""
     monitoring, data = spec.monitoring, spec.data
     assert monitoring is not None and data is not None and data.training is not None
-    quiet_sagemaker_sdk(region)
+    quiet_sagemaker_sdk(where.region)
     import warnings
 
     from sagemaker.core.network import NetworkConfig
@@ -133,8 +123,8 @@ def monitoring_pipeline_definition(
     from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
     from sagemaker.mlops.workflow import Pipeline
 
-    session = offline_session(region, artifact_bucket)
-    image = framework_image(spec.model.framework_version, region, PROCESSING_INSTANCE_TYPE, "training")
+    session = offline_session(where.region, where.artifact_bucket)
+    image = framework_image(spec.model.framework_version, where.region, PROCESSING_INSTANCE_TYPE, "training")
 
     def s3_input(name: str, uri: str, local: str) -> ProcessingInput:
         return ProcessingInput(
@@ -150,18 +140,22 @@ def monitoring_pipeline_definition(
             instance_count=1,
             instance_type=PROCESSING_INSTANCE_TYPE,
             entrypoint=["python3", "-m", "monitoring"],
-            volume_kms_key=kms_key_arn,
-            output_kms_key=kms_key_arn,
+            volume_kms_key=where.kms_key_arn,
+            output_kms_key=where.kms_key_arn,
             max_runtime_in_seconds=3600,
             base_job_name=f"{spec.name}-monitor",
             sagemaker_session=session,
-            env={"PYTHONPATH": "/opt/ml/processing/input/code-lib", "AWS_DEFAULT_REGION": region},
-            network_config=NetworkConfig(subnets=list(subnet_ids), security_group_ids=list(security_group_ids)),
+            env={"PYTHONPATH": "/opt/ml/processing/input/code-lib", "AWS_DEFAULT_REGION": where.region},
+            network_config=NetworkConfig(
+                subnets=list(where.subnet_ids), security_group_ids=list(where.security_group_ids)
+            ),
         )
         inputs = [
             s3_input("code-lib", code_prefix, "/opt/ml/processing/input/code-lib"),
             s3_input("baseline", str(data.training), "/opt/ml/processing/baseline"),
-            s3_input("current", f"s3://{capture_bucket}/{spec.name}/{deployment.name}/", "/opt/ml/processing/current"),
+            s3_input(
+                "current", f"s3://{where.capture_bucket}/{spec.name}/{deployment.name}/", "/opt/ml/processing/current"
+            ),
         ]
         arguments = [
             "--baseline",
@@ -304,17 +298,7 @@ class ModelMonitoring(pulumi.ComponentResource):
             parent=self,
         )
         definition = pulumi.Output.all(context.resolved(), role_arn, code.prefix).apply(
-            lambda v: monitoring_pipeline_definition(
-                spec,
-                region=v[0].region,
-                role_arn=v[1],
-                artifact_bucket=v[0].artifact_bucket,
-                capture_bucket=v[0].capture_bucket,
-                kms_key_arn=v[0].kms_key_arn,
-                code_prefix=v[2],
-                subnet_ids=v[0].subnet_ids,
-                security_group_ids=v[0].security_group_ids,
-            )
+            lambda v: monitoring_pipeline_definition(spec, v[0], role_arn=v[1], code_prefix=v[2])
         )
         pipeline_name = naming.monitoring_pipeline(model)
         self.pipeline = aws.sagemaker.Pipeline(

@@ -48,14 +48,11 @@ PROCESSING_INSTANCE_TYPE = "ml.m5.xlarge"
 
 @dataclass(frozen=True)
 class PipelineLocations:
-    """Where things are, resolved (placeholders in the offline plan)."""
+    """What the definition refers to, resolved (placeholders in the offline plan): the platform,
+    the training role and the uploaded code."""
 
-    region: str
+    platform: Resolved
     role_arn: str
-    artifact_bucket: str
-    kms_key_arn: str
-    subnet_ids: tuple[str, ...]
-    security_group_ids: tuple[str, ...]
     code_prefix: str  # s3://<artifacts>/<model>/code/<version>/
     code_version: str
 
@@ -69,7 +66,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         and data is not None
         and data.training is not None
     )
-    quiet_sagemaker_sdk(where.region)
+    quiet_sagemaker_sdk(where.platform.region)
     import warnings
 
     from sagemaker.core.processing import ScriptProcessor
@@ -87,16 +84,20 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep, Pipeline, TrainingStep
     from sagemaker.train.model_trainer import ModelTrainer
 
-    session = offline_session(where.region, where.artifact_bucket)
-    prefix = f"s3://{where.artifact_bucket}/{spec.name}"
-    networking = dict(subnets=list(where.subnet_ids), security_group_ids=list(where.security_group_ids))
-    training_image = framework_image(spec.model.framework_version, where.region, training.instance_type, "training")
+    session = offline_session(where.platform.region, where.platform.artifact_bucket)
+    prefix = f"s3://{where.platform.artifact_bucket}/{spec.name}"
+    networking = dict(
+        subnets=list(where.platform.subnet_ids), security_group_ids=list(where.platform.security_group_ids)
+    )
+    training_image = framework_image(
+        spec.model.framework_version, where.platform.region, training.instance_type, "training"
+    )
     hyperparameters = {
         **{key: value for key, value in training.hyperparameters.items()},
         "sagemaker_program": spec.model.entry_point,
         # The code comes as an input channel, so the container needs no network to fetch it.
         "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
-        "sagemaker_region": where.region,
+        "sagemaker_region": where.platform.region,
     }
     channels = [
         InputData(channel_name="code", data_source=f"{where.code_prefix}sourcedir.tar.gz"),
@@ -113,7 +114,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
             instance_type=training.instance_type,
             instance_count=training.instance_count,
             volume_size_in_gb=training.volume_gb,
-            volume_kms_key_id=where.kms_key_arn,
+            volume_kms_key_id=where.platform.kms_key_arn,
             enable_managed_spot_training=training.spot,
         ),
         stopping_condition=StoppingCondition(
@@ -121,7 +122,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
             **({"max_wait_time_in_seconds": training.max_wait_seconds} if training.spot else {}),
         ),
         checkpoint_config=CheckpointConfig(s3_uri=f"{prefix}/checkpoints/"),
-        output_data_config=OutputDataConfig(s3_output_path=f"{prefix}/models/", kms_key_id=where.kms_key_arn),
+        output_data_config=OutputDataConfig(s3_output_path=f"{prefix}/models/", kms_key_id=where.platform.kms_key_arn),
         networking=Networking(
             **networking,
             enable_network_isolation=True,
@@ -136,12 +137,14 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         evaluation_data = data.validation or data.ground_truth or data.training
         processor = ScriptProcessor(
             role=where.role_arn,
-            image_uri=framework_image(spec.model.framework_version, where.region, PROCESSING_INSTANCE_TYPE, "training"),
+            image_uri=framework_image(
+                spec.model.framework_version, where.platform.region, PROCESSING_INSTANCE_TYPE, "training"
+            ),
             command=["python3"],
             instance_type=PROCESSING_INSTANCE_TYPE,
             instance_count=1,
-            volume_kms_key=where.kms_key_arn,
-            output_kms_key=where.kms_key_arn,
+            volume_kms_key=where.platform.kms_key_arn,
+            output_kms_key=where.platform.kms_key_arn,
             max_runtime_in_seconds=3600,
             base_job_name=f"{spec.name}-evaluate",
             sagemaker_session=session,
@@ -235,7 +238,7 @@ def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, trai
     inference_types = sorted({d.instance_type for d in spec.deployments if getattr(d, "instance_type", None)}) or [
         "ml.m5.large"
     ]
-    image = framework_image(spec.model.framework_version, where.region, inference_types[0], "inference")
+    image = framework_image(spec.model.framework_version, where.platform.region, inference_types[0], "inference")
     evaluation_uri = Join(
         on="/",
         values=[evaluate_step.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, EVALUATION_FILE],
@@ -252,7 +255,7 @@ def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, trai
             {
                 "Image": image,
                 "ModelDataUrl": train_step.properties.ModelArtifacts.S3ModelArtifacts,
-                "Environment": serving_environment(spec.model.inference_entry_point, where.region),
+                "Environment": serving_environment(spec.model.inference_entry_point, where.platform.region),
             }
         ],
         content_types=["text/csv", "application/json"],
@@ -270,11 +273,6 @@ def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, trai
 
 
 # --- the component ------------------------------------------------------------------------------
-
-
-def data_locations(spec: ModelSpec) -> tuple[S3Uri, ...]:
-    assert spec.data is not None
-    return tuple(u for u in (spec.data.training, spec.data.validation, spec.data.ground_truth) if u is not None)
 
 
 def sagemaker_job_logs(region: str, account_id: str, model: str) -> list[str]:
@@ -356,7 +354,8 @@ class TrainingPipeline(pulumi.ComponentResource):
         super().__init__("modelform:training_pipeline:TrainingPipeline", name, None, opts)
         code = context.code
         assert code is not None, "training runs the uploaded code"
-        model, data = spec.name, data_locations(spec)
+        assert spec.data is not None
+        model, data = spec.name, spec.data.locations
         # A physical name, so the pipeline definition can carry the role's ARN as plain text.
         role_arn = iam.role_arn(context.account_id, naming.training_role(model))
         self.role, role_policy = iam.scoped_role(
@@ -370,19 +369,7 @@ class TrainingPipeline(pulumi.ComponentResource):
             parent=self,
         )
         definition = pulumi.Output.all(context.resolved(), role_arn, code.prefix).apply(
-            lambda v: pipeline_definition(
-                spec,
-                PipelineLocations(
-                    region=v[0].region,
-                    role_arn=v[1],
-                    artifact_bucket=v[0].artifact_bucket,
-                    kms_key_arn=v[0].kms_key_arn,
-                    subnet_ids=v[0].subnet_ids,
-                    security_group_ids=v[0].security_group_ids,
-                    code_prefix=v[2],
-                    code_version=context.code_version,
-                ),
-            )
+            lambda v: pipeline_definition(spec, PipelineLocations(v[0], v[1], v[2], context.code_version))
         )
         self.pipeline = aws.sagemaker.Pipeline(
             f"{name}-pipeline",

@@ -103,6 +103,11 @@ class DataSpec:
     ground_truth: Optional[S3Uri]
     version: str
 
+    @property
+    def locations(self) -> tuple[S3Uri, ...]:
+        """Every data location the model's jobs read: training, validation, ground truth."""
+        return tuple(u for u in (self.training, self.validation, self.ground_truth) if u is not None)
+
 
 @dataclass(frozen=True)
 class TrainingSpec:
