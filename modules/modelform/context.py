@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
-from .contract import ClusterOutputs, PlatformOutputs
+from .contract import PlatformOutputs
 from .spec import ModelSpec, PlatformSpec
 from .tags import model_tags, platform_tags
 
@@ -83,11 +83,6 @@ class ModelContext:
         return self.platform_spec.region
 
     @property
-    def tags(self) -> dict[str, str]:
-        """The standard tags (applied by the provider; here for places outside AWS's tagging)."""
-        return model_tags(self.spec.tags, self.spec.name, self.spec.environment, self.spec.owner, self.spec.team)
-
-    @property
     def labels(self) -> dict[str, str]:
         """Kubernetes labels every object of the model carries."""
         return {"app.kubernetes.io/managed-by": "modelform", "modelform/environment": self.spec.environment}
@@ -134,6 +129,3 @@ def model_context(
 
 def platform_stack_reference(platform: PlatformSpec, organization: str) -> str:
     return f"{organization}/{naming.PLATFORM_PROJECT}/{naming.platform_stack(platform.name, platform.environment)}"
-
-
-__all__ = ["ClusterOutputs", "ModelContext", "Resolved", "UploadedCode", "model_context", "platform_provider"]
