@@ -13,7 +13,9 @@ from tests.conftest import REPO
 
 
 def _platform_outputs(sample_specs) -> dict:
-    _, outputs = run_program(naming.PLATFORM_PROJECT, "acme-ml.dev", lambda: platform_program(sample_specs.platform("dev")))
+    _, outputs = run_program(
+        naming.PLATFORM_PROJECT, "acme-ml.dev", lambda: platform_program(sample_specs.platform("dev"))
+    )
     return outputs
 
 
@@ -23,7 +25,9 @@ def test_both_sides_use_the_same_export_names(sample_specs):
     assert set(outputs) == exported
     cluster_exports = {f.metadata["export"] for f in ClusterOutputs.__dataclass_fields__.values()}
     assert {name: set(values) for name, values in outputs["clusters"].items()} == {
-        "serving-eu": cluster_exports, "gpu-training": cluster_exports}
+        "serving-eu": cluster_exports,
+        "gpu-training": cluster_exports,
+    }
 
 
 def test_a_missing_platform_output_stops_the_model_stack_by_name(sample_specs):
@@ -32,16 +36,28 @@ def test_a_missing_platform_output_stops_the_model_stack_by_name(sample_specs):
     reference = {"organization/modelform-platform/acme-ml.dev": outputs}
     model = sample_specs.model("fraud-detector", "dev")
     with pytest.raises(Exception, match="the platform stack has no output 'kmsKeyArn'"):
-        run_program(naming.MODEL_PROJECT, "fraud-detector.dev",
-                    lambda: model_program(model, sample_specs.platform("dev"), repo_root=str(REPO)), reference)
+        run_program(
+            naming.MODEL_PROJECT,
+            "fraud-detector.dev",
+            lambda: model_program(model, sample_specs.platform("dev"), repo_root=str(REPO)),
+            reference,
+        )
 
 
 def test_a_missing_cluster_or_cluster_output_is_named():
     with pytest.raises(MissingOutput, match="platform output clusters.serving lacks kubeconfig, oidcIssuer"):
-        ClusterOutputs.from_exports({"name": "c", "endpoint": "e", "certificateAuthority": "ca",
-                                     "oidcProviderArn": "arn", "oidcIssuer": ""}, "clusters.serving")
-    complete = {"name": "c", "endpoint": "e", "certificateAuthority": "ca", "kubeconfig": "k",
-                "oidcProviderArn": "arn", "oidcIssuer": "https://i"}
+        ClusterOutputs.from_exports(
+            {"name": "c", "endpoint": "e", "certificateAuthority": "ca", "oidcProviderArn": "arn", "oidcIssuer": ""},
+            "clusters.serving",
+        )
+    complete = {
+        "name": "c",
+        "endpoint": "e",
+        "certificateAuthority": "ca",
+        "kubeconfig": "k",
+        "oidcProviderArn": "arn",
+        "oidcIssuer": "https://i",
+    }
     assert ClusterOutputs.from_exports(complete, "clusters.serving").kubeconfig == "k"
 
 
@@ -61,7 +77,11 @@ def test_every_component_is_named_after_its_module_and_takes_a_context_first():
     for info in (m for m in pkgutil.iter_modules(modelform.__path__) if m.name != "__main__"):
         module = importlib.import_module(f"modelform.{info.name}")
         for name, value in vars(module).items():
-            if inspect.isclass(value) and issubclass(value, pulumi.ComponentResource) and value.__module__ == module.__name__:
+            if (
+                inspect.isclass(value)
+                and issubclass(value, pulumi.ComponentResource)
+                and value.__module__ == module.__name__
+            ):
                 components.append((info.name, name, value))
     assert len(components) >= 12
     for module_name, class_name, component in components:
@@ -70,6 +90,5 @@ def test_every_component_is_named_after_its_module_and_takes_a_context_first():
         assert parameters[1].name == "name" and parameters[-1].name == "opts", class_name
         if parameters[2].annotation in ("ModelContext", ModelContext):
             assert parameters[2].name == "context", class_name
-    model_components = [c for _, c, k in components
-                        if list(inspect.signature(k.__init__).parameters)[2] == "context"]
+    model_components = [c for _, c, k in components if list(inspect.signature(k.__init__).parameters)[2] == "context"]
     assert len(model_components) >= 9, model_components
