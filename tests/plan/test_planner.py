@@ -74,8 +74,12 @@ def test_placeholders_name_their_source_across_stacks(sample_plans):
 
 
 def test_the_stack_projects_run_the_same_programs(sample_specs, sample_plans, monkeypatch):
-    """stacks/*/__main__.py, run under the same mocks, declare exactly what the plan shows."""
+    """stacks/*/__main__.py, run under the same mocks, declare exactly what the plan shows (the
+    stacks read the fixture specs through `modelform:specs`, as a Pulumi.<stack>.yaml would say)."""
+    import pulumi.runtime.config as pulumi_config
+
     monkeypatch.chdir(REPO)
+    monkeypatch.setitem(pulumi_config.CONFIG.get(), "modelform:specs", str(SPECS))
     platform = sample_specs.platform("staging")
     resources, outputs = run_program(
         naming.PLATFORM_PROJECT,
