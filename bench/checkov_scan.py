@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -26,8 +27,8 @@ sys.path.insert(0, str(REPO))
 #: checkov check id -> why it does not apply to what modelform declares.
 EXCEPTIONS: dict[str, str] = {
     "CKV_K8S_43": "images are referenced by tag, not digest: the serving image's tag is its code version (a content "
-    "hash) in an ECR repository with immutable tags, and the aws-cli init image is pinned to a release; "
-    "digests are unknown at plan time, before CI builds the image",
+    "hash) in the ECR repository modelform/serve (init containers use the same image), and the AWS "
+    "training image is pinned to a framework release; digests are unknown at plan time, before CI builds the image",
 }
 
 
@@ -49,9 +50,9 @@ def manifests(environment: str) -> list[dict]:
                 for state in json.loads(resource["inputs"]["definition"])["States"].values():
                     job = state.get("Parameters", {}).get("Job")
                     if job:
-                        objects.append(
-                            json.loads(json.dumps(job).replace('"name.$"', '"name"').replace("$$.Execution.Name", "x"))
-                        )
+                        # Step Functions fills in `<field>.$` values; checkov sees the field itself.
+                        text = re.sub(r'"(\w+)\.\$"', r'"\1"', json.dumps(job)).replace("$$.Execution.Name", "x")
+                        objects.append(json.loads(text))
     return objects
 
 
