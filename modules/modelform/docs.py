@@ -95,9 +95,23 @@ def _table(schema: dict) -> list[str]:
 
 
 def reference_markdown() -> str:
-    parts: list[Any] = [TITLE, "", INTRO, "## kind: Model", "", *_table(MODEL_SCHEMA), "", "## kind: Platform", "",
-                        *_table(PLATFORM_SCHEMA), "", "## Rules beyond types", "",
-                        "Each violation is one error with the file, line, column and field path.", ""]
+    parts: list[Any] = [
+        TITLE,
+        "",
+        INTRO,
+        "## kind: Model",
+        "",
+        *_table(MODEL_SCHEMA),
+        "",
+        "## kind: Platform",
+        "",
+        *_table(PLATFORM_SCHEMA),
+        "",
+        "## Rules beyond types",
+        "",
+        "Each violation is one error with the file, line, column and field path.",
+        "",
+    ]
     parts += [f"{index}. {rule}" for index, rule in enumerate(RULES, start=1)]
     return "\n".join(parts) + "\n"
 

@@ -301,7 +301,6 @@ def definition(
     }
 
 
-
 def pod_statements(model: str, where: Resolved, data: tuple[S3Uri, ...]) -> list[iam.Statement]:
     """The Jobs' pods read the model's data and code and write only under `<artifacts>/<model>/`."""
     return [

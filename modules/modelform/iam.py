@@ -262,6 +262,51 @@ def container_runtime(
     ]
 
 
+#: SageMaker job kinds a pipeline step can start, and the API verbs on each.
+JOB_ACTIONS = {
+    "training-job": ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"),
+    "processing-job": (
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:DescribeProcessingJob",
+        "sagemaker:StopProcessingJob",
+    ),
+}
+
+
+def pipeline_runner(
+    region: str, account_id: str, pipeline: str, role_arn: str, jobs: dict[str, str]
+) -> list[Statement]:
+    """What a SageMaker pipeline's role needs to run it: start, watch and stop the jobs of its steps
+    (`jobs`: job kind -> the name prefix the definition gives them; AWS adds a suffix), read its
+    own executions, and pass itself, only to SageMaker, to those jobs."""
+    actions = {"sagemaker:AddTags"} | {action for kind in jobs for action in JOB_ACTIONS[kind]}
+    return [
+        allow(
+            "RunOwnJobs",
+            sorted(actions),
+            [sagemaker_arn(region, account_id, f"{kind}/{prefix}-*") for kind, prefix in sorted(jobs.items())],
+        ),
+        allow(
+            "ReadOwnPipeline",
+            [
+                "sagemaker:DescribePipeline",
+                "sagemaker:DescribePipelineExecution",
+                "sagemaker:ListPipelineExecutionSteps",
+            ],
+            [
+                sagemaker_arn(region, account_id, f"pipeline/{pipeline}"),
+                sagemaker_arn(region, account_id, f"pipeline/{pipeline}/*"),
+            ],
+        ),
+        allow(
+            "PassOnlyItself",
+            ["iam:PassRole"],
+            [role_arn],
+            {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+    ]
+
+
 # --- the role -----------------------------------------------------------------------------------
 
 

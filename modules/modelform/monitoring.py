@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Optional
@@ -27,7 +26,7 @@ import pulumi_aws as aws
 from . import iam, naming
 from .context import ModelContext, Resolved
 from .images import framework_image, quiet_sagemaker_sdk
-from .sdk_offline import offline_session, processing_step
+from .sdk_offline import definition_text, offline_session, processing_step
 from .spec import ModelSpec, MonitoringSpec, SageMakerDeployment
 from .spec.parsers import S3Uri
 from .spec.rules import METRICS
@@ -121,7 +120,6 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
     from sagemaker.core.network import NetworkConfig
     from sagemaker.core.processing import Processor
     from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
-    from sagemaker.mlops.workflow import Pipeline
 
     session = offline_session(where.region, where.artifact_bucket)
     image = framework_image(spec.model.framework_version, where.region, PROCESSING_INSTANCE_TYPE, "training")
@@ -143,7 +141,7 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
             volume_kms_key=where.kms_key_arn,
             output_kms_key=where.kms_key_arn,
             max_runtime_in_seconds=3600,
-            base_job_name=f"{spec.name}-monitor",
+            base_job_name=naming.monitoring_job_prefix(spec.name),
             sagemaker_session=session,
             env={"PYTHONPATH": "/opt/ml/processing/input/code-lib", "AWS_DEFAULT_REGION": where.region},
             network_config=NetworkConfig(
@@ -186,19 +184,17 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
                     name=f"Monitor-{deployment.name}", step_args=processor.run(inputs=inputs, arguments=arguments)
                 )
             )
-    definition = json.loads(
-        Pipeline(name=naming.monitoring_pipeline(spec.name), steps=steps, sagemaker_session=session).definition()
-    )
-    definition.pop("PipelineExperimentConfig", None)
-    return json.dumps(definition, sort_keys=True)
+    prefixes = {f"Monitor-{d.name}": naming.monitoring_job_prefix(spec.name) for d in monitored_deployments(spec)}
+    return definition_text(naming.monitoring_pipeline(spec.name), steps, session, prefixes)
 
 
 # --- the component ------------------------------------------------------------------------------
 
 
-def monitoring_statements(model: str, where: Resolved, data: tuple[S3Uri, ...]) -> list[iam.Statement]:
-    """The monitoring jobs read the baseline and ground truth, the model's captures and code, and
-    publish metrics only into the `modelform` namespace."""
+def monitoring_statements(model: str, where: Resolved, role_arn: str, data: tuple[S3Uri, ...]) -> list[iam.Statement]:
+    """The monitoring pipeline starts its jobs (`<model>-monitor-*`) with this role; the jobs read
+    the baseline and ground truth, the model's captures and code, and publish metrics only into
+    the `modelform` namespace."""
     reads = [iam.location_objects_arn(uri) for uri in data]
     reads += [iam.objects_arn(where.capture_bucket, model), iam.objects_arn(where.artifact_bucket, f"{model}/code")]
     buckets = {uri.bucket for uri in data} | {where.capture_bucket, where.artifact_bucket}
@@ -206,6 +202,13 @@ def monitoring_statements(model: str, where: Resolved, data: tuple[S3Uri, ...]) 
         iam.read_objects("ReadInputs", reads),
         iam.allow("ListInputs", ["s3:ListBucket"], [iam.bucket_arn(b) for b in buckets]),
         *iam.use_key(where.kms_key_arn, grants_for_aws_services=True),
+        *iam.pipeline_runner(
+            where.region,
+            where.account_id,
+            naming.monitoring_pipeline(model),
+            role_arn,
+            {"processing-job": naming.monitoring_job_prefix(model)},
+        ),
         iam.allow(
             "PublishOnlyModelformMetrics",
             ["cloudwatch:PutMetricData"],
@@ -293,7 +296,9 @@ class ModelMonitoring(pulumi.ComponentResource):
             f"{name}-role",
             role_name=naming.monitoring_role(model),
             trust=context.account_id.apply(lambda account: iam.service_trust("sagemaker.amazonaws.com", account)),
-            policy=context.apply(lambda where: iam.policy_document(monitoring_statements(model, where, data))),
+            policy=pulumi.Output.all(context.resolved(), role_arn).apply(
+                lambda v: iam.policy_document(monitoring_statements(model, v[0], v[1], data))
+            ),
             description=f"Monitoring jobs of model {model} (modelform)",
             parent=self,
         )

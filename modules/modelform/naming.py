@@ -52,6 +52,20 @@ def monitoring_pipeline(model: str) -> str:
     return f"{model}-monitoring"
 
 
+def training_job_prefix(model: str) -> str:
+    """Jobs the pipelines start are named `<prefix>-<suffix AWS adds>`: every one begins with the
+    model's name, which is what the roles' job statements are scoped to."""
+    return f"{model}-train"
+
+
+def evaluation_job_prefix(model: str) -> str:
+    return f"{model}-evaluate"
+
+
+def monitoring_job_prefix(model: str) -> str:
+    return f"{model}-monitor"
+
+
 def training_role(model: str) -> str:
     """Physical: the retraining pipeline's definition carries this role's ARN as text."""
     return f"{model}-sagemaker-training"

@@ -24,7 +24,6 @@ code it runs is uploaded by `CodeUpload`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -36,7 +35,7 @@ from .context import ModelContext, Resolved
 from .images import framework_image, quiet_sagemaker_sdk
 from .model_registry import registry_group_arn
 from .sagemaker_endpoint import serving_environment
-from .sdk_offline import offline_session, processing_step
+from .sdk_offline import definition_text, offline_session, processing_step
 from .spec import Approval, Backend, ModelSpec
 from .spec.parsers import S3Uri
 
@@ -81,7 +80,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
     from sagemaker.core.workflow.functions import JsonGet
     from sagemaker.core.workflow.properties import PropertyFile
-    from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep, Pipeline, TrainingStep
+    from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep, TrainingStep
     from sagemaker.train.model_trainer import ModelTrainer
 
     session = offline_session(where.platform.region, where.platform.artifact_bucket)
@@ -109,7 +108,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         sagemaker_session=session,
         role=where.role_arn,
         training_image=training_image,
-        base_job_name=f"{spec.name}-train",
+        base_job_name=naming.training_job_prefix(spec.name),
         compute=Compute(
             instance_type=training.instance_type,
             instance_count=training.instance_count,
@@ -146,7 +145,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
             volume_kms_key=where.platform.kms_key_arn,
             output_kms_key=where.platform.kms_key_arn,
             max_runtime_in_seconds=3600,
-            base_job_name=f"{spec.name}-evaluate",
+            base_job_name=naming.evaluation_job_prefix(spec.name),
             sagemaker_session=session,
             env={"PYTHONPATH": "/opt/ml/processing/input/code-lib"},
         )
@@ -222,10 +221,12 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         steps.append(
             ConditionStep(name="QualityGate", conditions=conditions, if_steps=[register_step], else_steps=[failed])
         )
-    pipeline = Pipeline(name=naming.retraining_pipeline(spec.name), steps=steps, sagemaker_session=session)
-    definition = json.loads(pipeline.definition())
-    definition.pop("PipelineExperimentConfig", None)  # experiments are not used; keeps the plan quiet
-    return json.dumps(definition, sort_keys=True)
+    return definition_text(
+        naming.retraining_pipeline(spec.name),
+        steps,
+        session,
+        {"Train": naming.training_job_prefix(spec.name), "Evaluate": naming.evaluation_job_prefix(spec.name)},
+    )
 
 
 def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, train_step, evaluate_step):
@@ -286,7 +287,8 @@ def sagemaker_job_logs(region: str, account_id: str, model: str) -> list[str]:
 def training_statements(model: str, where: Resolved, role_arn: str, data: tuple[S3Uri, ...]) -> list[iam.Statement]:
     """What the retraining pipeline (and the jobs it starts with this role) may do: read the
     model's data prefixes; read its code and write its models, checkpoints and evaluations under
-    `<artifacts>/<model>/`; run jobs named after the model; register into its own group."""
+    `<artifacts>/<model>/`; run the jobs its steps name (`<model>-train-*`, `<model>-evaluate-*`);
+    register into its own group."""
     region, account = where.region, where.account_id
     pipeline = naming.retraining_pipeline(model)
     return [
@@ -300,22 +302,6 @@ def training_statements(model: str, where: Resolved, role_arn: str, data: tuple[
         *iam.list_prefixes("ListOwnArtifacts", [(where.artifact_bucket, model)]),
         *iam.use_key(where.kms_key_arn, grants_for_aws_services=True),
         iam.allow(
-            "RunOwnJobs",
-            [
-                "sagemaker:AddTags",
-                "sagemaker:CreateProcessingJob",
-                "sagemaker:CreateTrainingJob",
-                "sagemaker:DescribeProcessingJob",
-                "sagemaker:DescribeTrainingJob",
-                "sagemaker:StopProcessingJob",
-                "sagemaker:StopTrainingJob",
-            ],
-            [
-                iam.sagemaker_arn(region, account, f"training-job/{model}-*"),
-                iam.sagemaker_arn(region, account, f"processing-job/{model}-*"),
-            ],
-        ),
-        iam.allow(
             "RegisterIntoOwnGroup",
             ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
             [
@@ -323,23 +309,12 @@ def training_statements(model: str, where: Resolved, role_arn: str, data: tuple[
                 registry_group_arn(region, account, model),
             ],
         ),
-        iam.allow(
-            "ReadOwnPipeline",
-            [
-                "sagemaker:DescribePipeline",
-                "sagemaker:DescribePipelineExecution",
-                "sagemaker:ListPipelineExecutionSteps",
-            ],
-            [
-                iam.sagemaker_arn(region, account, f"pipeline/{pipeline}"),
-                iam.sagemaker_arn(region, account, f"pipeline/{pipeline}/*"),
-            ],
-        ),
-        iam.allow(
-            "PassOnlyItself",
-            ["iam:PassRole"],
-            [role_arn],
-            {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        *iam.pipeline_runner(
+            region,
+            account,
+            pipeline,
+            role_arn,
+            {"training-job": naming.training_job_prefix(model), "processing-job": naming.evaluation_job_prefix(model)},
         ),
         *iam.container_runtime(region, account, where.vpc_id, "Jobs", sagemaker_job_logs(region, account, model)),
     ]

@@ -29,7 +29,7 @@ Problem = tuple[FieldPath, str]
 
 #: The rules below, in words: the spec language reference (docs/spec.md) prints them.
 RULES = (
-    "Unknown keys are errors, with a \"did you mean ...\" suggestion for near misses; so are duplicate "
+    'Unknown keys are errors, with a "did you mean ..." suggestion for near misses; so are duplicate '
     "keys in one mapping, tabs in indentation, custom YAML tags, and empty values where a list or a "
     "mapping belongs.",
     "Names are unique where they name things: deployments, variants, scheduled windows, quality "
@@ -207,8 +207,13 @@ def _hyperparameter_problem_type(given: object, monitored: Optional[str]) -> Ite
     if given not in known:
         yield at, f"'{given}' is not a problem type (use one of {', '.join(known)}){did_you_mean(str(given), known)}"
     elif monitored is not None and given != monitored:
-        yield at, (f"'{given}' disagrees with monitoring.problem_type '{monitored}': the model is trained for one "
-                   "and judged as the other")
+        yield (
+            at,
+            (
+                f"'{given}' disagrees with monitoring.problem_type '{monitored}': the model is trained for one "
+                "and judged as the other"
+            ),
+        )
 
 
 def _bound_problems(bound: Bound, at: FieldPath, problem_type: Optional[str]) -> Iterator[Problem]:
