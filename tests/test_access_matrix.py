@@ -453,8 +453,8 @@ def test_cluster_and_node_roles_carry_only_the_aws_managed_policies_eks_document
         for r in resources.values():
             if r["type"].endswith("RolePolicyAttachment"):
                 attached[r["inputs"]["role"]].append(r["inputs"]["policyArn"].rsplit("/", 1)[1])
-        assert sorted(attached[f"<acme-ml-{cluster}-cluster-role.name>"]) == ["AmazonEKSClusterPolicy"]
-        assert sorted(attached[f"<acme-ml-{cluster}-node-role.name>"]) == [
+        assert sorted(attached[f"acme-ml-{cluster}-cluster-role"]) == ["AmazonEKSClusterPolicy"]
+        assert sorted(attached[f"acme-ml-{cluster}-node-role"]) == [
             "AmazonEC2ContainerRegistryReadOnly",
             "AmazonEKSWorkerNodePolicy",
             "AmazonEKS_CNI_Policy",

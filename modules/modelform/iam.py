@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from . import naming
 from .spec.parsers import S3Uri
 
 POLICY_VERSION = "2012-10-17"
@@ -319,11 +320,15 @@ def scoped_role(
     parent: pulumi.Resource,
     role_name: Optional[str] = None,
 ) -> tuple[aws.iam.Role, Optional[aws.iam.RolePolicy]]:
-    """A role (`<name>`) with its inline policy (`<name>-policy`), both children of `parent`.
-    `role_name` fixes the physical name where another document must carry the ARN as text."""
+    """A role (`<name>`) with its inline policy (`<name>-policy`), both children of `parent`. The
+    role's physical name is `role_name`, or its logical name fitted to IAM's limit."""
     child = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(name, name=role_name, assume_role_policy=trust, description=description, opts=child)
-    inline = (
-        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child) if policy is not None else None
+    role = aws.iam.Role(
+        name, name=role_name or naming.role(name), assume_role_policy=trust, description=description, opts=child
     )
+    inline = None
+    if policy is not None:
+        inline = aws.iam.RolePolicy(
+            f"{name}-policy", name=naming.INLINE_POLICY, role=role.id, policy=policy, opts=child
+        )
     return role, inline

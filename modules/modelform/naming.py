@@ -102,7 +102,7 @@ def cluster(platform: str, cluster_name: str) -> str:
 
 
 def node_group(cluster_name: str, group: str) -> str:
-    return f"{cluster_name}-{group}"
+    return fit(f"{cluster_name}-{group}", EKS_NODE_GROUP_LIMIT)
 
 
 def key_alias(platform: str) -> str:
@@ -114,6 +114,32 @@ def key_alias(platform: str) -> str:
 SAGEMAKER_NAME_LIMIT = 63
 CONTENT_SUFFIX_LENGTH = 9
 MAX_VARIANT_RESOURCE = SAGEMAKER_NAME_LIMIT - CONTENT_SUFFIX_LENGTH
+
+
+#: AWS's limits on the physical names modelform sets (characters).
+IAM_ROLE_LIMIT = 64
+EKS_NODE_GROUP_LIMIT = 63
+HASH_LENGTH = 8
+
+
+def fit(name: str, limit: int) -> str:
+    """`name` itself when it fits `limit`; otherwise its first characters and a hash of the whole
+    name (`<start>-<8 hex>`), so that two long names that share a start still differ, and the
+    same name always fits the same way."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:HASH_LENGTH]
+    return f"{name[: limit - HASH_LENGTH - 1].rstrip('-')}-{digest}"
+
+
+def role(logical: str) -> str:
+    """An IAM role's physical name: its logical name, fitted to IAM's 64 characters (Pulumi's
+    autonaming would add 8 characters more and overflow for long model names)."""
+    return fit(logical, IAM_ROLE_LIMIT)
+
+
+#: The name of every role's one inline policy (a role has one; names are per role).
+INLINE_POLICY = "modelform"
 
 
 def content_named(prefix: str, content: object) -> str:
