@@ -6,7 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup plan validate schema docs snapshots test lint bench clean
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+
+.PHONY: setup plan validate schema docs snapshots test lint scan bench clean
 
 setup: $(STAMP)
 
@@ -41,9 +44,18 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check modules model_code tests bench stacks
 
+# Independent scanners (checkov, parliament) in their own environment, over a prod plan of specs/.
+$(SCAN_STAMP): bench/scanners.lock
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/scanners.lock
+	touch $(SCAN_STAMP)
+
+scan: $(STAMP) $(SCAN_STAMP)
+	$(PY) bench/scan.py --scanners $(SCAN_VENV)/bin --json bench/results/scan.json
+
 bench: $(STAMP)
 	$(PY) bench/validate_scale.py
 	$(PY) bench/plan_scale.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .hypothesis

@@ -285,3 +285,23 @@ def parse_private_cidr(text: object) -> ipaddress.IPv4Network:
     if not network.is_private or network.subnet_of(ipaddress.IPv4Network("100.64.0.0/10")):
         raise ValueError(f"'{text}' is not a private (RFC 1918) range")
     return network
+
+
+#: Besides letters, digits and spaces (any script), AWS tag keys and values allow only these.
+TAG_PUNCTUATION = set("_.:/=+-@")
+
+
+def parse_tag_text(text: object) -> str:
+    """A tag key or value AWS accepts: letters, numbers and separators of any script, and
+    `_ . : / = + - @` (the pattern of botocore's TagKey / TagValue shapes)."""
+    import unicodedata
+
+    if not isinstance(text, str):
+        raise ValueError("a tag is text")
+    bad = sorted({c for c in text if c not in TAG_PUNCTUATION and unicodedata.category(c)[0] not in "LNZ"})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise ValueError(
+            f"'{text}' has characters AWS tags do not allow ({shown}); use letters, digits, spaces and _ . : / = + - @"
+        )
+    return text

@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Iterable, Iterator, Optional
 
 from .. import naming
-from . import aws_catalog
+from . import aws_catalog, parsers, schema
 from .errors import FieldPath, did_you_mean
 from .types import Bound, EksDeployment, ModelSpec, PlatformSpec, ProblemType, SageMakerDeployment
 
@@ -54,6 +54,10 @@ RULES = (
     "blocks and Kubernetes quantities are parsed, not pattern-matched.",
     "Derived AWS names fit AWS's limits (e.g. `<model>-<deployment>-<variant>` leaves room for a "
     "content hash within SageMaker's 63 characters), and `model.code` is a folder holding the entry points.",
+    "Values stay within AWS's limits where they are written: capacities fit AWS's 32-bit counts, node "
+    "groups at most 1,000 nodes, SageMaker training at most 28 days, tag keys and values only the characters "
+    "AWS accepts, a retraining cooldown of at least an hour; `model.code` and the entry points stay inside the "
+    "repository and the code folder after resolving symlinks.",
     "Environment overrides are validated after merging, and their errors point at the override's line; "
     "an override for an environment nobody declared is an error.",
 )
@@ -287,6 +291,14 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
             problem = _instance_type_problem(training.instance_type, "training")
             if problem:
                 yield ("training", "instance_type"), problem
+            if training.max_runtime_seconds > parsers.parse_duration(schema.MAX_TRAINING_RUNTIME):
+                yield (
+                    ("training", "max_runtime"),
+                    (
+                        f"{training.max_runtime_seconds} s is more than SageMaker allows a training job "
+                        f"({schema.MAX_TRAINING_RUNTIME})"
+                    ),
+                )
         if training.max_wait_seconds is not None and training.max_wait_seconds < training.max_runtime_seconds:
             yield ("training", "max_wait"), "must be at least max_runtime (spot waiting time includes the run)"
         if training.evaluation is not None:
@@ -364,6 +376,16 @@ def _duplicate_metrics(bounds: tuple[Bound, ...]) -> Iterator[Problem]:
 
 
 def _retraining_problems(spec: ModelSpec) -> Iterator[Problem]:
+    if spec.retraining is not None and spec.retraining.cooldown_seconds < parsers.parse_duration(
+        schema.MIN_RETRAINING_COOLDOWN
+    ):
+        yield (
+            ("retraining", "cooldown"),
+            (
+                f"at least {schema.MIN_RETRAINING_COOLDOWN}: a retraining takes longer, and the guard lets one start "
+                "per cooldown"
+            ),
+        )
     retraining = spec.retraining
     assert retraining is not None
     if spec.training is None:
@@ -395,8 +417,16 @@ def _code_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
         yield ("model", "code"), f"'{code}' must be a folder inside the repository ({root})"
     elif not os.path.isdir(folder):
         yield ("model", "code"), f"folder '{code}' does not exist under the repository root {root}"
-    elif spec.training is not None and not os.path.isfile(os.path.join(folder, spec.model.entry_point)):
-        yield ("model", "entry_point"), f"'{spec.model.entry_point}' does not exist in {code}/ (training runs it)"
+    else:
+        for key, entry, needed in (
+            ("entry_point", spec.model.entry_point, spec.training is not None),
+            ("inference_entry_point", spec.model.inference_entry_point, False),
+        ):
+            path = os.path.realpath(os.path.join(folder, entry))
+            if os.path.isabs(entry) or os.path.commonpath([folder, path]) != folder:
+                yield ("model", key), f"'{entry}' must be a file inside {code}/ (the code is shipped from there)"
+            elif needed and not os.path.isfile(path):
+                yield ("model", key), f"'{entry}' does not exist in {code}/ (training runs it)"
 
 
 def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:

@@ -31,6 +31,16 @@ PATTERN_HELP = {
     KUBERNETES_VERSION_PATTERN: "a Kubernetes minor version such as '1.31'",
 }
 
+#: AWS's limits on numbers a spec sets (checked where they are written).
+#: Application Auto Scaling and SageMaker carry capacities as 32-bit integers.
+MAX_CAPACITY = 2_147_483_647
+#: EKS managed node groups: at most 1,000 nodes per group (Amazon EKS service quotas).
+MAX_NODES = 1000
+#: SageMaker training jobs run at most 28 days (MaxRuntimeInSeconds).
+MAX_TRAINING_RUNTIME = "28d"
+#: A retraining takes longer than this; a shorter cooldown would let alarms start overlapping runs.
+MIN_RETRAINING_COOLDOWN = "1h"
+
 #: Environments every spec may override without declaring them; a Platform spec's
 #: `environments` may add more (e.g. `qa: {}`).
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
@@ -81,7 +91,7 @@ def tags_field(description: str) -> dict:
         description,
         {},
         keysrules={"type": "string", "minlength": 1, "maxlength": 128, "check_with": "tag_key"},
-        valuesrules={"type": "string", "maxlength": 256},
+        valuesrules={"type": "string", "maxlength": 256, "check_with": "tag_value"},
         maxlength=40,
     )
 
@@ -134,8 +144,8 @@ SCHEDULED_CAPACITY = mapping(
             "ISO 8601 timestamp with time zone, e.g. 2026-11-27T00:00:00Z.", required=True, check_with="timestamp"
         ),
         "end": string("ISO 8601 timestamp with time zone; after `start`.", required=True, check_with="timestamp"),
-        "min_instances": integer("Minimum instances during the window.", required=True, min=1),
-        "max_instances": integer("Maximum instances during the window.", required=True, min=1),
+        "min_instances": integer("Minimum instances during the window.", required=True, min=1, max=MAX_CAPACITY),
+        "max_instances": integer("Maximum instances during the window.", required=True, min=1, max=MAX_CAPACITY),
     },
 )
 
@@ -143,16 +153,16 @@ AUTOSCALING = mapping(
     "Autoscaling. SageMaker deployments use *_instances, target_invocations_per_instance, cooldowns "
     "and scheduled; EKS deployments use *_replicas and target_cpu_percent.",
     {
-        "min_instances": integer("SageMaker: fewest instances per variant.", min=1),
-        "max_instances": integer("SageMaker: most instances per variant.", min=1),
+        "min_instances": integer("SageMaker: fewest instances per variant.", min=1, max=MAX_CAPACITY),
+        "max_instances": integer("SageMaker: most instances per variant.", min=1, max=MAX_CAPACITY),
         "target_invocations_per_instance": integer(
             "SageMaker: target of the invocations-per-instance tracking policy (per minute).", 1000, min=1
         ),
         "scale_in_cooldown": string("SageMaker: wait after a scale-in before the next.", "5m", check_with="duration"),
         "scale_out_cooldown": string("SageMaker: wait after a scale-out before the next.", "1m", check_with="duration"),
         "scheduled": list_of("SageMaker: known peaks with raised capacity.", SCHEDULED_CAPACITY, []),
-        "min_replicas": integer("EKS: fewest pods per variant.", min=1),
-        "max_replicas": integer("EKS: most pods per variant.", min=1),
+        "min_replicas": integer("EKS: fewest pods per variant.", min=1, max=MAX_CAPACITY),
+        "max_replicas": integer("EKS: most pods per variant.", min=1, max=MAX_CAPACITY),
         "target_cpu_percent": integer("EKS: HPA target CPU utilisation, percent of the request.", 70, min=1, max=1000),
     },
 )
@@ -187,7 +197,9 @@ DEPLOYMENT = mapping(
         "name": string("Deployment name, unique within the model.", required=True, regex=NAME_PATTERN, maxlength=30),
         "target": string("sagemaker | eks.", required=True, allowed=["sagemaker", "eks"]),
         "instance_type": string("SageMaker: a hosting instance type such as ml.g5.xlarge."),
-        "instance_count": integer("SageMaker: instances per variant when there is no autoscaling.", 1, min=1),
+        "instance_count": integer(
+            "SageMaker: instances per variant when there is no autoscaling.", 1, min=1, max=MAX_CAPACITY
+        ),
         "cluster": string("EKS: a cluster of the Platform spec."),
         "namespace": string("EKS: Kubernetes namespace.", "models", regex=NAME_PATTERN, maxlength=63),
         "variants": list_of(
@@ -244,7 +256,11 @@ MODEL_SCHEMA: dict = {
             ),
             "instance_count": integer("Instances (distributed training when > 1).", 1, min=1, max=100),
             "volume_gb": integer("Storage volume per instance, GB.", 50, min=1, max=16384),
-            "max_runtime": string("Stop training after this long.", "24h", check_with="duration"),
+            "max_runtime": string(
+                f"Stop training after this long; at most {MAX_TRAINING_RUNTIME} on SageMaker.",
+                "24h",
+                check_with="duration",
+            ),
             "max_wait": string(
                 "spot: give up waiting for capacity after this long; >= max_runtime. Defaults to twice max_runtime.",
                 check_with="duration",
@@ -307,7 +323,11 @@ MODEL_SCHEMA: dict = {
                 minlength=1,
             ),
             "schedule": string("EventBridge schedule for the `schedule` trigger.", check_with="schedule"),
-            "cooldown": string("At most one retraining per cooldown.", "24h", check_with="duration"),
+            "cooldown": string(
+                f"At most one retraining per cooldown; at least {MIN_RETRAINING_COOLDOWN}.",
+                "24h",
+                check_with="duration",
+            ),
             "approval": string(
                 "manual | auto registration of a model that passed the gate.", "manual", allowed=["manual", "auto"]
             ),
@@ -328,8 +348,8 @@ NODE_GROUP = mapping(
             required=True,
             minlength=1,
         ),
-        "min": integer("Fewest nodes.", 0, min=0),
-        "max": integer("Most nodes.", required=True, min=1),
+        "min": integer("Fewest nodes.", 0, min=0, max=MAX_NODES),
+        "max": integer("Most nodes.", required=True, min=1, max=MAX_NODES),
         "gpu": boolean("GPU nodes: GPU AMI and an nvidia.com/gpu taint.", False),
         "capacity": string("on_demand | spot.", "on_demand", allowed=["on_demand", "spot"]),
         "disk_gb": integer("Root volume per node, GB.", 100, min=20, max=16384),

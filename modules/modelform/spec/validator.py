@@ -66,6 +66,11 @@ class SpecValidator(cerberus.Validator):
     def _check_with_tag_key(self, field: str, value: Any) -> None:
         if isinstance(value, str) and value.lower().startswith("aws:"):
             self._error(field, f"tag key '{value}' uses the 'aws:' prefix, which AWS reserves")
+        else:
+            self._parsed_with(parsers.parse_tag_text, field, value)
+
+    def _check_with_tag_value(self, field: str, value: Any) -> None:
+        self._parsed_with(parsers.parse_tag_text, field, value)
 
     def _check_with_region(self, field: str, value: Any) -> None:
         regions = aws_catalog.sagemaker_regions()
