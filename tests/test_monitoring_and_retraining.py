@@ -137,6 +137,12 @@ def test_the_guard_is_least_privileged_and_serialised(sample_plans):
     statements = json.loads(resources["fraud-detector-retraining-guard-role-policy"]["inputs"]["policy"])["Statement"]
     assert statements == [
         {
+            "Sid": "SendTracesIsOnlyOnStar",
+            "Effect": "Allow",
+            "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+            "Resource": ["*"],
+        },
+        {
             "Sid": "StartOnlyThisPipeline",
             "Effect": "Allow",
             "Action": ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
@@ -151,7 +157,7 @@ def test_the_guard_is_least_privileged_and_serialised(sample_plans):
             ],
         },
     ]
-    assert resources["fraud-detector-retraining-guard-logs"]["inputs"]["retentionInDays"] == 90
+    assert resources["fraud-detector-retraining-guard-logs"]["inputs"]["retentionInDays"] == 365
 
 
 def test_the_monitoring_pipeline_runs_the_job_on_a_schedule(sample_plans):

@@ -151,3 +151,51 @@ def test_data_bearing_resources_are_protected_in_prod_only(sample_plans, env, pr
 def test_no_mandatory_findings_for_the_samples(sample_plans, env):
     assert [f for f in sample_plans[env]["findings"] if f["enforcement"] == "mandatory"] == []
     assert {f["urn"] for f in sample_plans[env]["findings"]} == {f"car-damage-estimator.{env}/monitoring"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_log_groups_are_encrypted_and_kept_as_the_platform_says(sample_plans, env):
+    groups = [r for r in _all(sample_plans[env]) if r["type"] == "aws:cloudwatch/logGroup:LogGroup"]
+    assert len(groups) == 4  # three guards, one state machine
+    for group in groups:
+        assert group["inputs"]["kmsKeyId"] == "<acme-ml-key.arn>", group["urn"]
+        assert group["inputs"]["retentionInDays"] == 365, group["urn"]
+
+
+def test_the_key_lets_cloudwatch_logs_encrypt_only_this_accounts_log_groups(sample_plans):
+    key = resources_of(sample_plans["prod"], "acme-ml.prod")["acme-ml-key"]["inputs"]
+    statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
+    logs = statements["LogsEncryptThisAccountsLogGroups"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:<aws.accountId>:log-group:*"}
+    }
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_guards_trace_and_encrypt_their_environment(sample_plans, env):
+    functions = [r for r in _all(sample_plans[env]) if r["type"] == "aws:lambda/function:Function"]
+    assert len(functions) == 3
+    for function in functions:
+        assert function["inputs"]["tracingConfig"] == {"mode": "Active"}, function["urn"]
+        assert function["inputs"]["kmsKeyArn"] == "<acme-ml-key.arn>", function["urn"]
+
+
+def test_the_training_state_machine_logs_and_traces(sample_plans):
+    machine = resources_of(sample_plans["prod"], "car-damage-estimator.prod")[
+        "car-damage-estimator-training-state-machine"
+    ]["inputs"]
+    assert machine["loggingConfiguration"] == {
+        "includeExecutionData": True,
+        "level": "ALL",
+        "logDestination": "<car-damage-estimator-training-logs.arn>:*",
+    }
+    assert machine["tracingConfiguration"] == {"enabled": True}
+
+
+def test_the_vpcs_default_security_group_allows_nothing(sample_plans):
+    (group,) = resources_of(
+        sample_plans["prod"], "acme-ml.prod", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+    ).values()
+    assert group["inputs"]["ingress"] == [] and group["inputs"]["egress"] == []
+    assert group["inputs"]["vpcId"] == "<acme-ml-vpc.id>"

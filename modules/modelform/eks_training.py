@@ -312,7 +312,8 @@ def pod_statements(model: str, where: Resolved, data: tuple[S3Uri, ...]) -> list
 
 
 def state_machine_statements(model: str, where: Resolved, cluster_name: str) -> list[iam.Statement]:
-    """The state machine describes its cluster (runJob), reads its evaluations, registers."""
+    """The state machine describes its cluster (runJob), reads its evaluations, registers, and
+    delivers its execution logs and traces."""
     return [
         iam.allow(
             "DescribeOwnCluster",
@@ -328,6 +329,23 @@ def state_machine_statements(model: str, where: Resolved, cluster_name: str) -> 
                 iam.sagemaker_arn(where.region, where.account_id, f"model-package/{model}/*"),
             ],
         ),
+        # Step Functions delivers execution logs through CloudWatch Logs' delivery API, which AWS
+        # authorizes only on `*`; the log group itself is chosen in the state machine.
+        iam.allow(
+            "DeliverExecutionLogsIsOnlyOnStar",
+            [
+                "logs:CreateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:DescribeLogGroups",
+                "logs:DescribeResourcePolicies",
+                "logs:GetLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:UpdateLogDelivery",
+            ],
+            ["*"],
+        ),
+        iam.send_traces(),
     ]
 
 
@@ -392,11 +410,24 @@ class EksTraining(pulumi.ComponentResource):
                 sort_keys=True,
             )
         )
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=naming.state_machine_log_group(model),
+            retention_in_days=context.platform_spec.log_retention_days,
+            kms_key_id=context.platform.kms_key_arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.state_machine = aws.sfn.StateMachine(
             f"{name}-state-machine",
             name=naming.retraining_pipeline(model),
             role_arn=role.arn,
             definition=document,
+            logging_configuration={
+                "log_destination": logs.arn.apply(lambda arn: f"{arn}:*"),
+                "include_execution_data": True,
+                "level": "ALL",
+            },
+            tracing_configuration={"enabled": True},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[association, *code.objects]),
         )
         provider = k8s.Provider(

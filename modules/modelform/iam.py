@@ -263,6 +263,11 @@ def container_runtime(
     ]
 
 
+def send_traces() -> Statement:
+    """X-Ray: AWS authorizes sending trace segments only on `*`."""
+    return allow("SendTracesIsOnlyOnStar", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ["*"])
+
+
 #: SageMaker job kinds a pipeline step can start, and the API verbs on each.
 JOB_ACTIONS = {
     "training-job": ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"),

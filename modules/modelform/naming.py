@@ -96,6 +96,11 @@ def retraining_rule(model: str, trigger: str) -> str:
     return f"{model}-retrain-on-{trigger}"
 
 
+def state_machine_log_group(model: str) -> str:
+    """Step Functions recommends the `/aws/vendedlogs/` prefix (its resource policy size limit)."""
+    return f"/aws/vendedlogs/states/{retraining_pipeline(model)}"
+
+
 def cluster(platform: str, cluster_name: str) -> str:
     """An EKS cluster's physical name: `<platform>-<cluster>`."""
     return f"{platform}-{cluster_name}"

@@ -40,9 +40,10 @@ def private_subnet_blocks(vpc_cidr: str, zones: int) -> list[str]:
     return [str(block) for block in list(network.subnets(new_prefix=new_prefix))[:zones]]
 
 
-def key_policy(account_id: str) -> str:
+def key_policy(account_id: str, region: str) -> str:
     """The account administers and uses the key through IAM (the default); CloudWatch alarms and
-    EventBridge may encrypt messages to the KMS-encrypted alert topics, for this account only."""
+    EventBridge may encrypt messages to the KMS-encrypted alert topics, and CloudWatch Logs may
+    encrypt this account's log groups, for this account only."""
     return iam.policy_document(
         [
             iam.Statement(
@@ -54,6 +55,15 @@ def key_policy(account_id: str) -> str:
                 ("*",),
                 conditions={"StringEquals": {"aws:SourceAccount": account_id}},
                 principal={"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+            ),
+            iam.Statement(
+                "LogsEncryptThisAccountsLogGroups",
+                ("kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"),
+                ("*",),
+                conditions={
+                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}
+                },
+                principal={"Service": f"logs.{region}.amazonaws.com"},
             ),
         ]
     )
@@ -114,6 +124,15 @@ class Platform(pulumi.ComponentResource):
             tags={"Name": f"{name}-s3"},
             opts=child,
         )
+        # The VPC's default group: adopted and emptied, so nothing that lands in it by default can talk.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-group",
+            vpc_id=self.vpc.id,
+            ingress=[],
+            egress=[],
+            tags={"Name": f"{name}-default-denies-all"},
+            opts=child,
+        )
         self.model_security_group = aws.ec2.SecurityGroup(
             f"{name}-models",
             vpc_id=self.vpc.id,
@@ -137,7 +156,7 @@ class Platform(pulumi.ComponentResource):
             description=f"modelform {name}: buckets, endpoint volumes, data capture, alert topics",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=account_id.apply(key_policy),
+            policy=account_id.apply(lambda account: key_policy(account, spec.region)),
             opts=data,
         )
         aws.kms.Alias(f"{name}-key-alias", name=naming.key_alias(name), target_key_id=self.key.key_id, opts=child)

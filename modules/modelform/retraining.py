@@ -30,7 +30,6 @@ from .monitoring import AlarmKind
 from .spec import ModelSpec, RetrainingSpec, Trigger
 
 GUARD_FILE = "retraining_guard.py"
-LOG_RETENTION_DAYS = 90
 #: Which alarms each alarm-driven trigger listens to.
 TRIGGER_ALARMS = {Trigger.DRIFT: AlarmKind.DRIFT, Trigger.QUALITY: AlarmKind.QUALITY}
 
@@ -80,8 +79,8 @@ def event_patterns(spec: ModelSpec, alarm_arns: Mapping[Trigger, list[str]]) -> 
 def guard_statements(
     model: str, region: str, account_id: str, runner: RunnerKind, identifier: str
 ) -> list[iam.Statement]:
-    """The guard may list and start executions of one pipeline (or one state machine), and
-    write its own logs."""
+    """The guard may list and start executions of one pipeline (or one state machine), write its
+    own logs and send its traces."""
     if runner is RunnerKind.STATE_MACHINE:
         start = iam.allow("StartOnlyThisStateMachine", ["states:ListExecutions", "states:StartExecution"], [identifier])
     else:
@@ -98,6 +97,7 @@ def guard_statements(
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             [iam.log_group_arn(region, account_id, f"/aws/lambda/{function}") + ":*"],
         ),
+        iam.send_traces(),
     ]
 
 
@@ -123,7 +123,11 @@ class RetrainingTriggers(pulumi.ComponentResource):
         function_name = naming.guard_function(model)
 
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-guard-logs", name=f"/aws/lambda/{function_name}", retention_in_days=LOG_RETENTION_DAYS, opts=child
+            f"{name}-guard-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=context.platform_spec.log_retention_days,
+            kms_key_id=context.platform.kms_key_arn,
+            opts=child,
         )
         role, policy = iam.scoped_role(
             f"{name}-guard-role",
@@ -145,6 +149,8 @@ class RetrainingTriggers(pulumi.ComponentResource):
             timeout=30,
             memory_size=128,
             reserved_concurrent_executions=1,
+            tracing_config={"mode": "Active"},
+            kms_key_arn=context.platform.kms_key_arn,  # its environment names what it starts
             environment={
                 "variables": {
                     runner.kind.value: runner.identifier,

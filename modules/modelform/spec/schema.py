@@ -41,6 +41,32 @@ MAX_TRAINING_RUNTIME = "28d"
 #: A retraining takes longer than this; a shorter cooldown would let alarms start overlapping runs.
 MIN_RETRAINING_COOLDOWN = "1h"
 
+#: The retention periods CloudWatch Logs accepts (days).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
 #: Environments every spec may override without declaring them; a Platform spec's
 #: `environments` may add more (e.g. `qa: {}`).
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
@@ -361,6 +387,11 @@ PLATFORM_SCHEMA: dict = {
     "name": string("Platform name; prefix of shared resource names.", required=True, regex=MODEL_NAME_PATTERN),
     "region": string("AWS region.", required=True, check_with="region"),
     "tags": tags_field("Tags merged into every platform resource's tags."),
+    "log_retention_days": integer(
+        "Days the log groups modelform creates (guards, state machines, VPC flow logs) keep their events.",
+        365,
+        allowed=list(LOG_RETENTION_DAYS),
+    ),
     "network": mapping(
         "The VPC shared by the platform's clusters and endpoints.",
         {

@@ -312,6 +312,7 @@ class PlatformSpec:
     network: Network
     clusters: tuple[Cluster, ...]
     environments: tuple[str, ...]  # every environment name this platform knows
+    log_retention_days: int = 365
 
     def cluster(self, name: str) -> Optional[Cluster]:
         return next((c for c in self.clusters if c.name == name), None)
@@ -540,6 +541,7 @@ def platform_from_document(
         region=read("region"),
         tags=_frozen(read("tags")),
         network=Network(network("vpc_cidr"), network("availability_zones")),
+        log_retention_days=read("log_retention_days"),
         clusters=tuple(
             Cluster(
                 c("name"),
