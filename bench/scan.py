@@ -49,18 +49,16 @@ CHECKOV_AWS_EXCEPTIONS: dict[str, str] = {
     "CKV_AWS_18": "the data buckets log to the access-log bucket (SecureBucket); the access-log bucket does not "
     "log itself; same scanner limitation as CKV2_AWS_6",
     "CKV_AWS_21": "every bucket is versioned (SecureBucket); same scanner limitation as CKV2_AWS_6",
-    "CKV2_AWS_61": "no lifecycle rules yet: capture data and access logs are kept until a retention policy "
-    "is added to the Platform spec",
-    "CKV2_AWS_62": "no bucket event notifications yet: nothing in modelform consumes events of its own buckets",
+    "CKV2_AWS_61": "every bucket has a lifecycle configuration (expiry per the Platform spec's retention, noncurrent "
+    "versions, incomplete uploads); same scanner limitation as CKV2_AWS_6",
+    "CKV2_AWS_62": "every bucket sends its events to EventBridge (aws_s3_bucket_notification); same scanner "
+    "limitation as CKV2_AWS_6",
     "CKV_AWS_144": "no cross-region replication: a platform lives in one region; versioning, protect and "
     "retain-on-delete in prod guard against loss, and replication is an organisation's disaster-recovery choice",
     "CKV2_AWS_5": "the model security group is attached by SageMaker models, processing and training jobs through "
     "their VPC configuration, which a Terraform plan does not show as an attachment",
-    "CKV2_AWS_11": "no VPC flow logs yet: the VPC has no internet path (no gateway, no NAT)",
     "CKV_AWS_117": "the guard calls only AWS APIs (SageMaker or Step Functions, CloudWatch Logs, X-Ray) and touches "
     "no data; inside the VPC it would need interface endpoints for each, which the platform does not provision",
-    "CKV_AWS_116": "no dead-letter queue: the guard is invoked by EventBridge, which retries, and every decision it "
-    "takes is logged; a lost event is re-sent by the next alarm or schedule",
     "CKV_AWS_272": "no code signing: the guard's code is the repository's reviewed retraining_guard.py, packaged by "
     "the same program that plans it",
 }
@@ -101,6 +99,10 @@ def deployed(document: dict) -> str:
             return f"arn:aws:sagemaker:{region}:{ACCOUNT}:pipeline/{inputs['pipelineName']}"
         if prop == "arn" and kind == "aws:sfn/stateMachine:StateMachine":
             return f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{inputs['name']}"
+        if prop == "arn" and kind == "aws:cloudwatch/logGroup:LogGroup":
+            return f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{inputs['name']}"
+        if prop == "arn" and kind == "aws:sqs/queue:Queue":
+            return f"arn:aws:sqs:{region}:{ACCOUNT}:{inputs['name']}"
         if prop == "arn" and kind == "aws:iam/role:Role":
             return f"arn:aws:iam::{ACCOUNT}:role/{inputs['name']}"
         return match[0]

@@ -17,6 +17,13 @@ SPECIAL_TYPES = {
     "aws:s3/bucketObjectv2:BucketObjectv2": "aws_s3_object",
     "aws:lambda/function:Function": "aws_lambda_function",
 }
+#: Repeated blocks that Pulumi names in the plural and Terraform in the singular.
+SINGULAR_BLOCKS = {
+    ("aws_s3_bucket_lifecycle_configuration", "rules"): "rule",
+    ("aws_s3_bucket_server_side_encryption_configuration", "rules"): "rule",
+    ("aws_cloudwatch_metric_alarm", "metric_queries"): "metric_query",
+    ("aws_eks_node_group", "taints"): "taint",
+}
 #: Attributes that are maps in the provider's schema (kept as objects, keys unchanged).
 MAP_ATTRIBUTES = {
     "tags",
@@ -93,6 +100,7 @@ def to_terraform_plan(planned: dict, deployed: dict) -> dict:
                 continue
             kind, name = addresses[(stack["stack"], resource["name"])]
             values = blocks(terraform_values(resource_deployed["inputs"]))
+            values = {SINGULAR_BLOCKS.get((kind, key), key): value for key, value in values.items()}
             resources.append(
                 {
                     "address": f"{kind}.{name}",

@@ -35,6 +35,11 @@ DEPLOYED = {
     "<acme-ml-capture.bucket>": CAPTURE,
     "<acme-ml-key.arn>": KEY,
     "<acme-ml-vpc.id>": "vpc-0a1b2c3d",
+    "<acme-ml-flow-logs.arn>": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/modelform/acme-ml/vpc-flow-logs",
+    **{
+        f"<{model}-retraining-guard-dlq.arn>": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{model}-retraining-guard-dlq"
+        for model in ("fraud-detector", "demand-forecaster", "car-damage-estimator")
+    },
 }
 #: The suffix SageMaker Pipelines appends to a step's job name prefix, and a pipeline execution id.
 SUFFIX = "a1b2c3d4e5f6"
@@ -429,6 +434,7 @@ def test_every_role_of_the_prod_plan_is_in_the_matrix(sample_plans):
         "car-damage-estimator-training-role",
         "car-damage-estimator-training-pod-role",
         "car-damage-estimator-default-current-pod-role",
+        "acme-ml-flow-logs-role",
     }
     same_shape = {  # the same component as a covered role, for another model or variant
         "demand-forecaster-sagemaker-execution",
@@ -459,4 +465,24 @@ def test_cluster_and_node_roles_carry_only_the_aws_managed_policies_eks_document
             "AmazonEKSWorkerNodePolicy",
             "AmazonEKS_CNI_Policy",
         ]
-        assert not [r for r in resources.values() if r["type"] == "aws:iam/rolePolicy:RolePolicy"]
+        assert [r["name"] for r in resources.values() if r["type"] == "aws:iam/rolePolicy:RolePolicy"] == [
+            "acme-ml-flow-logs-role-policy"
+        ]  # the flow-log role's, below; the EKS roles have none
+
+
+def test_flow_logs_role_writes_only_the_flow_log_group(sample_plans):
+    policy = policy_of(sample_plans["prod"], "acme-ml.prod", "acme-ml-flow-logs-role")
+    stream = f"{LOGS}/modelform/acme-ml/vpc-flow-logs:log-stream:eni-0a1b2c3d-all"
+    assert_allowed(
+        policy,
+        [Call("logs:CreateLogStream", stream), Call("logs:PutLogEvents", stream), Call("logs:DescribeLogGroups", "*")],
+    )
+    assert_refused(
+        policy,
+        [
+            Call("logs:PutLogEvents", f"{LOGS}/aws/lambda/fraud-detector-retraining-guard:log-stream:x"),
+            Call("logs:DeleteLogGroup", f"{LOGS}/modelform/acme-ml/vpc-flow-logs"),
+        ],
+    )
+    trust = trust_of(sample_plans["prod"], "acme-ml.prod", "acme-ml-flow-logs-role")
+    assert trust._policy_json["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}

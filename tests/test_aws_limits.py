@@ -24,8 +24,11 @@ CLUSTERS = {
     "serving-eu": "serving-eu-central-inference-gpu-clust1",  # 40
     "gpu-training": "gpu-training-cluster-for-large-models-a",  # 40
 }
-NODE_GROUPS = {"gpu": "gpu-inference-nodes-g5-family01", "system": "system-nodes-general-purpose-01",
-               "a100": "a100-training-nodes-spot-pool01"}  # 31 -> trimmed below to 30
+NODE_GROUPS = {
+    "gpu": "gpu-inference-nodes-g5-family01",
+    "system": "system-nodes-general-purpose-01",
+    "a100": "a100-training-nodes-spot-pool01",
+}  # 31 -> trimmed below to 30
 
 #: (resource type, input holding the physical name) -> AWS's limit; None: Pulumi autonames it
 #: from the logical name (+ 8 characters) when the input is absent.
@@ -97,8 +100,12 @@ def test_every_physical_name_fits_its_limit(longest_plans, env):
 
 
 def test_long_names_are_fitted_with_a_hash_not_cut(longest_plans):
-    roles = [r["inputs"]["name"] for s in longest_plans["prod"]["stacks"] for r in s["resources"]
-             if r["type"] == "aws:iam/role:Role"]
+    roles = [
+        r["inputs"]["name"]
+        for s in longest_plans["prod"]["stacks"]
+        for r in s["resources"]
+        if r["type"] == "aws:iam/role:Role"
+    ]
     fitted = [name for name in roles if re.search(r"-[0-9a-f]{8}$", name)]
     assert fitted, "the longest names need fitting"
     assert len(set(roles)) == len(roles)

@@ -124,8 +124,9 @@ def test_pod_roles_read_only_their_model(sample_plans):
     ][0]
     assert trust["Principal"] == {"Federated": "<acme-ml-serving-eu-oidc.arn>"}
     assert trust["Condition"]["StringEquals"] == {
-        "<acme-ml-serving-eu-control-plane.oidcIssuer>:sub":
-            "system:serviceaccount:models:fraud-detector-eu-enterprise-current",
+        "<acme-ml-serving-eu-control-plane.oidcIssuer>:sub": (
+            "system:serviceaccount:models:fraud-detector-eu-enterprise-current"
+        ),
         "<acme-ml-serving-eu-control-plane.oidcIssuer>:aud": "sts.amazonaws.com",
     }
     statements = {

@@ -137,6 +137,12 @@ def test_the_guard_is_least_privileged_and_serialised(sample_plans):
     statements = json.loads(resources["fraud-detector-retraining-guard-role-policy"]["inputs"]["policy"])["Statement"]
     assert statements == [
         {
+            "Sid": "DeadLettersToOwnQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": ["<fraud-detector-retraining-guard-dlq.arn>"],
+        },
+        {
             "Sid": "SendTracesIsOnlyOnStar",
             "Effect": "Allow",
             "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
@@ -147,6 +153,12 @@ def test_the_guard_is_least_privileged_and_serialised(sample_plans):
             "Effect": "Allow",
             "Action": ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
             "Resource": ["arn:aws:sagemaker:us-east-1:<aws.accountId>:pipeline/fraud-detector-retraining"],
+        },
+        {
+            "Sid": "UsePlatformKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": ["<acme-ml-key.arn>"],
         },
         {
             "Sid": "WriteOwnLogs",

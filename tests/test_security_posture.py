@@ -93,8 +93,9 @@ def test_no_iam_statement_allows_everything_on_everything(sample_plans, env):
     # 3 bucket policies; per trained model 5 roles (execution, training, monitoring, schedule, guard) x 2;
     # per EKS cluster the control-plane and node roles (trust only: AWS managed policies);
     # per EKS variant its pod role (fraud-detector 1, car-damage-estimator 2) x 2;
-    # car-damage-estimator's EKS training: pod role, state machine role, guard role x 2
-    assert len(documents) == 39
+    # car-damage-estimator's EKS training: pod role, state machine role, guard role x 2;
+    # the platform's VPC flow-log role x 2
+    assert len(documents) == 41
     for document in documents:
         for statement in document["Statement"]:
             actions = statement.get("Action")
@@ -156,7 +157,7 @@ def test_no_mandatory_findings_for_the_samples(sample_plans, env):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_log_groups_are_encrypted_and_kept_as_the_platform_says(sample_plans, env):
     groups = [r for r in _all(sample_plans[env]) if r["type"] == "aws:cloudwatch/logGroup:LogGroup"]
-    assert len(groups) == 4  # three guards, one state machine
+    assert len(groups) == 5  # three guards, one state machine, the VPC's flow logs
     for group in groups:
         assert group["inputs"]["kmsKeyId"] == "<acme-ml-key.arn>", group["urn"]
         assert group["inputs"]["retentionInDays"] == 365, group["urn"]
@@ -199,3 +200,36 @@ def test_the_vpcs_default_security_group_allows_nothing(sample_plans):
     ).values()
     assert group["inputs"]["ingress"] == [] and group["inputs"]["egress"] == []
     assert group["inputs"]["vpcId"] == "<acme-ml-vpc.id>"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_buckets_keep_what_the_platform_says_and_send_their_events(sample_plans, env):
+    resources = resources_of(sample_plans[env], f"acme-ml.{env}")
+    expected = {"acme-ml-access-logs": 365, "acme-ml-capture": 365, "acme-ml-artifacts": None}
+    for bucket, expire in expected.items():
+        (rule,) = resources[f"{bucket}-lifecycle"]["inputs"]["rules"]
+        assert rule["status"] == "Enabled" and rule["filter"] == {}
+        assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
+        assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+        assert rule.get("expiration") == ({"days": expire} if expire else None), bucket
+        assert resources[f"{bucket}-events"]["inputs"] == {"bucket": f"<{bucket}.id>", "eventbridge": True}
+
+
+def test_vpc_flow_logs_go_to_an_encrypted_log_group(sample_plans):
+    resources = resources_of(sample_plans["prod"], "acme-ml.prod")
+    flow = resources["acme-ml-flow-log"]["inputs"]
+    assert (flow["trafficType"], flow["logDestinationType"], flow["vpcId"]) == (
+        "ALL",
+        "cloud-watch-logs",
+        "<acme-ml-vpc.id>",
+    )
+    assert flow["logDestination"] == "<acme-ml-flow-logs.arn>" and flow["iamRoleArn"] == "<acme-ml-flow-logs-role.arn>"
+    assert resources["acme-ml-flow-logs"]["inputs"]["kmsKeyId"] == "<acme-ml-key.arn>"
+
+
+def test_guard_failures_land_in_an_encrypted_dead_letter_queue(sample_plans):
+    resources = resources_of(sample_plans["prod"], "fraud-detector.prod")
+    queue = resources["fraud-detector-retraining-guard-dlq"]["inputs"]
+    assert queue["kmsMasterKeyId"] == "<acme-ml-key.arn>" and queue["name"] == "fraud-detector-retraining-guard-dlq"
+    guard = resources["fraud-detector-retraining-guard"]["inputs"]
+    assert guard["deadLetterConfig"] == {"targetArn": "<fraud-detector-retraining-guard-dlq.arn>"}

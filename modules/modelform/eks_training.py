@@ -413,7 +413,7 @@ class EksTraining(pulumi.ComponentResource):
         logs = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=naming.state_machine_log_group(model),
-            retention_in_days=context.platform_spec.log_retention_days,
+            retention_in_days=context.platform_spec.retention.log_groups,
             kms_key_id=context.platform.kms_key_arn,
             opts=pulumi.ResourceOptions(parent=self),
         )

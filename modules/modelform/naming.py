@@ -83,6 +83,14 @@ def guard_function(model: str) -> str:
     return f"{model}-retraining-guard"
 
 
+def guard_dead_letters(model: str) -> str:
+    return f"{model}-retraining-guard-dlq"
+
+
+def flow_log_group(platform: str) -> str:
+    return f"/modelform/{platform}/vpc-flow-logs"
+
+
 def monitoring_schedule(model: str) -> str:
     return f"{model}-monitoring-schedule"
 

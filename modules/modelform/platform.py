@@ -160,24 +160,17 @@ class Platform(pulumi.ComponentResource):
             opts=data,
         )
         aws.kms.Alias(f"{name}-key-alias", name=naming.key_alias(name), target_key_id=self.key.key_id, opts=child)
+        self._flow_logs(name, spec, account_id, child)
 
+        retention = spec.retention
+        kept = dict(protect=spec.protect, noncurrent_days=retention.noncurrent_versions, opts=child)
         self.log_bucket = SecureBucket(
-            f"{name}-access-logs", kms_key_arn=None, log_bucket=None, protect=spec.protect, opts=child
+            f"{name}-access-logs", kms_key_arn=None, log_bucket=None, expire_days=retention.access_logs, **kept
         )
-        self.artifact_bucket = SecureBucket(
-            f"{name}-artifacts",
-            kms_key_arn=self.key.arn,
-            log_bucket=self.log_bucket.bucket.bucket,
-            protect=spec.protect,
-            opts=child,
-        )
-        self.capture_bucket = SecureBucket(
-            f"{name}-capture",
-            kms_key_arn=self.key.arn,
-            log_bucket=self.log_bucket.bucket.bucket,
-            protect=spec.protect,
-            opts=child,
-        )
+        logged = dict(kms_key_arn=self.key.arn, log_bucket=self.log_bucket.bucket.bucket, **kept)
+        # Artifacts (models, code, evaluations) are what every version is reproduced from: kept.
+        self.artifact_bucket = SecureBucket(f"{name}-artifacts", **logged)
+        self.capture_bucket = SecureBucket(f"{name}-capture", expire_days=retention.data_capture, **logged)
         subnet_ids = [s.id for s in self.private_subnets]
         self.clusters = {
             cluster.name: EksCluster(
@@ -197,6 +190,47 @@ class Platform(pulumi.ComponentResource):
             clusters={cluster: component.outputs.exports() for cluster, component in self.clusters.items()},
         )
         self.register_outputs(self.outputs.exports())
+
+    def _flow_logs(self, name: str, spec: PlatformSpec, account_id: pulumi.Output, child: pulumi.ResourceOptions):
+        """Every flow of the VPC (accepted and rejected) into a KMS-encrypted log group."""
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name=naming.flow_log_group(name),
+            retention_in_days=spec.retention.log_groups,
+            kms_key_id=self.key.arn,
+            opts=child,
+        )
+        role, _ = iam.scoped_role(
+            f"{name}-flow-logs-role",
+            trust=account_id.apply(lambda account: iam.service_trust("vpc-flow-logs.amazonaws.com", account)),
+            policy=group.arn.apply(lambda arn: iam.policy_document(flow_log_statements(arn))),
+            description=f"VPC flow logs of platform {name} (modelform)",
+            parent=self,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=self.vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=600,
+            tags={"Name": f"{name}-flow-log"},
+            opts=child,
+        )
+
+
+def flow_log_statements(log_group_arn: str) -> list[iam.Statement]:
+    """VPC Flow Logs writes only into the platform's flow-log group."""
+    return [
+        iam.allow(
+            "WriteFlowLogs",
+            ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            [log_group_arn, f"{log_group_arn}:*"],
+        ),
+        # Describing log groups is authorized only on `*` (read-only; it lists names, not events).
+        iam.allow("DescribeLogGroupsIsOnlyOnStar", ["logs:DescribeLogGroups"], ["*"]),
+    ]
 
 
 def _zone(names: list[str], index: int, wanted: int) -> str:

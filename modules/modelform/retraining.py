@@ -77,10 +77,10 @@ def event_patterns(spec: ModelSpec, alarm_arns: Mapping[Trigger, list[str]]) -> 
 
 
 def guard_statements(
-    model: str, region: str, account_id: str, runner: RunnerKind, identifier: str
+    model: str, region: str, account_id: str, runner: RunnerKind, identifier: str, dead_letters: str, kms_key_arn: str
 ) -> list[iam.Statement]:
     """The guard may list and start executions of one pipeline (or one state machine), write its
-    own logs and send its traces."""
+    own logs, send its traces, and leave events it could not handle in its dead-letter queue."""
     if runner is RunnerKind.STATE_MACHINE:
         start = iam.allow("StartOnlyThisStateMachine", ["states:ListExecutions", "states:StartExecution"], [identifier])
     else:
@@ -98,6 +98,8 @@ def guard_statements(
             [iam.log_group_arn(region, account_id, f"/aws/lambda/{function}") + ":*"],
         ),
         iam.send_traces(),
+        iam.allow("DeadLettersToOwnQueue", ["sqs:SendMessage"], [dead_letters]),
+        *iam.use_key(kms_key_arn, ["kms:Decrypt", "kms:GenerateDataKey"]),
     ]
 
 
@@ -125,15 +127,27 @@ class RetrainingTriggers(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-guard-logs",
             name=f"/aws/lambda/{function_name}",
-            retention_in_days=context.platform_spec.log_retention_days,
+            retention_in_days=context.platform_spec.retention.log_groups,
             kms_key_id=context.platform.kms_key_arn,
+            opts=child,
+        )
+        # Events the guard fails on after Lambda's retries land here (KMS with the platform key).
+        dead_letters = aws.sqs.Queue(
+            f"{name}-guard-dlq",
+            name=naming.guard_dead_letters(model),
+            kms_master_key_id=context.platform.kms_key_arn,
+            message_retention_seconds=14 * 24 * 3600,
             opts=child,
         )
         role, policy = iam.scoped_role(
             f"{name}-guard-role",
             trust=context.account_id.apply(lambda account: iam.service_trust("lambda.amazonaws.com", account)),
-            policy=pulumi.Output.all(context.account_id, runner.identifier).apply(
-                lambda v: iam.policy_document(guard_statements(model, context.region, v[0], runner.kind, v[1]))
+            policy=pulumi.Output.all(
+                context.account_id, runner.identifier, dead_letters.arn, context.platform.kms_key_arn
+            ).apply(
+                lambda v: iam.policy_document(
+                    guard_statements(model, context.region, v[0], runner.kind, v[1], v[2], v[3])
+                )
             ),
             description=f"Retraining guard of model {model} (modelform)",
             parent=self,
@@ -150,6 +164,7 @@ class RetrainingTriggers(pulumi.ComponentResource):
             memory_size=128,
             reserved_concurrent_executions=1,
             tracing_config={"mode": "Active"},
+            dead_letter_config={"target_arn": dead_letters.arn},
             kms_key_arn=context.platform.kms_key_arn,  # its environment names what it starts
             environment={
                 "variables": {

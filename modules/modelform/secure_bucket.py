@@ -47,6 +47,10 @@ class SecureBucket(pulumi.ComponentResource):
     log_bucket: the bucket (name) that receives this bucket's server access logs; None only for
         the log bucket itself.
     protect: protect and retain the bucket (prod).
+    noncurrent_days: overwritten or deleted versions expire after this many days.
+    expire_days: objects expire after this many days; None (the default) keeps them.
+    Every bucket also aborts multipart uploads left incomplete for 7 days, and sends its object
+    events to EventBridge.
     """
 
     bucket: aws.s3.Bucket
@@ -58,6 +62,8 @@ class SecureBucket(pulumi.ComponentResource):
         kms_key_arn: Optional[pulumi.Input[str]],
         log_bucket: Optional[pulumi.Input[str]],
         protect: bool,
+        noncurrent_days: int,
+        expire_days: Optional[int] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("modelform:secure_bucket:SecureBucket", name, None, opts)
@@ -111,4 +117,22 @@ class SecureBucket(pulumi.ComponentResource):
                 target_prefix=f"{name}/",
                 opts=child,
             )
+        expiry = {"expiration": {"days": expire_days}} if expire_days is not None else {}
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=self.bucket.id,
+            rules=[
+                {
+                    "id": "retention",
+                    "status": "Enabled",
+                    "filter": {},
+                    "noncurrent_version_expiration": {"noncurrent_days": noncurrent_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                    **expiry,
+                }
+            ],
+            opts=child,
+        )
+        # Object events go to EventBridge, where rules (retraining on new data, audits) can use them.
+        aws.s3.BucketNotification(f"{name}-events", bucket=self.bucket.id, eventbridge=True, opts=child)
         self.register_outputs({"bucket": self.bucket.bucket, "arn": self.bucket.arn})

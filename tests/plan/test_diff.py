@@ -98,9 +98,9 @@ def test_adding_a_scheduled_window(git_repo, capsys):
         git_repo / "specs" / "fraud-detector.yaml",
         "          max_instances: 120\n",
         "          max_instances: 120\n"
-        '        - '
+        "        - "
         '{name: boxing-day, start: "2026-12-26T00:00:00Z", end: "2026-12-27T00:00:00Z", '
-        'min_instances: 8, max_instances: 60}\n',
+        "min_instances: 8, max_instances: 60}\n",
     )
     changes = _changes(run_diff("prod", capsys))
     assert changes == {

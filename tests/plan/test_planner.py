@@ -115,7 +115,7 @@ def test_table_shows_components_with_their_children(sample_plans):
         "  +    acme-ml-artifacts  (modelform:secure_bucket:SecureBucket)\n  +       acme-ml-artifacts  (s3/Bucket)\n"
         in text
     )
-    assert "4 stacks, 236 resources" in text
+    assert "4 stacks, 249 resources" in text
     assert "ADVISORY  monitoring-without-capture: car-damage-estimator.dev/monitoring" in text
     assert "[protected]" in plan_table(sample_plans["prod"])
 

@@ -146,7 +146,10 @@ def test_every_field_left_empty_gives_only_spec_errors():
 def test_an_empty_feature_list_is_reported_where_it_was_written():
     text = SAMPLES["fraud-detector.yaml"].replace("features: all}", "features: }")
     assert text != SAMPLES["fraud-detector.yaml"]
-    specs = load_spec_texts([(n, t) for n, t in SAMPLES.items() if n != "fraud-detector.yaml"]
-                            + [("fraud-detector.yaml", text)], root=str(REPO))
+    specs = load_spec_texts(
+        [(n, t) for n, t in SAMPLES.items() if n != "fraud-detector.yaml"] + [("fraud-detector.yaml", text)],
+        root=str(REPO),
+    )
     assert [str(e) for e in specs.errors] == [
-        "fraud-detector.yaml:70:50: monitoring.drift.features: needs a value (got null)"]
+        "fraud-detector.yaml:70:50: monitoring.drift.features: needs a value (got null)"
+    ]

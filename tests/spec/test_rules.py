@@ -673,12 +673,18 @@ def test_training_needs_its_entry_point(repo):
 @pytest.mark.parametrize(
     "given, monitored, message",
     [
-        ("regression", "binary_classification",
-         "'regression' disagrees with monitoring.problem_type 'binary_classification': the model is trained for one "
-         "and judged as the other"),
-        ("regresion", None,
-         "'regresion' is not a problem type (use one of binary_classification, multiclass_classification, "
-         "regression) (did you mean 'regression'?)"),
+        (
+            "regression",
+            "binary_classification",
+            "'regression' disagrees with monitoring.problem_type 'binary_classification': the model is trained for one "
+            "and judged as the other",
+        ),
+        (
+            "regresion",
+            None,
+            "'regresion' is not a problem type (use one of binary_classification, multiclass_classification, "
+            "regression) (did you mean 'regression'?)",
+        ),
     ],
 )
 def test_training_problem_type_agrees_with_monitoring(repo, given, monitored, message):

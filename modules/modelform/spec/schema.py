@@ -387,10 +387,22 @@ PLATFORM_SCHEMA: dict = {
     "name": string("Platform name; prefix of shared resource names.", required=True, regex=MODEL_NAME_PATTERN),
     "region": string("AWS region.", required=True, check_with="region"),
     "tags": tags_field("Tags merged into every platform resource's tags."),
-    "log_retention_days": integer(
-        "Days the log groups modelform creates (guards, state machines, VPC flow logs) keep their events.",
-        365,
-        allowed=list(LOG_RETENTION_DAYS),
+    "retention": mapping(
+        "How long the platform keeps what it collects, in days.",
+        {
+            "log_groups": integer(
+                "Log groups modelform creates (guards, state machines, VPC flow logs); a period CloudWatch Logs "
+                "offers.",
+                365,
+                allowed=list(LOG_RETENTION_DAYS),
+            ),
+            "data_capture": integer("Endpoint data capture objects, then they expire.", 365, min=1, max=36500),
+            "access_logs": integer("S3 server access logs, then they expire.", 365, min=1, max=36500),
+            "noncurrent_versions": integer(
+                "Overwritten or deleted object versions in every bucket, then they expire.", 90, min=1, max=36500
+            ),
+        },
+        {},
     ),
     "network": mapping(
         "The VPC shared by the platform's clusters and endpoints.",

@@ -303,6 +303,16 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """Days the platform keeps what it collects."""
+
+    log_groups: int
+    data_capture: int
+    access_logs: int
+    noncurrent_versions: int
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     name: str
     environment: str
@@ -312,7 +322,7 @@ class PlatformSpec:
     network: Network
     clusters: tuple[Cluster, ...]
     environments: tuple[str, ...]  # every environment name this platform knows
-    log_retention_days: int = 365
+    retention: Retention
 
     def cluster(self, name: str) -> Optional[Cluster]:
         return next((c for c in self.clusters if c.name == name), None)
@@ -534,6 +544,7 @@ def platform_from_document(
 ) -> PlatformSpec:
     read = _Reader(document, PLATFORM_SCHEMA, ())
     network = read.child("network") or _Reader({}, PLATFORM_SCHEMA, ("network",))
+    retention = read.child("retention") or _Reader({}, PLATFORM_SCHEMA, ("retention",))
     return PlatformSpec(
         name=read("name"),
         environment=environment,
@@ -541,7 +552,12 @@ def platform_from_document(
         region=read("region"),
         tags=_frozen(read("tags")),
         network=Network(network("vpc_cidr"), network("availability_zones")),
-        log_retention_days=read("log_retention_days"),
+        retention=Retention(
+            retention("log_groups"),
+            retention("data_capture"),
+            retention("access_logs"),
+            retention("noncurrent_versions"),
+        ),
         clusters=tuple(
             Cluster(
                 c("name"),
