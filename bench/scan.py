@@ -29,16 +29,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from modelform.plan.exceptions import STATED_EXCEPTIONS  # noqa: E402
+
 ACCOUNT = "111122223333"
 
-#: checkov check id -> why it does not apply to what modelform declares.
-CHECKOV_EXCEPTIONS: dict[str, str] = {
-    "CKV_K8S_43": "images are referenced by tag, not digest: the serving image's tag is its code version (a content "
-    "hash) in the ECR repository modelform/serve (init containers use the same image), and the AWS training "
-    "image is pinned to a framework release; digests are unknown at plan time, before CI builds the image",
-}
-#: checkov check id on the AWS side (the plan as a Terraform plan) -> why it does not apply.
+#: The design decisions the plan states as findings, next to the resources they concern.
+STATED = {e.check: e.reason for e in STATED_EXCEPTIONS}
+#: checkov on the Kubernetes objects: only stated exceptions.
+CHECKOV_EXCEPTIONS: dict[str, str] = {check: STATED[check] for check in ("CKV_K8S_43",)}
+#: checkov on the AWS side (the plan as a Terraform plan): the stated exceptions, and the scanner's
+#: limitation with a plan converted from Pulumi (it does not relate a bucket to its separate
+#: aws_s3_bucket_* configuration resources; modelform's own plan policies and tests check those).
 CHECKOV_AWS_EXCEPTIONS: dict[str, str] = {
+    **{check: STATED[check] for check in ("CKV_AWS_144", "CKV_AWS_117", "CKV_AWS_272")},
     "CKV2_AWS_6": "every bucket has a full public access block (SecureBucket; the plan's s3-public-access-block "
     "policy and tests/test_security_posture.py check each): checkov does not relate the separate "
     "aws_s3_bucket_* resources of a plan converted from Pulumi to their bucket",
@@ -53,14 +56,8 @@ CHECKOV_AWS_EXCEPTIONS: dict[str, str] = {
     "versions, incomplete uploads); same scanner limitation as CKV2_AWS_6",
     "CKV2_AWS_62": "every bucket sends its events to EventBridge (aws_s3_bucket_notification); same scanner "
     "limitation as CKV2_AWS_6",
-    "CKV_AWS_144": "no cross-region replication: a platform lives in one region; versioning, protect and "
-    "retain-on-delete in prod guard against loss, and replication is an organisation's disaster-recovery choice",
     "CKV2_AWS_5": "the model security group is attached by SageMaker models, processing and training jobs through "
     "their VPC configuration, which a Terraform plan does not show as an attachment",
-    "CKV_AWS_117": "the guard calls only AWS APIs (SageMaker or Step Functions, CloudWatch Logs, X-Ray) and touches "
-    "no data; inside the VPC it would need interface endpoints for each, which the platform does not provision",
-    "CKV_AWS_272": "no code signing: the guard's code is the repository's reviewed retraining_guard.py, packaged by "
-    "the same program that plans it",
 }
 #: (parliament issue, policy statement Sid) -> why it does not apply.
 PARLIAMENT_EXCEPTIONS: dict[tuple[str, str], str] = {

@@ -151,7 +151,33 @@ def test_data_bearing_resources_are_protected_in_prod_only(sample_plans, env, pr
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_no_mandatory_findings_for_the_samples(sample_plans, env):
     assert [f for f in sample_plans[env]["findings"] if f["enforcement"] == "mandatory"] == []
-    assert {f["urn"] for f in sample_plans[env]["findings"]} == {f"car-damage-estimator.{env}/monitoring"}
+    unstated = [f for f in sample_plans[env]["findings"] if f["policy"] != "stated-exception"]
+    assert {f["urn"] for f in unstated} == {f"car-damage-estimator.{env}/monitoring"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_stated_exceptions_stand_next_to_every_resource_they_concern(sample_plans, env):
+    stated = {}
+    for finding in sample_plans[env]["findings"]:
+        if finding["policy"] == "stated-exception":
+            assert finding["enforcement"] == "advisory"
+            stated.setdefault(finding["message"].split(":", 1)[0], []).append(finding["urn"].rsplit("::", 1)[1])
+    assert sorted(stated["CKV_AWS_144"]) == ["acme-ml-access-logs", "acme-ml-artifacts", "acme-ml-capture"]
+    assert (
+        sorted(stated["CKV_AWS_117"])
+        == sorted(stated["CKV_AWS_272"])
+        == [
+            "car-damage-estimator-retraining-guard",
+            "demand-forecaster-retraining-guard",
+            "fraud-detector-retraining-guard",
+        ]
+    )
+    assert sorted(stated["CKV_K8S_43"]) == [
+        "car-damage-estimator-default-current-deployment",
+        "car-damage-estimator-default-shadow-deployment",
+        "car-damage-estimator-training-state-machine",
+        "fraud-detector-eu-enterprise-current-deployment",
+    ]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator
 from ..monitoring import monitored_deployments
 from ..spec import ModelSpec
 from .engine import PlannedResource, StackPlan
+from .exceptions import exceptions_for
 
 BUCKET = "aws:s3/bucket:Bucket"
 DATA_BEARING = {BUCKET, "aws:kms/key:Key", "aws:sagemaker/modelPackageGroup:ModelPackageGroup"}
@@ -45,6 +46,11 @@ def check_plan(stacks: list[StackPlan], models: Iterable[ModelSpec], environment
         findings += _bucket_findings(stack.resources)
         findings += _iam_findings(stack.resources)
         findings += _sagemaker_findings(stack.resources)
+        findings += [
+            Finding("stated-exception", "advisory", r.urn, f"{exception.check}: {exception.reason}")
+            for r in stack.resources
+            for exception in exceptions_for(r.type)
+        ]
         if environment == "prod":
             findings += [
                 Finding("prod-data-protected", "mandatory", r.urn, f"{r.type} holds data but is not protected in prod")
