@@ -44,7 +44,9 @@ def _bucket(name: str, algorithm: str | None = "aws:kms", block: bool = True) ->
 
 
 def _findings(resources, env="dev"):
-    return [(f.policy, f.urn) for f in check_plan([StackPlan("s.dev", "Model", "x", resources, {})], [], env)]
+    """The checks' findings (stated exceptions, which follow the resource type alone, are tested apart)."""
+    findings = check_plan([StackPlan("s.dev", "Model", "x", resources, {})], [], env)
+    return [(f.policy, f.urn) for f in findings if f.policy != "stated-exception"]
 
 
 def test_a_sound_bucket_has_no_findings():
@@ -94,3 +96,10 @@ def test_prod_data_must_be_protected():
 def test_referenced_name():
     assert referenced_name("<acme-ml-artifacts.id>") == "acme-ml-artifacts"
     assert referenced_name("s3://<a.bucket>/x") is None and referenced_name(3) is None
+
+
+def test_a_stated_exception_is_a_finding_next_to_each_resource_it_concerns():
+    findings = check_plan([StackPlan("s.dev", "Model", "x", _bucket("b"), {})], [], "dev")
+    (stated,) = [f for f in findings if f.policy == "stated-exception"]
+    assert (stated.enforcement, stated.urn) == ("advisory", "urn:b")
+    assert stated.message.startswith("CKV_AWS_144: no cross-region replication")
