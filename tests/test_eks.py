@@ -168,3 +168,14 @@ def test_clusters_and_node_groups(sample_plans, env):
     spot = resources["acme-ml-gpu-training-a100"]["inputs"]
     assert spot["capacityType"] == "SPOT" and spot["instanceTypes"] == ["p4d.24xlarge"]
     assert resources["acme-ml-serving-eu-oidc"]["inputs"]["clientIdLists"] == ["sts.amazonaws.com"]
+
+
+def test_workloads_carry_their_stated_scanner_exceptions(sample_plans):
+    """checkov reads the decision and its reason on the object itself (and reports it as skipped)."""
+    from modelform.plan.exceptions import STATED_EXCEPTIONS
+
+    reason = {e.check: e.reason for e in STATED_EXCEPTIONS}["CKV_K8S_43"]
+    deployments = [o for o in k8s_objects(sample_plans["prod"]) if o["kind"] == "Deployment"]
+    assert deployments and all(
+        d["metadata"]["annotations"] == {"checkov.io/skip1": f"CKV_K8S_43={reason}"} for d in deployments
+    )

@@ -140,7 +140,7 @@ def variant_objects(
         "Deployment": {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": meta,
+            "metadata": {**meta, "annotations": kubernetes.scanner_exceptions("CKV_K8S_43")},
             "spec": {
                 "selector": {"matchLabels": selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},

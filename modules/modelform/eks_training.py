@@ -144,6 +144,7 @@ def job_manifest(
             "name.$": name_expression,
             "namespace": NAMESPACE,
             "labels": {"app.kubernetes.io/name": spec.name},
+            "annotations": kubernetes.scanner_exceptions("CKV_K8S_43"),
         },
         "spec": {
             "backoffLimit": 3,
