@@ -22,6 +22,8 @@ def _validate(args: argparse.Namespace) -> int:
         files = len({e.file for e in specs.errors})
         print(f"{len(specs.errors)} problem(s) in {files} file(s)", file=sys.stderr)
         return 1
+    for warning in specs.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     models = {spec.name for env in specs.environments for spec in specs.models(env)}
     platform = "1 platform" if specs.platform(specs.environments[0]) else "no platform"
     print(

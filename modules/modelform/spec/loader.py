@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Sequence
@@ -35,6 +36,8 @@ class SpecSet:
     root: str = "."  # the repository root that model.code is relative to
     environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
     errors: list[SpecError] = field(default_factory=list)
+    #: What is valid but probably not meant (e.g. a scheduled window that is over); never blocks.
+    warnings: list[SpecError] = field(default_factory=list)
     _models: dict[tuple[str, str], ModelSpec] = field(default_factory=dict)
     _platforms: dict[str, PlatformSpec] = field(default_factory=dict)
 
@@ -96,6 +99,7 @@ class _Document:
         self.data = data
         self.kind: str = data.get("kind")  # type: ignore[assignment]
         self.errors: list[SpecError] = []
+        self.warnings: list[SpecError] = []
         self._seen: set[tuple[str, str]] = set()
 
     def report(
@@ -106,6 +110,7 @@ class _Document:
         at_key: bool = False,
         environment: Optional[str] = None,
         document: Optional[LocatedMap] = None,
+        warning: bool = False,
     ) -> None:
         """Record a problem at the position of `path` (in the environment-merged document when
         `environment` is given: at the override's line if the override wrote any part of it)."""
@@ -120,7 +125,9 @@ class _Document:
             from_override = [m for m in marks if m.origin == environment]
             mark = from_override[-1] if from_override else override_mark(self.data, environment)
             message += f" (environment {environment})"
-        self.errors.append(SpecError(self.file, mark.line, mark.column, path_text, message))
+        (self.warnings if warning else self.errors).append(
+            SpecError(self.file, mark.line, mark.column, path_text, message)
+        )
 
 
 def _check_header(document: _Document) -> bool:
@@ -234,6 +241,7 @@ def _load(
 
     for document in documents:
         result.errors.extend(document.errors)
+        result.warnings.extend(document.warnings)
         if document.errors:
             continue
         for environment, spec in typed[id(document)].items():
@@ -242,6 +250,7 @@ def _load(
             else:
                 result._platforms[environment] = spec
     result.errors.sort()
+    result.warnings.sort()
     return result
 
 
@@ -310,6 +319,9 @@ def _check(
     problems = rules.model_problems(spec, code_root) if document.kind == "Model" else rules.platform_problems(spec)
     for path, message in problems:
         document.report(path, message, **where)
+    if document.kind == "Model":
+        for path, message in rules.model_warnings(spec, datetime.now(timezone.utc)):
+            document.report(path, message, warning=True, **where)
     return spec
 
 

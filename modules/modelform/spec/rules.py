@@ -17,6 +17,7 @@ Each problem is `(field path, message)`; the loader turns paths into file positi
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from collections import Counter
 from typing import Iterable, Iterator, Optional
 
@@ -58,6 +59,8 @@ RULES = (
     "groups at most 1,000 nodes, SageMaker training at most 28 days, tag keys and values only the characters "
     "AWS accepts, a retraining cooldown of at least an hour; `model.code` and the entry points stay inside the "
     "repository and the code folder after resolving symlinks.",
+    "A scheduled window that is already over is a warning, not an error: it changes no capacity, and a spec "
+    "kept from the last peak must not block a deploy.",
     "Environment overrides are validated after merging, and their errors point at the override's line; "
     "an override for an environment nobody declared is an error.",
 )
@@ -457,6 +460,21 @@ def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:
 
 
 # --- 3. model against platform ------------------------------------------------------------------
+
+
+def model_warnings(spec: ModelSpec, now: datetime) -> Iterator[Problem]:
+    """Valid, but probably not meant: a scheduled window that is already over changes nothing."""
+    for index, deployment in enumerate(spec.deployments):
+        if isinstance(deployment, SageMakerDeployment) and deployment.autoscaling is not None:
+            for w_index, window in enumerate(deployment.autoscaling.scheduled):
+                if window.end <= now:
+                    yield (
+                        ("deployments", index, "autoscaling", "scheduled", w_index, "end"),
+                        (
+                            f"window '{window.name}' ended at {parsers.format_timestamp(window.end)}; it changes no "
+                            "capacity any more: remove it, or move it to the next peak"
+                        ),
+                    )
 
 
 def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> Iterator[Problem]:
