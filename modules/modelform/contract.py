@@ -23,8 +23,15 @@ class MissingOutput(Exception):
     or a cluster removed from the Platform spec)."""
 
 
+class _Exported:
+    """A dataclass whose fields each name the stack output they are exported as."""
+
+    def exports(self) -> dict[str, Any]:
+        return {f.metadata["export"]: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class ClusterOutputs:
+class ClusterOutputs(_Exported):
     """What a model stack needs of one EKS cluster of the platform."""
 
     name: pulumi.Input[str] = _export("name")
@@ -33,9 +40,6 @@ class ClusterOutputs:
     kubeconfig: pulumi.Input[str] = _export("kubeconfig")
     oidc_provider_arn: pulumi.Input[str] = _export("oidcProviderArn")
     oidc_issuer: pulumi.Input[str] = _export("oidcIssuer")
-
-    def exports(self) -> dict[str, Any]:
-        return {f.metadata["export"]: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_exports(cls, values: Mapping[str, Any], where: str) -> "ClusterOutputs":
@@ -46,7 +50,7 @@ class ClusterOutputs:
 
 
 @dataclass(frozen=True)
-class PlatformOutputs:
+class PlatformOutputs(_Exported):
     """The platform stack's outputs. On the platform side the fields hold the resources' outputs;
     on the model side, the same values read through a StackReference."""
 
@@ -59,9 +63,6 @@ class PlatformOutputs:
     capture_bucket: pulumi.Input[str] = _export("captureBucket")
     log_bucket: pulumi.Input[str] = _export("logBucket")
     clusters: pulumi.Input[Mapping[str, Any]] = _export("clusters")  # cluster name -> ClusterOutputs.exports()
-
-    def exports(self) -> dict[str, Any]:
-        return {f.metadata["export"]: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_reference(cls, reference: pulumi.StackReference) -> "PlatformOutputs":
