@@ -12,6 +12,14 @@ one execution:
   (`ClientRequestToken`), so two racing invocations cannot start two executions; the function is
   also deployed with a reserved concurrency of 1.
 
+Only the events the project's own rules send can start a retraining: a schedule
+(`Scheduled Event` from `aws.events`), an alarm entering ALARM (`CloudWatch Alarm State Change`
+from `aws.cloudwatch`), new training data (`Object Created` from `aws.s3`), and a manual request
+(`{"source": "modelform", "detail-type": "Manual Retraining", "detail": {"reason": "..."}}`, e.g.
+from `aws lambda invoke`). Anything else, including events that are not JSON objects, is logged and
+ignored. The configuration is checked on the first invocation (`ConfigError`, one line); the
+cooldown is at least `MIN_COOLDOWN_SECONDS`, the floor the spec language also enforces.
+
 It logs and returns why it started or skipped: `{"started": bool, "reason": str, ...}`.
 Imports only boto3 (present in the Lambda runtime).
 """
@@ -31,30 +39,77 @@ import boto3
 log = logging.getLogger("modelform.retraining_guard")
 log.setLevel(logging.INFO)
 RUNNING = ("Executing", "Stopping")
+#: A retraining takes longer than an hour; a shorter cooldown would let alarms overlap runs.
+MIN_COOLDOWN_SECONDS = 3600
+#: (source, detail-type) of the events that may start a retraining.
+KNOWN_EVENTS = {
+    ("aws.events", "Scheduled Event"),
+    ("aws.cloudwatch", "CloudWatch Alarm State Change"),
+    ("aws.s3", "Object Created"),
+    ("modelform", "Manual Retraining"),
+}
 
 
-def describe_trigger(event: dict) -> str:
-    """One line saying what asked for retraining."""
-    source, kind = event.get("source", ""), event.get("detail-type", "")
-    detail = event.get("detail") or {}
+class ConfigError(Exception):
+    """The function's environment is wrong: one line, raised before anything is started."""
+
+
+def load_config(environ) -> tuple[str, str, int]:
+    """(kind, target, cooldown seconds) from the environment, or a ConfigError saying what is wrong."""
+    pipeline, machine = environ.get("PIPELINE_NAME", ""), environ.get("STATE_MACHINE_ARN", "")
+    if bool(pipeline) == bool(machine):
+        raise ConfigError("set exactly one of PIPELINE_NAME and STATE_MACHINE_ARN")
+    text = environ.get("COOLDOWN_SECONDS", "86400")
+    if not text.isdigit() or int(text) < MIN_COOLDOWN_SECONDS:
+        raise ConfigError(
+            f"COOLDOWN_SECONDS must be a whole number of seconds >= {MIN_COOLDOWN_SECONDS} (got '{text}')"
+        )
+    return ("state_machine", machine, int(text)) if machine else ("pipeline", pipeline, int(text))
+
+
+def _field(value: Any, *path: str) -> Any:
+    """`value[path[0]][path[1]]...`, or None where a step is missing or not a mapping."""
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def describe_trigger(event: Any) -> str:
+    """One line saying what asked for retraining (whatever the event holds)."""
+    if not isinstance(event, dict):
+        return f"a {type(event).__name__}, not an event"
+    source, kind = event.get("source") or "?", event.get("detail-type") or "?"
     if kind == "Scheduled Event":
-        return f"schedule ({', '.join(event.get('resources', [])) or 'rule'})"
+        resources = event.get("resources") if isinstance(event.get("resources"), list) else []
+        return f"schedule ({', '.join(map(str, resources)) or 'rule'})"
     if kind == "CloudWatch Alarm State Change":
-        state = (detail.get("state") or {}).get("value", "?")
-        return f"alarm {detail.get('alarmName', '?')} is {state}"
+        return (
+            f"alarm {_field(event, 'detail', 'alarmName') or '?'} is {_field(event, 'detail', 'state', 'value') or '?'}"
+        )
     if kind == "Object Created":
-        bucket = (detail.get("bucket") or {}).get("name", "?")
-        key = (detail.get("object") or {}).get("key", "?")
+        bucket, key = _field(event, "detail", "bucket", "name") or "?", _field(event, "detail", "object", "key") or "?"
         return f"new data s3://{bucket}/{key}"
-    return f"event {source or '?'} {kind or '?'}"
+    if kind == "Manual Retraining":
+        return f"manual request ({_field(event, 'detail', 'reason') or 'no reason given'})"
+    return f"event {source} {kind}"
 
 
-def _is_actionable(event: dict) -> Optional[str]:
+def _is_actionable(event: Any) -> Optional[str]:
     """Why an event must not trigger anything, or None."""
-    if event.get("detail-type") == "CloudWatch Alarm State Change":
-        state = ((event.get("detail") or {}).get("state") or {}).get("value")
+    if not isinstance(event, dict):
+        return f"the event is a {type(event).__name__}, not a JSON object"
+    shape = (event.get("source"), event.get("detail-type"))
+    if shape not in KNOWN_EVENTS:
+        return (
+            f"unknown event (source {shape[0]!r}, detail-type {shape[1]!r}); only the project's rules start retraining"
+        )
+    if shape[1] == "CloudWatch Alarm State Change":
+        state = _field(event, "detail", "state", "value")
         if state != "ALARM":
             return f"alarm state is {state}, not ALARM"
+    if shape[1] == "Object Created":
+        if not (_field(event, "detail", "bucket", "name") and _field(event, "detail", "object", "key")):
+            return "an Object Created event without a bucket and key"
     return None
 
 
@@ -108,13 +163,9 @@ def _seconds(moment: Any) -> float:
     return moment.timestamp() if isinstance(moment, datetime) else float(moment)
 
 
-def handler(event: dict, context: Any = None, *, client=None, now: Optional[float] = None) -> dict:
-    cooldown = int(os.environ.get("COOLDOWN_SECONDS", "86400"))
-    target = (
-        _StateMachine(os.environ["STATE_MACHINE_ARN"], client)
-        if os.environ.get("STATE_MACHINE_ARN")
-        else _SageMakerPipeline(os.environ["PIPELINE_NAME"], client)
-    )
+def handler(event: Any, context: Any = None, *, client=None, now: Optional[float] = None) -> dict:
+    kind, name, cooldown = load_config(os.environ)
+    target = _StateMachine(name, client) if kind == "state_machine" else _SageMakerPipeline(name, client)
     now = time.time() if now is None else now
     trigger = describe_trigger(event)
 

@@ -176,3 +176,72 @@ def test_state_machines_for_eks_training(monkeypatch):
     raced.list_executions = lambda **_: {"executions": []}
     second = retraining_guard.handler(ALARM, client=raced, now=7300.0)
     assert first["execution_arn"] == second["execution_arn"] and len(raced.executions) == 1
+
+
+@pytest.mark.parametrize(
+    "event, expected",
+    [
+        ({}, "ignored: unknown event (source None, detail-type None); only the project's rules start retraining"),
+        (
+            {"source": "acme.app", "detail-type": "Retrain now"},
+            "ignored: unknown event (source 'acme.app', detail-type 'Retrain now'); only the project's rules start "
+            "retraining",
+        ),
+        (None, "ignored: the event is a NoneType, not a JSON object"),
+        ([], "ignored: the event is a list, not a JSON object"),
+        ("retrain", "ignored: the event is a str, not a JSON object"),
+        (
+            {"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", "detail": "ALARM"},
+            "ignored: alarm state is None, not ALARM",
+        ),
+        (
+            {"source": "aws.s3", "detail-type": "Object Created", "detail": {"bucket": {"name": "b"}}},
+            "ignored: an Object Created event without a bucket and key",
+        ),
+    ],
+)
+def test_only_the_projects_own_events_can_start_a_retraining(monkeypatch, event, expected):
+    monkeypatch.setenv("PIPELINE_NAME", "p")
+    monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)
+    client = RecordedSageMaker([])
+    answer = retraining_guard.handler(event, client=client)
+    assert (answer["started"], answer["reason"]) == (False, expected)
+
+
+def test_a_schedule_and_a_manual_request_start_one(monkeypatch):
+    monkeypatch.setenv("PIPELINE_NAME", "p")
+    monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)
+    manual = {"source": "modelform", "detail-type": "Manual Retraining", "detail": {"reason": "new labels"}}
+    answer = retraining_guard.handler(manual, client=RecordedSageMaker([]), now=1_900_000_000.0)
+    assert answer["started"] is True and answer["trigger"] == "manual request (new labels)"
+    schedule = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": ["arn:rule/r"]}
+    assert retraining_guard.handler(schedule, client=RecordedSageMaker([]), now=1_900_000_000.0)["started"] is True
+
+
+@pytest.mark.parametrize(
+    "environment, message",
+    [
+        (
+            {"PIPELINE_NAME": "p", "COOLDOWN_SECONDS": "0"},
+            "COOLDOWN_SECONDS must be a whole number of seconds >= 3600 (got '0')",
+        ),
+        (
+            {"PIPELINE_NAME": "p", "COOLDOWN_SECONDS": "24h"},
+            "COOLDOWN_SECONDS must be a whole number of seconds >= 3600 (got '24h')",
+        ),
+        (
+            {"PIPELINE_NAME": "p", "COOLDOWN_SECONDS": "1.5"},
+            "COOLDOWN_SECONDS must be a whole number of seconds >= 3600 (got '1.5')",
+        ),
+        (
+            {"PIPELINE_NAME": "p", "COOLDOWN_SECONDS": ""},
+            "COOLDOWN_SECONDS must be a whole number of seconds >= 3600 (got '')",
+        ),
+        ({}, "set exactly one of PIPELINE_NAME and STATE_MACHINE_ARN"),
+        ({"PIPELINE_NAME": "p", "STATE_MACHINE_ARN": "arn"}, "set exactly one of PIPELINE_NAME and STATE_MACHINE_ARN"),
+    ],
+)
+def test_a_wrong_configuration_is_one_clear_error_before_anything_starts(environment, message):
+    with pytest.raises(retraining_guard.ConfigError) as raised:
+        retraining_guard.load_config(environment)
+    assert str(raised.value) == message
