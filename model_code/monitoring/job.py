@@ -41,6 +41,12 @@ else:  # pragma: no cover - inside a processing container with this folder on PY
 
 log = logging.getLogger("modelform.monitoring")
 NAMESPACE = "modelform"
+#: A run fails only when more than this share of the capture records is unreadable; below it, bad
+#: records are skipped, counted in the report and published (`Records/skipped`).
+MAX_BAD_RECORD_SHARE = 0.1
+#: Fewer rows than this on either side give no drift value (a handful of rows says nothing about a
+#: distribution); the report and the `InsufficientData` metric say so instead.
+MIN_ROWS = 30
 PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
 
 
@@ -63,36 +69,51 @@ def read_csv(path: str) -> pd.DataFrame:
     return pd.concat([pd.read_csv(f) for f in _files(path, (".csv",))], ignore_index=True)
 
 
-def read_capture(path: str, feature_names: list[str]) -> pd.DataFrame:
-    """SageMaker data capture JSONL -> features (+ `event_id`, predictions)."""
+def read_capture(path: str, feature_names: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """SageMaker data capture JSONL -> features (+ `event_id`, predictions), and how many records
+    were read and skipped. A record that cannot be read (not JSON, null, not a capture) is skipped
+    and counted; more than `MAX_BAD_RECORD_SHARE` of them fails the run."""
     rows: list[dict] = []
+    read = skipped = 0
+    first_problem = ""
     for file in _files(path, (".jsonl",)):
         with open(file, encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
+                read += 1
                 try:
-                    record = json.loads(line)
-                    capture = record["captureData"]
-                    inputs = _decode(capture["endpointInput"])
-                    outputs = _decode(capture["endpointOutput"])
-                except (KeyError, ValueError) as error:
-                    raise MonitoringError(f"{file}:{number}: not a SageMaker data capture record ({error})") from None
-                instances = _instances(inputs, capture["endpointInput"].get("observedContentType", ""), feature_names)
-                predictions = json.loads(outputs).get("predictions", []) if outputs.strip().startswith("{") else []
-                event = record.get("eventMetadata", {}).get("eventId")
-                for index, instance in enumerate(instances):
-                    row = dict(zip(feature_names, instance)) if isinstance(instance, list) else dict(instance)
-                    if event is not None:
-                        row["event_id"] = event if len(instances) == 1 else f"{event}-{index}"
-                    if index < len(predictions):
-                        prediction = predictions[index]
-                        if isinstance(prediction, list):
-                            row.update({f"prediction_{k}": p for k, p in enumerate(prediction)})
-                        else:
-                            row["prediction"] = prediction
-                    rows.append(row)
-    return pd.DataFrame(rows)
+                    rows += _capture_rows(json.loads(line), feature_names)
+                except (KeyError, ValueError, TypeError, AttributeError) as error:
+                    skipped += 1
+                    first_problem = first_problem or f"{file}:{number}: not a SageMaker data capture record ({error})"
+    if read and skipped / read > MAX_BAD_RECORD_SHARE:
+        raise MonitoringError(f"{skipped} of {read} capture records are unreadable, e.g. {first_problem}")
+    if skipped:
+        log.warning("skipped %d of %d capture records, e.g. %s", skipped, read, first_problem)
+    return pd.DataFrame(rows), {"read": read, "skipped": skipped}
+
+
+def _capture_rows(record: dict, feature_names: list[str]) -> list[dict]:
+    capture = record["captureData"]
+    inputs = _decode(capture["endpointInput"])
+    outputs = _decode(capture["endpointOutput"])
+    instances = _instances(inputs, capture["endpointInput"].get("observedContentType", ""), feature_names)
+    predictions = json.loads(outputs).get("predictions", []) if outputs.strip().startswith("{") else []
+    event = (record.get("eventMetadata") or {}).get("eventId")
+    rows = []
+    for index, instance in enumerate(instances):
+        row = dict(zip(feature_names, instance)) if isinstance(instance, list) else dict(instance)
+        if event is not None:
+            row["event_id"] = event if len(instances) == 1 else f"{event}-{index}"
+        if index < len(predictions):
+            prediction = predictions[index]
+            if isinstance(prediction, list):
+                row.update({f"prediction_{k}": p for k, p in enumerate(prediction)})
+            else:
+                row["prediction"] = prediction
+        rows.append(row)
+    return rows
 
 
 def _decode(part: dict) -> str:
@@ -129,6 +150,9 @@ def compute(
         raise MonitoringError(f"feature(s) missing from the baseline or the current data: {', '.join(missing)}")
     numeric = [f for f in chosen if pd.api.types.is_numeric_dtype(baseline[f])]
     scores: dict[str, float] = {}
+    insufficient = len(baseline) < MIN_ROWS or len(current) < MIN_ROWS
+    if insufficient:
+        numeric, chosen = [], []  # no drift value from a handful of rows
     if numeric:
         current_numeric = current[numeric].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
         for name, score in zip(
@@ -143,6 +167,8 @@ def compute(
     finite = [s for s in scores.values() if not math.isnan(s)]
     report = {
         "rows": int(len(current)),
+        "baseline_rows": int(len(baseline)),
+        "insufficient_data": insufficient,
         "drift": {"method": method, "features": scores, "max": max(finite) if finite else None},
         "quality": {},
     }
@@ -179,6 +205,18 @@ def _quality(current: pd.DataFrame, truth: pd.DataFrame, problem_type: str, labe
     return {k: float(v) for k, v in quality_metrics.quality_metrics(problem_type, truth_codes, predictions).items()}
 
 
+def finite_json(value):
+    """The report as strict JSON: a non-finite number (NaN from NaN predictions, an infinite
+    score) becomes null, which every JSON reader accepts."""
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def publish(report: dict, model: str, deployment: str, client=None) -> int:
     """Put every finite score to CloudWatch; returns how many data points were sent."""
     import boto3
@@ -201,6 +239,9 @@ def publish(report: dict, model: str, deployment: str, client=None) -> int:
             )
 
     point("Drift", "max", report["drift"]["max"])
+    point("InsufficientData", "rows", 1.0 if report.get("insufficient_data") else 0.0)
+    if "records" in report:
+        point("Records", "skipped", report["records"]["skipped"])
     for feature, score in report["drift"]["features"].items():
         point("Drift", feature, score)
     for name, value in report["quality"].items():
@@ -234,7 +275,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             os.path.isdir(args.current)
             and not any(f.endswith(".csv") for _, _, names in os.walk(args.current) for f in names)
         )
-        current = read_capture(args.current, feature_names) if is_capture else read_csv(args.current)
+        records = None
+        if is_capture:
+            current, records = read_capture(args.current, feature_names)
+        else:
+            current = read_csv(args.current)
         truth = read_csv(args.ground_truth) if args.ground_truth else None
         report = compute(
             baseline,
@@ -245,12 +290,14 @@ def main(argv: Optional[list[str]] = None) -> int:
             features=args.features.split(",") if args.features else None,
             ground_truth=truth,
         )
+        if records is not None:
+            report["records"] = records
     except MonitoringError as error:
         log.error("monitoring input problem: %s", error)
         return 2
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
+        json.dump(finite_json(report), handle, indent=2, sort_keys=True, allow_nan=False)
     log.info("rows=%d drift_max=%s quality=%s", report["rows"], report["drift"]["max"], json.dumps(report["quality"]))
     if args.publish:
         log.info("published %d data points to CloudWatch", publish(report, args.model, args.deployment))

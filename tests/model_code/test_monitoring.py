@@ -207,3 +207,34 @@ def test_cli_input_problems_exit_2(tmp_path, caplog):
         == 2
     )
     assert f"monitoring input problem: no such file or folder: {tmp_path / 'none.csv'}" in caplog.text
+
+
+def _capture_folder(tmp_path, lines: list[str]):
+    folder = tmp_path / "capture"
+    folder.mkdir()
+    (folder / "part.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_bad_capture_records_are_skipped_and_counted_up_to_a_limit(tmp_path):
+    good = [_capture_line(f"e{i}", "1.0,2.0", 0.5) for i in range(19)]
+    frame, records = job.read_capture(str(_capture_folder(tmp_path, [*good, "null"])), ["a", "b"])
+    assert len(frame) == 19 and records == {"read": 20, "skipped": 1}
+    many_bad = tmp_path / "many"
+    many_bad.mkdir()
+    with pytest.raises(job.MonitoringError, match=r"^3 of 10 capture records are unreadable, e.g. .*part.jsonl:8:"):
+        job.read_capture(str(_capture_folder(many_bad, [*good[:7], "null", "{}", "[1]"])), ["a", "b"])
+
+
+def test_too_few_rows_give_no_drift_value_but_say_so():
+    baseline, current = _frames()
+    report = job.compute(baseline, current.head(5), problem_type="regression", method="ks")
+    assert report["insufficient_data"] is True and report["drift"] == {"method": "ks", "features": {}, "max": None}
+    report = job.compute(baseline, current.head(job.MIN_ROWS), problem_type="regression", method="ks")
+    assert report["insufficient_data"] is False and report["drift"]["max"] is not None
+
+
+def test_the_report_is_always_strict_json():
+    report = {"quality": {"rmse": float("nan"), "r2": float("inf")}, "drift": {"max": 0.1}, "rows": 3}
+    text = json.dumps(job.finite_json(report), allow_nan=False)
+    assert json.loads(text) == {"quality": {"rmse": None, "r2": None}, "drift": {"max": 0.1}, "rows": 3}
