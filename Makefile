@@ -56,6 +56,7 @@ scan: $(STAMP) $(SCAN_STAMP)
 bench: $(STAMP)
 	$(PY) bench/validate_scale.py
 	$(PY) bench/plan_scale.py
+	$(PY) bench/serve_load.py --json bench/results/serve_load.json
 
 clean:
 	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .hypothesis

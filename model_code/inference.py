@@ -54,6 +54,17 @@ class BadRequest(_ToolkitError):
         return self.message
 
 
+class NotAcceptable(_ToolkitError):
+    """An Accept header the model cannot answer: status 406."""
+
+    def __init__(self, message: str):
+        super().__init__(406, message, "Not Acceptable")
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class Model:
     """What model_fn returns: the network, its schema and its device."""
 
@@ -143,7 +154,24 @@ def prepare(data: pd.DataFrame, model: Model) -> pd.DataFrame:
         data = data.reindex(columns=schema.features)
         for column in schema.numeric:
             data[column] = _numeric(data[column], column)
+    _refuse_missing(data, schema)
     return data  # numeric columns parsed above; unknown categories are code 0 by design
+
+
+def _refuse_missing(data: pd.DataFrame, schema: FeatureSchema) -> None:
+    """A feature the model never saw missing must be present: imputing it silently would answer
+    with a made-up prediction. The schema's `optional` features may be missing."""
+    optional = set(getattr(schema, "optional", []))
+    for column in schema.features:
+        if column in optional:
+            continue
+        values = data[column]
+        missing = (
+            values.isna() | (values.astype(str).str.strip() == "") if column not in schema.numeric else values.isna()
+        )
+        if missing.any():
+            row = int(np.flatnonzero(missing.to_numpy())[0]) + 1
+            raise BadRequest(f"feature '{column}' is missing in row {row}; the model requires it")
 
 
 def predict_prepared(data: pd.DataFrame, model: Model) -> dict[str, Any]:
@@ -166,11 +194,42 @@ def _numeric(values: pd.Series, name: str) -> pd.Series:
     bad = values[parsed.isna() & ~blank]
     if len(bad):
         raise BadRequest(f"feature '{name}' is numeric, but a request holds {bad.iloc[0]!r}")
+    infinite = values[np.isinf(parsed.to_numpy(dtype=np.float64))]
+    if len(infinite):
+        raise BadRequest(f"feature '{name}' must be a finite number; a request holds {infinite.iloc[0]!r}")
     return parsed
 
 
 def output_fn(prediction: dict[str, Any], accept: str) -> tuple[str, str]:
-    media_type = (accept or "application/json").split(";")[0].strip().lower()
-    if media_type not in ("application/json", "*/*", ""):
-        raise BadRequest(f"unsupported accept type '{accept}'; this model answers application/json")
-    return json.dumps(prediction), "application/json"
+    """JSON (also for `*/*`, `application/*` or no Accept) or CSV (one line per row); a
+    non-finite prediction is the model's fault (500), never `NaN` in a body."""
+    media_type = _answer_type(accept)
+    values = np.asarray(prediction["predictions"], dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise _ToolkitError(500, "the model produced a non-finite prediction", "Internal Server Error")
+    if media_type == "text/csv":
+        rows = prediction["predictions"]
+        lines = (",".join(map(repr, row)) if isinstance(row, list) else repr(row) for row in rows)
+        return "\n".join(lines) + "\n", "text/csv"
+    return json.dumps(prediction, allow_nan=False), "application/json"
+
+
+def _answer_type(accept: str) -> str:
+    best, best_q = "", 0.0
+    for part in (accept or "application/json").split(","):
+        pieces = [p.strip().lower() for p in part.split(";")]
+        q = next((_quality(p[2:]) for p in pieces[1:] if p.startswith("q=")), 1.0)
+        for offer in ("application/json", "text/csv"):
+            kind = offer.split("/")[0]
+            if q > best_q and pieces[0] in ("*/*", "*", offer, f"{kind}/*"):
+                best, best_q = offer, q
+    if not best:
+        raise NotAcceptable(f"unsupported accept type '{accept}'; this model answers application/json or text/csv")
+    return best
+
+
+def _quality(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0

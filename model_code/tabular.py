@@ -82,6 +82,9 @@ class FeatureSchema:
     numeric_std: list[float]
     categorical: dict[str, list[str]] = field(default_factory=dict)  # column -> vocabulary (code 0 = unknown)
     classes: list = field(default_factory=list)  # classification: label values; code = index
+    # Features a request may leave out (missing in the training data too, so the model learned
+    # what "missing" means); every other feature is required at serving time.
+    optional: list[str] = field(default_factory=list)
     target_mean: float = 0.0
     target_std: float = 1.0
 
@@ -132,6 +135,7 @@ def fit_schema(frame: pd.DataFrame, label: str, problem_type: str) -> FeatureSch
         numeric_mean=[float(m) if math.isfinite(m) else 0.0 for m in mean],
         numeric_std=[float(s) if math.isfinite(s) and s > 1e-12 else 1.0 for s in std],
         categorical=categorical,
+        optional=[c for c in features if frame[c].isna().any()],
     )
     target = frame[label]
     if problem_type == "regression":

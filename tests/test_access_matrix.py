@@ -225,7 +225,7 @@ def test_unnamed_pipeline_jobs_would_be_refused(sample_plans):
     assert named == {"Train": "fraud-detector-train", "Evaluate": "fraud-detector-evaluate"}
 
 
-@pytest.mark.parametrize("model", ["fraud-detector", "demand-forecaster"])
+@pytest.mark.parametrize("model", ["fraud-detector", "demand-forecaster", "car-damage-estimator"])
 def test_monitoring_pipeline_role(sample_plans, model):
     plan, stack = sample_plans["prod"], f"{model}.prod"
     policy = policy_of(plan, stack, f"{model}-monitoring-role")
@@ -349,6 +349,34 @@ def test_eks_training_roles(sample_plans):
     )
 
 
+def test_eks_pods_write_data_capture_only_under_their_own_prefix(sample_plans):
+    """The serving container's capture (model_code/serve/capture.py): PutObject with SSE-KMS under
+    `<capture>/<model>/<deployment>/<variant>/`, which needs a data key from the platform key."""
+    plan, stack = sample_plans["prod"], "car-damage-estimator.prod"
+    own = f"arn:aws:s3:::{CAPTURE}/car-damage-estimator/default/current/2026/11/30/12/00-00-000000-abc.jsonl"
+    policy = policy_of(plan, stack, "car-damage-estimator-default-current-pod-role")
+    assert_allowed(policy, [Call("s3:PutObject", own), Call("kms:GenerateDataKey", KEY)])
+    assert_refused(
+        policy,
+        [
+            Call("s3:PutObject", f"arn:aws:s3:::{CAPTURE}/car-damage-estimator/default/shadow/x.jsonl"),
+            Call("s3:PutObject", f"arn:aws:s3:::{CAPTURE}/fraud-detector/default/current/x.jsonl"),
+            Call("s3:GetObject", own),
+            Call("s3:DeleteObject", own),
+            Call("kms:GenerateDataKey", OTHER_KEY),
+        ],
+    )
+    # A deployment without capture writes nothing.
+    fraud = policy_of(plan, "fraud-detector.prod", "fraud-detector-eu-enterprise-current-pod-role")
+    assert_refused(
+        fraud,
+        [
+            Call("s3:PutObject", f"arn:aws:s3:::{CAPTURE}/fraud-detector/eu-enterprise/current/x.jsonl"),
+            Call("kms:GenerateDataKey", KEY),
+        ],
+    )
+
+
 @pytest.mark.parametrize(
     "model, deployment, variant, version, namespace",
     [
@@ -429,6 +457,7 @@ def test_every_role_of_the_prod_plan_is_in_the_matrix(sample_plans):
         "fraud-detector-eu-enterprise-current-pod-role",
         "demand-forecaster-training-role",
         "demand-forecaster-monitoring-role",
+        "car-damage-estimator-monitoring-role",
         "demand-forecaster-retraining-guard-role",
         "car-damage-estimator-retraining-guard-role",
         "car-damage-estimator-training-role",
@@ -440,6 +469,7 @@ def test_every_role_of_the_prod_plan_is_in_the_matrix(sample_plans):
         "demand-forecaster-sagemaker-execution",
         "demand-forecaster-monitoring-schedule-role",
         "car-damage-estimator-default-shadow-pod-role",
+        "car-damage-estimator-monitoring-schedule-role",
     }
     managed_only = {
         f"acme-ml-{cluster}-{kind}-role" for cluster in ("serving-eu", "gpu-training") for kind in ("cluster", "node")

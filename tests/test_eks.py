@@ -179,3 +179,84 @@ def test_workloads_carry_their_stated_scanner_exceptions(sample_plans):
     assert deployments and all(
         d["metadata"]["annotations"] == {"checkov.io/skip1": f"CKV_K8S_43={reason}"} for d in deployments
     )
+
+
+def _serving_deployment(plan: dict, stack: str, name: str) -> dict:
+    return resources_of(plan, stack)[f"{name}-deployment"]["inputs"]
+
+
+def test_serving_pods_drain_in_step_with_their_termination(sample_plans):
+    from modelform import eks_endpoint
+
+    pod = _serving_deployment(
+        sample_plans["prod"], "car-damage-estimator.prod", "car-damage-estimator-default-current"
+    )["spec"]["template"]["spec"]
+    (serve,) = pod["containers"]
+    assert serve["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+    drain = int(serve["args"][serve["args"].index("--drain-seconds") + 1])
+    assert drain == eks_endpoint.DRAIN_SECONDS == 20
+    # Kubernetes kills the pod when the grace period ends: the preStop sleep and the drain must fit.
+    assert pod["terminationGracePeriodSeconds"] == 30 > 5 + drain
+
+
+def test_serving_pods_are_scraped_for_prometheus_metrics(sample_plans):
+    for stack, name in (
+        ("car-damage-estimator.prod", "car-damage-estimator-default-current"),
+        ("fraud-detector.prod", "fraud-detector-eu-enterprise-current"),
+    ):
+        template = _serving_deployment(sample_plans["prod"], stack, name)["spec"]["template"]
+        assert template["metadata"]["annotations"] == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": "8080",
+            "prometheus.io/path": "/metrics",
+        }
+
+
+def test_eks_data_capture_goes_to_the_variant_prefix_with_the_platform_key(sample_plans):
+    for variant in ("current", "shadow"):
+        name = f"car-damage-estimator-default-{variant}"
+        (serve,) = _serving_deployment(sample_plans["prod"], "car-damage-estimator.prod", name)["spec"]["template"][
+            "spec"
+        ]["containers"]
+        arguments = serve["args"]
+        options = dict(zip(arguments[::2], arguments[1::2]))
+        assert options["--capture-uri"] == f"s3://<acme-ml-capture.bucket>/car-damage-estimator/default/{variant}/"
+        assert options["--capture-percent"] == "10" and options["--capture-kms-key"] == "<acme-ml-key.arn>"
+        assert options["--region"] == "us-east-1"
+    (serve,) = _serving_deployment(sample_plans["prod"], "fraud-detector.prod", "fraud-detector-eu-enterprise-current")[
+        "spec"
+    ]["template"]["spec"]["containers"]
+    assert "--capture-uri" not in serve["args"]  # no data_capture_percent: nothing captured
+
+
+def test_an_eks_deployment_with_capture_is_monitored_like_a_sagemaker_one(sample_plans):
+    resources = resources_of(sample_plans["prod"], "car-damage-estimator.prod")
+    alarms = {
+        r["inputs"]["name"]: r["inputs"]
+        for r in resources.values()
+        if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm"
+    }
+    assert sorted(alarms) == [
+        "car-damage-estimator-default-drift",
+        "car-damage-estimator-default-quality-mae-max",
+        "car-damage-estimator-default-quality-r2-min",
+    ]
+    drift = alarms["car-damage-estimator-default-drift"]
+    assert (drift["namespace"], drift["metricName"], drift["threshold"]) == ("modelform", "Drift", 0.15)
+    assert {d: drift["dimensions"][d] for d in ("model", "deployment")} == {
+        "model": "car-damage-estimator",
+        "deployment": "default",
+    }
+    definition = json.loads(resources["car-damage-estimator-monitoring-pipeline"]["inputs"]["pipelineDefinition"])
+    (step,) = definition["Steps"]
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in step["Arguments"]["ProcessingInputs"]}
+    assert inputs["current"] == "s3://<acme-ml-capture.bucket>/car-damage-estimator/default/"
+    # The retraining triggers (quality, drift) listen to exactly these alarms.
+    patterns = {
+        r["name"]: json.loads(r["inputs"]["eventPattern"])
+        for r in resources.values()
+        if r["type"] == "aws:cloudwatch/eventRule:EventRule" and "eventPattern" in r["inputs"]
+    }
+    alarm_rules = {name: p for name, p in patterns.items() if p.get("source") == ["aws.cloudwatch"]}
+    watched = sorted(arn for p in alarm_rules.values() for arn in p["resources"])
+    assert watched == sorted(f"<{name}.arn>" for name in alarms)

@@ -208,4 +208,8 @@ def test_pure_helpers(sample_specs):
     patterns = event_patterns(fraud, {"drift": ["arn:d"], "quality": []})
     assert sorted(patterns) == ["drift", "quality"] and patterns["drift"]["resources"] == ["arn:d"]
     car = sample_specs.model("car-damage-estimator", "prod")
-    assert monitoring_alarms(car) == []  # EKS only: nothing captured, nothing published
+    assert [a.name for a in monitoring_alarms(car)] == [  # EKS capture: published like SageMaker's
+        "car-damage-estimator-default-quality-mae-max",
+        "car-damage-estimator-default-quality-r2-min",
+        "car-damage-estimator-default-drift",
+    ]

@@ -7,12 +7,15 @@ an explicit Kubernetes provider built from the platform's kubeconfig output.
 
 Per variant `<v>` = `<model>-<deployment>-<variant>`, in the spec's namespace:
 - ServiceAccount `<v>` annotated with a pod IAM role (IRSA) that may read only that model's
-  artifacts (and describe its own registry versions), nothing else;
+  artifacts (and describe its own registry versions) and, with `data_capture_percent`, write only
+  under its capture prefix `<capture bucket>/<model>/<deployment>/<variant>/`, nothing else;
 - Deployment `<v>`: an init container (the serving image, `model_code/serve/fetch_model.py`)
   fetches the model (a registry version's ModelDataUrl, or the artifact) into an emptyDir; the
   serving container (`python -m model_code.serve`, the SageMaker contract on 8080) has readiness
-  and liveness probes on `/ping`, requests = limits, GPUs as `nvidia.com/gpu` limits with the
-  GPU node selector and toleration; every container runs
+  and liveness probes on `/ping`, a preStop sleep and a drain that fit the grace period
+  (`PRE_STOP_SECONDS`, `DRAIN_SECONDS`), data capture arguments when the deployment captures,
+  Prometheus scrape annotations for `/metrics`, requests = limits, GPUs as `nvidia.com/gpu`
+  limits with the GPU node selector and toleration; every container runs
   non-root with a read-only root file system, no privilege escalation, all capabilities dropped,
   seccomp RuntimeDefault; the service-account token is not mounted (IRSA projects its own);
   `replicas` is left to the HPA;
@@ -34,10 +37,17 @@ from . import iam, kubernetes, naming
 from .context import ModelContext, Resolved
 from .contract import ClusterOutputs
 from .model_registry import model_package_arn
+from .sagemaker_endpoint import capture_prefix as sagemaker_capture_prefix
 from .spec import EksDeployment, Variant
 
 SERVE_PORT = 8080
 MODEL_MOUNT = "/opt/ml/model"
+#: Shutdown of a serving pod, in step: the preStop sleep keeps the pod serving while the endpoints
+#: controller and the ALB stop sending it traffic; then SIGTERM starts the server's drain, which
+#: answers every request received within DRAIN_SECONDS; the grace period covers both, with margin.
+PRE_STOP_SECONDS = 5
+DRAIN_SECONDS = 20
+TERMINATION_GRACE_SECONDS = PRE_STOP_SECONDS + DRAIN_SECONDS + 5
 #: The objects of one variant, in the order they are declared.
 VARIANT_KINDS = (
     ("v1", "ServiceAccount"),
@@ -64,21 +74,39 @@ def fetch_arguments(model: str, region: str, account_id: str, variant: Variant) 
     return ["-m", "model_code.serve.fetch_model", *source, "--region", region, "--to", MODEL_MOUNT]
 
 
+def capture_prefix(model: str, deployment: str, variant: str) -> str:
+    """Where a variant's pods write data capture: under the deployment's prefix, which the
+    monitoring job reads (as SageMaker writes `<prefix><endpoint>/<variant>/`)."""
+    return f"{sagemaker_capture_prefix(model, deployment)}{variant}/"
+
+
+def serve_arguments(model: str, deployment: EksDeployment, variant: Variant, where: Resolved) -> list[str]:
+    """Arguments of the serving container (`python -m model_code.serve`)."""
+    arguments = ["--model-dir", MODEL_MOUNT, "--port", str(SERVE_PORT), "--drain-seconds", str(DRAIN_SECONDS)]
+    arguments += ["--region", where.region]
+    if deployment.data_capture_percent > 0:
+        location = f"s3://{where.capture_bucket}/{capture_prefix(model, deployment.name, variant.name)}"
+        arguments += ["--capture-uri", location, "--capture-percent", str(deployment.data_capture_percent)]
+        arguments += ["--capture-kms-key", where.kms_key_arn]
+    return arguments
+
+
 def variant_objects(
     *,
     model: str,
     deployment: EksDeployment,
     variant: Variant,
     image: str,
-    region: str,
-    account_id: str,
+    where: Resolved,
     role_arn: str,
     labels: Mapping[str, str],
     vpc_cidr: str,
 ) -> dict[str, dict[str, Any]]:
     """ServiceAccount, Deployment, Service, HPA, PDB and NetworkPolicy of one variant (plain
     manifests, by kind). The network policy admits only the serving port from inside the VPC
-    (the ALB) and lets pods out only to DNS and HTTPS (S3, STS, SageMaker for the model fetch)."""
+    (the ALB, and Prometheus scraping `/metrics`) and lets pods out only to DNS and HTTPS (S3, STS,
+    SageMaker for the model fetch and data capture)."""
+    region, account_id = where.region, where.account_id
     name = naming.variant_resource(model, deployment.name, variant.name)
     namespace = deployment.namespace
     selector = {
@@ -93,7 +121,7 @@ def variant_objects(
         "serviceAccountName": name,
         "automountServiceAccountToken": False,
         "securityContext": kubernetes.pod_security(),
-        "terminationGracePeriodSeconds": 30,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
         "initContainers": [
             {
                 "name": "fetch-model",
@@ -112,8 +140,9 @@ def variant_objects(
                 "name": "serve",
                 "image": image,
                 "imagePullPolicy": "Always",
-                "args": ["--model-dir", MODEL_MOUNT, "--port", str(SERVE_PORT)],
+                "args": serve_arguments(model, deployment, variant, where),
                 "ports": [{"name": "http", "containerPort": SERVE_PORT}],
+                "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
                 "readinessProbe": {**probe, "initialDelaySeconds": 5, "failureThreshold": 3},
                 "livenessProbe": {**probe, "initialDelaySeconds": 60, "failureThreshold": 6},
                 "resources": kubernetes.fixed_resources(resources.cpu_text, resources.memory_text, resources.gpu),
@@ -144,7 +173,10 @@ def variant_objects(
             "spec": {
                 "selector": {"matchLabels": selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-                "template": {"metadata": {"labels": {**labels, **selector}}, "spec": pod},
+                "template": {
+                    "metadata": {"labels": {**labels, **selector}, "annotations": PROMETHEUS_SCRAPE},
+                    "spec": pod,
+                },
             },
         },
         "Service": {
@@ -201,6 +233,14 @@ def variant_objects(
     }
 
 
+#: The annotations Prometheus' Kubernetes pod discovery (and the agents that follow it) scrape by.
+PROMETHEUS_SCRAPE = {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": str(SERVE_PORT),
+    "prometheus.io/path": "/metrics",
+}
+
+
 def ingress_object(*, model: str, deployment: EksDeployment, labels: Mapping[str, str]) -> dict[str, Any]:
     """An internal ALB splitting traffic between the variants' Services by their weights."""
     name = naming.endpoint(model, deployment.name)
@@ -251,8 +291,11 @@ def ingress_object(*, model: str, deployment: EksDeployment, labels: Mapping[str
     }
 
 
-def pod_role_statements(model: str, where: Resolved, variant: Variant) -> list[iam.Statement]:
-    """A variant's pods may read only their model (its registry version, or its artifact)."""
+def pod_role_statements(
+    model: str, where: Resolved, variant: Variant, deployment: Optional[EksDeployment] = None
+) -> list[iam.Statement]:
+    """A variant's pods may read only their model (its registry version, or its artifact) and,
+    with data capture on, write only under their own capture prefix."""
     reads = [iam.objects_arn(where.artifact_bucket, f"{model}/models")]
     statements = []
     if variant.artifact is not None:
@@ -265,7 +308,14 @@ def pod_role_statements(model: str, where: Resolved, variant: Variant) -> list[i
                 [model_package_arn(where.region, where.account_id, model, variant.model_version)],
             )
         )
-    statements += [iam.read_objects("ReadOwnModel", reads), *iam.use_key(where.kms_key_arn, ["kms:Decrypt"])]
+    key_actions = ["kms:Decrypt"]
+    if deployment is not None and deployment.data_capture_percent > 0:
+        prefix = capture_prefix(model, deployment.name, variant.name)
+        statements.append(
+            iam.allow("WriteOwnDataCapture", ["s3:PutObject"], [iam.objects_arn(where.capture_bucket, prefix)])
+        )
+        key_actions.append("kms:GenerateDataKey")  # SSE-KMS PutObject: a data key per object
+    statements += [iam.read_objects("ReadOwnModel", reads), *iam.use_key(where.kms_key_arn, key_actions)]
     return statements
 
 
@@ -291,19 +341,20 @@ class EksEndpoint(pulumi.ComponentResource):
                 f"{prefix}-pod-role",
                 trust=cluster.apply(lambda c, prefix=prefix: _pod_trust(c, deployment.namespace, prefix)),
                 policy=context.apply(
-                    lambda where, variant=variant: iam.policy_document(pod_role_statements(model, where, variant))
+                    lambda where, variant=variant: iam.policy_document(
+                        pod_role_statements(model, where, variant, deployment)
+                    )
                 ),
                 description=f"Pods of {prefix} (modelform)",
                 parent=self,
             )
-            objects = pulumi.Output.all(context.account_id, role.arn).apply(
+            objects = pulumi.Output.all(context.resolved(), role.arn).apply(
                 lambda v, variant=variant: variant_objects(
                     model=model,
                     deployment=deployment,
                     variant=variant,
-                    image=serving_image(region, v[0], version),
-                    region=region,
-                    account_id=v[0],
+                    image=serving_image(region, v[0].account_id, version),
+                    where=v[0],
                     role_arn=v[1],
                     labels=context.labels,
                     vpc_cidr=vpc_cidr,

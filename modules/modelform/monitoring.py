@@ -3,12 +3,12 @@
 `ModelMonitoring` provisions, from `monitoring` in the spec:
 - an SNS topic `<model>-alerts` (KMS with the platform key) with an e-mail subscription per
   `notify` address; every alarm of the model notifies it (the endpoint alarms too);
-- per monitored deployment (SageMaker, data capture on), an alarm per quality bound (`Quality`,
+- per monitored deployment (data capture on; SageMaker or EKS), an alarm per quality bound (`Quality`,
   metric `<name>`, below `min` or above `max`) and a drift alarm (`Drift`, metric `max`, above
   `drift.threshold`), on the metrics the job publishes (namespace `modelform`, dimensions model
   / deployment / metric), evaluated over the
   job's schedule period; missing data is `missing` (INSUFFICIENT_DATA), never silently OK;
-- the monitoring pipeline `<model>-monitoring` (sagemaker SDK, offline): per SageMaker deployment
+- the monitoring pipeline `<model>-monitoring` (sagemaker SDK, offline): per deployment (SageMaker or EKS)
   with data capture, a processing job running `python -m monitoring` from the uploaded code on the
   training data (baseline), the deployment's capture prefix and the ground truth, publishing to
   CloudWatch; run by an EventBridge rule on `monitoring.schedule`.
@@ -27,7 +27,7 @@ from . import iam, naming
 from .context import ModelContext, Resolved
 from .images import framework_image, quiet_sagemaker_sdk
 from .sdk_offline import definition_text, offline_session, processing_step
-from .spec import ModelSpec, MonitoringSpec, SageMakerDeployment
+from .spec import Deployment, ModelSpec, MonitoringSpec
 from .spec.parsers import S3Uri
 from .spec.rules import METRICS
 
@@ -104,9 +104,10 @@ def monitoring_alarms(spec: ModelSpec) -> list[AlarmSpec]:
     return alarms
 
 
-def monitored_deployments(spec: ModelSpec) -> list[SageMakerDeployment]:
-    """Deployments whose traffic the job can read: SageMaker with data capture on."""
-    return [d for d in spec.deployments if isinstance(d, SageMakerDeployment) and d.data_capture_percent > 0]
+def monitored_deployments(spec: ModelSpec) -> list[Deployment]:
+    """Deployments whose traffic the job can read: data capture on, SageMaker or EKS (the serving
+    container writes the same capture format under the same prefix)."""
+    return [d for d in spec.deployments if d.data_capture_percent > 0]
 
 
 def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn: str, code_prefix: str) -> str:

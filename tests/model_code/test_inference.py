@@ -115,12 +115,28 @@ def test_malformed_requests_are_400_with_a_reason(served, body, content_type, me
     assert (raised.value.status_code, str(raised.value)) == (400, message)
 
 
-def test_missing_values_are_allowed_and_accept_types_checked(served):
+def test_missing_values_are_refused_unless_optional_and_accept_types_negotiated(served):
     model, _, _ = served
-    answer = _answer(model, b"500,,0.1,0.2,\n", "text/csv")
-    assert len(answer["predictions"]) == 1
-    with pytest.raises(inference.BadRequest, match="unsupported accept type 'text/csv'"):
-        inference.output_fn({"predictions": []}, "text/csv")
+    with pytest.raises(inference.BadRequest, match="feature 'age' is missing in row 1; the model requires it"):
+        _answer(model, b"500,,0.1,0.2,north\n", "text/csv")
+    with pytest.raises(inference.BadRequest, match="feature 'region' is missing in row 1; the model requires it"):
+        _answer(model, b'{"amount": 1, "age": 1, "score": 1, "tenure": 1}', "application/json")
+    model.schema.optional = ["age", "region"]
+    try:
+        assert len(_answer(model, b"500,,0.1,0.2,\n", "text/csv")["predictions"]) == 1
+    finally:
+        model.schema.optional = []
+    with pytest.raises(inference.BadRequest, match="feature 'amount' must be a finite number; a request holds 'inf'"):
+        _answer(model, b"inf,1,0.1,0.2,north\n", "text/csv")
+    assert inference.output_fn({"predictions": [0.5, 0.25]}, "text/csv") == ("0.5\n0.25\n", "text/csv")
+    axios = "application/json, text/plain, */*"
+    assert inference.output_fn({"predictions": [0.5]}, axios) == ('{"predictions": [0.5]}', "application/json")
+    with pytest.raises(inference.NotAcceptable, match="unsupported accept type 'image/png'") as refused:
+        inference.output_fn({"predictions": []}, "image/png")
+    assert refused.value.status_code == 406
+    with pytest.raises(inference._ToolkitError, match="non-finite prediction") as fault:
+        inference.output_fn({"predictions": [float("nan")]}, "application/json")
+    assert fault.value.status_code == 500
     too_many = ("1,2,3,4,north\n" * (inference.MAX_ROWS + 1)).encode()
     with pytest.raises(inference.BadRequest, match="10001 rows in one request; at most 10000"):
         inference.input_fn(too_many, "text/csv")

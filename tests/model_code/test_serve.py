@@ -1,10 +1,9 @@
-"""The serving container's HTTP server on loopback: /ping only when loaded, CSV and JSON
-invocations, 400 for malformed requests, 503 + Retry-After when the queue is full, batching,
-and draining in-flight requests on SIGTERM."""
+"""The serving container as a process on loopback (uvicorn, the real protocol): malformed HTTP,
+slow and silent clients, oversized headers and bodies, clients that vanish, and SIGTERM with
+requests still in the kernel's accept queue."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import signal
 import socket
@@ -12,41 +11,24 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from model_code import inference, train
-from model_code.serve import server as serving
+from model_code import train
 from tests.conftest import REPO
 from tests.model_code.synthetic import write_channels
 
-ROW = "510.0,0.3,-0.2,1.1,north"
+ROW = b"510.0,0.3,-0.2,1.1,north\n"
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
     channels = write_channels(folder / "data", "binary_classification", rows=600)
-    train.train(
-        train.parse_args(
-            [
-                "--epochs",
-                "1",
-                "--train",
-                channels["train"],
-                "--validation",
-                channels["validation"],
-                "--model-dir",
-                str(folder / "model"),
-                "--output-dir",
-                str(folder / "out"),
-                "--checkpoint-dir",
-                str(folder / "ckpt"),
-                "--hidden",
-                "16",
-            ]
-        )
-    )
+    arguments = ["--epochs", "1", "--train", channels["train"], "--validation", channels["validation"]]
+    arguments += ["--model-dir", str(folder / "model"), "--output-dir", str(folder / "out")]
+    train.train(train.parse_args([*arguments, "--checkpoint-dir", str(folder / "ckpt"), "--hidden", "16"]))
     return str(folder / "model")
 
 
@@ -56,155 +38,213 @@ def _port() -> int:
         return probe.getsockname()[1]
 
 
-def request(port: int, method: str, path: str, body: bytes = b"", content_type: str = "text/csv"):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request(method, path, body=body, headers={"Content-Type": content_type})
-    response = connection.getresponse()
-    result = (response.status, dict(response.getheaders()), response.read().decode())
-    connection.close()
-    return result
-
-
-@pytest.fixture
-def running(model_dir):
-    """The server in a thread of this process (so tests can slow the model down)."""
-    port = _port()
-    server, batcher = serving.build_server(
-        model_dir, port, "127.0.0.1", max_batch_rows=64, max_delay_ms=20, queue_size=4
-    )
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    batcher.start()
-    assert batcher.loaded.wait(30)
-    yield port, server, batcher
-    serving.drain(server, batcher)
-    thread.join(10)
-    server.server_close()
-
-
-def test_ping_invocations_and_errors(running):
-    port, _, _ = running
-    assert request(port, "GET", "/ping")[0] == 200
-    status, _, body = request(port, "POST", "/invocations", f"{ROW}\n{ROW}\n".encode())
-    assert status == 200 and len(json.loads(body)["predictions"]) == 2
-    record = {"amount": 510, "age": 0.3, "score": -0.2, "tenure": 1.1, "region": "north"}
-    status, headers, body = request(
-        port, "POST", "/invocations", json.dumps({"instances": [record]}).encode(), "application/json"
-    )
-    assert (
-        status == 200 and headers["Content-Type"] == "application/json" and 0 <= json.loads(body)["predictions"][0] <= 1
-    )
-    status, _, body = request(port, "POST", "/invocations", b"1,2\n")
-    assert (status, json.loads(body)) == (
-        400,
-        {"error": "each row needs 5 values in this order: amount, age, score, tenure, region (got 2)"},
-    )
-    assert request(port, "POST", "/invocations", b"{", "application/json")[0] == 400
-    assert request(port, "GET", "/nope")[0] == 404
-
-
-def test_concurrent_requests_are_batched(running):
-    port, _, batcher = running
-    before = batcher.batches
-    results = []
-    threads = [
-        threading.Thread(target=lambda: results.append(request(port, "POST", "/invocations", f"{ROW}\n".encode())[0]))
-        for _ in range(40)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(set(results)) in ([200], [200, 503])
-    assert batcher.batches - before < results.count(200)  # fewer forward passes than answered requests
-
-
-def test_a_full_queue_answers_503_with_retry_after(running, monkeypatch):
-    port, _, _ = running
-    original = inference.predict_prepared
-    monkeypatch.setattr(inference, "predict_prepared", lambda data, model: (time.sleep(0.5), original(data, model))[1])
-    answers = []
-    threads = [
-        threading.Thread(target=lambda: answers.append(request(port, "POST", "/invocations", f"{ROW}\n".encode())))
-        for _ in range(30)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    statuses = [a[0] for a in answers]
-    assert set(statuses) == {200, 503} and len(statuses) == 30
-    busy = [a for a in answers if a[0] == 503][0]
-    assert busy[1]["Retry-After"] == "1" and "queue is full" in json.loads(busy[2])["error"]
-
-
-def test_ping_is_503_until_the_model_is_loaded(model_dir):
-    port = _port()
-    server, batcher = serving.build_server(model_dir, port, "127.0.0.1")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        assert request(port, "GET", "/ping")[0] == 503
-        assert request(port, "POST", "/invocations", f"{ROW}\n".encode())[0] == 503
-        batcher.start()
-        assert batcher.loaded.wait(30) and request(port, "GET", "/ping")[0] == 200
-    finally:
-        serving.drain(server, batcher)
-        thread.join(10)
-        server.server_close()
-
-
-def test_sigterm_drains_in_flight_requests(model_dir):
-    port = _port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "model_code.serve",
-            "--model-dir",
-            model_dir,
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--max-delay-ms",
-            "300",
-            "--max-batch-rows",
-            "100000",
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+class Server:
+    def __init__(self, model_dir: str, log: Path, *extra: str):
+        self.port = _port()
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "model_code.serve", "--model-dir", model_dir, "--host", "127.0.0.1"]
+            + ["--port", str(self.port), *extra],
+            cwd=REPO,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         for _ in range(300):
             try:
-                if request(port, "GET", "/ping")[0] == 200:
-                    break
+                if exchange(self.port, request("GET", "/ping"))[0] == 200:
+                    return
             except OSError:
                 pass
             time.sleep(0.1)
-        answers = []
-        # These wait in the 300 ms batching window while SIGTERM arrives: they must still be answered.
-        threads = [
-            threading.Thread(
-                target=lambda: answers.append(request(port, "POST", "/invocations", f"{ROW}\n".encode())[0])
-            )
-            for _ in range(10)
-        ]
-        for thread in threads:
-            thread.start()
-        time.sleep(0.1)
-        process.send_signal(signal.SIGTERM)
-        for thread in threads:
-            thread.join(30)
-        assert answers == [200] * 10
-        assert process.wait(timeout=30) == 0
-        with pytest.raises(OSError):
-            request(port, "GET", "/ping")
+        raise RuntimeError(log.read_text())
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def server(model_dir, tmp_path_factory):
+    running = Server(
+        model_dir, tmp_path_factory.mktemp("log") / "serve.log", "--header-timeout", "1", "--keep-alive", "2"
+    )
+    yield running
+    running.stop()
+
+
+def request(method: str, path: str, body: bytes = b"", headers: dict | None = None) -> bytes:
+    headers = {"Host": "test", "Content-Type": "text/csv", "Content-Length": str(len(body)), **(headers or {})}
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items() if value is not None)
+    return f"{method} {path} HTTP/1.1\r\n{head}\r\n".encode() + body
+
+
+def read_answer(connection: socket.socket) -> tuple[int, dict, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            raise ConnectionResetError(f"closed without an answer after {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", 0))
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
+def exchange(port: int, raw: bytes, timeout: float = 30) -> tuple[int, dict, bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall(raw)
+        return read_answer(connection)
+
+
+def closed_by_server(connection: socket.socket) -> bool:
+    try:
+        return connection.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_predictions_over_csv_and_json(server):
+    status, headers, body = exchange(server.port, request("POST", "/invocations", ROW * 2))
+    assert status == 200 and headers["content-type"] == "application/json" and len(json.loads(body)["predictions"]) == 2
+    status, headers, body = exchange(server.port, request("POST", "/invocations", ROW, {"Accept": "text/csv"}))
+    assert status == 200 and headers["content-type"] == "text/csv" and 0 <= float(body) <= 1
+
+
+@pytest.mark.parametrize(
+    "length, status, reason",
+    [
+        ("abc", 400, "malformed HTTP request: Invalid character in Content-Length"),
+        ("-1", 400, "malformed HTTP request: Invalid character in Content-Length"),
+        ("2147483648", 413, "the body is 2147483648 bytes; at most 6291456"),
+    ],
+)
+def test_bad_content_length_gets_an_answer_not_a_dropped_connection(server, length, status, reason):
+    answer = exchange(server.port, request("POST", "/invocations", ROW, {"Content-Length": length}))
+    assert answer[0] == status and json.loads(answer[2]) == {"error": reason}
+    assert answer[1]["connection"] == "close"
+
+
+def test_headers_over_the_limit_are_431(server):
+    answer = exchange(server.port, request("POST", "/invocations", ROW, {"X-Padding": "x" * 20_000}))
+    assert answer[0] == 431 and json.loads(answer[2]) == {"error": "request headers over 16384 bytes"}
+
+
+def test_a_client_trickling_its_headers_gets_408_at_the_header_deadline(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        started = time.monotonic()
+        connection.sendall(b"POST /invocations HTTP/1.1\r\n")
+        answer = None
+        for byte in b"Content-Type: text/csv\r\n":
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.3)
+            connection.settimeout(0.01)
+            try:
+                if connection.recv(1, socket.MSG_PEEK):
+                    break
+            except (TimeoutError, BlockingIOError):
+                pass
+            finally:
+                connection.settimeout(10)
+        answer = read_answer(connection)
+        elapsed = time.monotonic() - started
+    assert answer[0] == 408 and json.loads(answer[2]) == {"error": "request headers did not arrive within 1 s"}
+    assert elapsed < 3
+
+
+def test_a_silent_connection_is_closed_after_the_keep_alive_timeout(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        started = time.monotonic()
+        assert closed_by_server(connection)
+        assert time.monotonic() - started < 4
+
+
+def test_a_slow_body_gets_408_at_the_request_deadline(model_dir, tmp_path):
+    slow = Server(model_dir, tmp_path / "serve.log", "--request-timeout", "1")
+    try:
+        with socket.create_connection(("127.0.0.1", slow.port), timeout=10) as connection:
+            connection.sendall(request("POST", "/invocations", b"", {"Content-Length": str(len(ROW))}))
+            connection.sendall(ROW[:3])
+            answer = read_answer(connection)
+        assert answer[0] == 408 and json.loads(answer[2]) == {"error": "the body did not arrive within 1 s"}
     finally:
-        if process.poll() is None:
-            process.kill()
-        output = process.stdout.read() if process.stdout else ""
-    assert "draining in-flight requests" in output and "Traceback" not in output
+        assert slow.stop() == 0
+
+
+def test_clients_that_vanish_leave_no_tracebacks(server):
+    for _ in range(50):
+        connection = socket.create_connection(("127.0.0.1", server.port))
+        connection.sendall(request("POST", "/invocations", ROW))
+        connection.close()
+    half = socket.create_connection(("127.0.0.1", server.port))
+    half.sendall(request("POST", "/invocations", b"", {"Content-Length": "100"}) + b"1,2")
+    half.close()
+    time.sleep(0.5)
+    assert exchange(server.port, request("GET", "/ping"))[0] == 200
+    log = server.log.read_text()
+    assert "Traceback" not in log and "Exception" not in log
+    for line in log.splitlines():
+        json.loads(line)  # structured: every line is one JSON object
+
+
+def test_four_concurrent_50_mb_uploads_are_refused_with_413_in_bounded_memory(server):
+    body = ROW * (50 * 1024 * 1024 // len(ROW))
+    statuses: list[int] = []
+
+    def upload() -> None:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
+            connection.sendall(b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\n")
+            connection.sendall(b"Transfer-Encoding: chunked\r\n\r\n")
+            for start in range(0, len(body), 1 << 20):
+                chunk = body[start : start + (1 << 20)]
+                connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            connection.sendall(b"0\r\n\r\n")
+            statuses.append(read_answer(connection)[0])
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    peak = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{server.process.pid}/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
+    assert statuses == [413] * 4
+    assert peak < 1024 * 1024  # KiB: under 1 GiB (the old server took 4.8 GB)
+
+
+def test_sigterm_answers_every_request_received_including_the_accept_queue(model_dir, tmp_path):
+    draining = Server(model_dir, tmp_path / "serve.log", "--drain-seconds", "20")
+    connections = []
+    draining.process.send_signal(signal.SIGSTOP)  # nothing is accepted: all 200 wait in the kernel's queue
+    for _ in range(200):
+        connection = socket.create_connection(("127.0.0.1", draining.port), timeout=30)
+        connection.sendall(request("POST", "/invocations", ROW))
+        connections.append(connection)
+    draining.process.send_signal(signal.SIGTERM)
+    draining.process.send_signal(signal.SIGCONT)
+    statuses = []
+    for connection in connections:
+        try:
+            status, headers, _ = read_answer(connection)
+            statuses.append((status, headers.get("connection")))
+        except OSError as error:
+            statuses.append((type(error).__name__, None))
+        connection.close()
+    assert draining.stop() == 0
+    assert [status for status, _ in statuses] == [200] * 200
+    assert any(connection == "close" for _, connection in statuses)  # the drain began with requests pending
+    log = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()]
+    assert any(line["event"] == "draining" for line in log) and log[-1]["event"].startswith("Finished server process")

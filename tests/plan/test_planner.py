@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import runpy
 
@@ -11,6 +12,7 @@ from modelform import naming
 from modelform.cli import main
 from modelform.plan import PlanError, plan_environment, plan_json
 from modelform.plan.engine import run_program
+from modelform.plan.policies import check_plan
 from modelform.plan.render import COMMENT_BUDGET, diff_markdown, plan_markdown, plan_table
 from modelform.programs import platform_program
 from tests.conftest import PLATFORM, REPO, SPECS, resources_of
@@ -115,9 +117,22 @@ def test_table_shows_components_with_their_children(sample_plans):
         "  +    acme-ml-artifacts  (modelform:secure_bucket:SecureBucket)\n  +       acme-ml-artifacts  (s3/Bucket)\n"
         in text
     )
-    assert "4 stacks, 249 resources" in text
-    assert "ADVISORY  monitoring-without-capture: car-damage-estimator.dev/monitoring" in text
+    assert "4 stacks, 265 resources" in text
     assert "[protected]" in plan_table(sample_plans["prod"])
+
+
+def test_monitoring_without_any_capture_is_an_advisory_finding(sample_specs):
+    car = sample_specs.model("car-damage-estimator", "dev")
+    uncaptured = dataclasses.replace(
+        car, deployments=tuple(dataclasses.replace(d, data_capture_percent=0) for d in car.deployments)
+    )
+    (finding,) = check_plan([], [uncaptured], "dev")
+    assert (finding.policy, finding.enforcement, finding.urn) == (
+        "monitoring-without-capture",
+        "advisory",
+        "car-damage-estimator.dev/monitoring",
+    )
+    assert check_plan([], [car], "dev") == []
 
 
 def test_markdown_fits_a_pull_request_comment(sample_plans):

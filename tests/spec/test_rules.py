@@ -645,10 +645,12 @@ def test_too_many_sagemaker_variants(repo):
     ]
 
 
-def test_kubernetes_version_supported(repo):
-    platform = PLATFORM.replace('kubernetes_version: "1.31"', 'kubernetes_version: "1.19"', 1)
+@pytest.mark.parametrize("version", ["1.19", "1.29", "1.38"])
+def test_kubernetes_version_supported(repo, version):
+    platform = PLATFORM.replace('kubernetes_version: "1.31"', f'kubernetes_version: "{version}"', 1)
     assert problems_of(repo, HEADER + DEPLOYMENT, platform=platform) == [
-        "specs/platform.yaml:7:25: clusters[0].kubernetes_version: Kubernetes 1.19 is outside the supported 1.25-1.37"
+        f"specs/platform.yaml:7:25: clusters[0].kubernetes_version: Kubernetes {version} is outside the supported "
+        "1.30-1.37"
     ]
 
 

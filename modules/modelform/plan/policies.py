@@ -64,7 +64,7 @@ def check_plan(stacks: list[StackPlan], models: Iterable[ModelSpec], environment
                     "monitoring-without-capture",
                     "advisory",
                     f"{model.stack_name}/monitoring",
-                    "monitoring is declared, but no SageMaker deployment captures data (data_capture_percent): "
+                    "monitoring is declared, but no deployment captures data (data_capture_percent): "
                     "no drift or quality metrics will be published, so their alarms and triggers are not created",
                 )
             )

@@ -66,7 +66,7 @@ RULES = (
 )
 
 # Fields that only one value of a discriminator may use.
-_SAGEMAKER_ONLY = ("instance_type", "instance_count", "rollout", "data_capture_percent")
+_SAGEMAKER_ONLY = ("instance_type", "instance_count", "rollout")
 _EKS_ONLY = ("cluster", "namespace", "resources")
 _SAGEMAKER_SCALING = (
     "min_instances",
@@ -117,8 +117,9 @@ _UNIT_INTERVAL = {
 #: SageMaker limits (botocore's service model and the SageMaker quotas page).
 MAX_SAGEMAKER_VARIANTS = 10
 MAX_ROLLOUT_WAIT_SECONDS = 3600
-#: Kubernetes minor versions whose schemas kubernetes-validate bundles (EKS offers a subset).
-KUBERNETES_MINOR_VERSIONS = range(25, 38)
+#: Kubernetes minor versions: from 1.30, where the serving pods' native preStop `sleep` action is on
+#: by default, to the newest whose schemas kubernetes-validate bundles (EKS offers a subset).
+KUBERNETES_MINOR_VERSIONS = range(30, 38)
 
 
 # --- 1. shape -----------------------------------------------------------------------------------

@@ -234,7 +234,11 @@ DEPLOYMENT = mapping(
         "autoscaling": AUTOSCALING,
         "rollout": ROLLOUT,
         "data_capture_percent": integer(
-            "SageMaker: percent of requests captured to S3 for monitoring.", 0, min=0, max=100
+            "Percent of requests and responses captured to S3 (SageMaker's capture format, KMS) for drift and "
+            "quality monitoring; on EKS the serving container captures them.",
+            0,
+            min=0,
+            max=100,
         ),
         "resources": RESOURCES,
     },

@@ -194,6 +194,7 @@ class EksDeployment:
     variants: tuple[Variant, ...]
     autoscaling: EksAutoscaling  # without `autoscaling` in the spec: one pod per variant
     resources: PodResources
+    data_capture_percent: int
 
 
 Deployment = Union[SageMakerDeployment, EksDeployment]
@@ -447,6 +448,7 @@ def _eks_deployment(read: _Reader) -> EksDeployment:
             memory_text=str(resources("memory")),
             gpu=resources("gpu"),
         ),
+        data_capture_percent=read("data_capture_percent"),
     )
 
 
