@@ -240,6 +240,7 @@ def test_an_eks_deployment_with_capture_is_monitored_like_a_sagemaker_one(sample
         "car-damage-estimator-default-drift",
         "car-damage-estimator-default-quality-mae-max",
         "car-damage-estimator-default-quality-r2-min",
+        "car-damage-estimator-default-schema-breaks",
     ]
     drift = alarms["car-damage-estimator-default-drift"]
     assert (drift["namespace"], drift["metricName"], drift["threshold"]) == ("modelform", "Drift", 0.15)
@@ -251,7 +252,8 @@ def test_an_eks_deployment_with_capture_is_monitored_like_a_sagemaker_one(sample
     (step,) = definition["Steps"]
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in step["Arguments"]["ProcessingInputs"]}
     assert inputs["current"] == "s3://<acme-ml-capture.bucket>/car-damage-estimator/default/"
-    # The retraining triggers (quality, drift) listen to exactly these alarms.
+    # The retraining triggers (quality, drift) listen to exactly those alarms; a schema break needs a
+    # person (retraining on traffic the model cannot read would not help), so it only notifies.
     patterns = {
         r["name"]: json.loads(r["inputs"]["eventPattern"])
         for r in resources.values()
@@ -259,4 +261,10 @@ def test_an_eks_deployment_with_capture_is_monitored_like_a_sagemaker_one(sample
     }
     alarm_rules = {name: p for name, p in patterns.items() if p.get("source") == ["aws.cloudwatch"]}
     watched = sorted(arn for p in alarm_rules.values() for arn in p["resources"])
-    assert watched == sorted(f"<{name}.arn>" for name in alarms)
+    assert watched == sorted(f"<{name}.arn>" for name in alarms if not name.endswith("-schema-breaks"))
+    schema = alarms["car-damage-estimator-default-schema-breaks"]
+    assert (schema["metricName"], schema["threshold"], schema["alarmActions"]) == (
+        "SchemaBreaks",
+        0,
+        ["<car-damage-estimator-monitoring-alerts.arn>"],
+    )

@@ -22,11 +22,13 @@ MONITORING_ALARMS = {
         "fraud-detector-default-quality-auc-min": ("Quality", "auc", "Average", "LessThanThreshold", 0.85),
         "fraud-detector-default-quality-precision-min": ("Quality", "precision", "Average", "LessThanThreshold", 0.7),
         "fraud-detector-default-drift": ("Drift", "max", "Maximum", "GreaterThanThreshold", 0.2),
+        "fraud-detector-default-schema-breaks": ("SchemaBreaks", "count", "Maximum", "GreaterThanThreshold", 0),
     },
     "demand-forecaster": {
         "demand-forecaster-default-quality-rmse-max": ("Quality", "rmse", "Average", "GreaterThanThreshold", 900),
         "demand-forecaster-default-quality-mae-max": ("Quality", "mae", "Average", "GreaterThanThreshold", 500),
         "demand-forecaster-default-drift": ("Drift", "max", "Maximum", "GreaterThanThreshold", 0.1),
+        "demand-forecaster-default-schema-breaks": ("SchemaBreaks", "count", "Maximum", "GreaterThanThreshold", 0),
     },
 }
 PERIODS = {"fraud-detector": 3600, "demand-forecaster": 86400}  # rate(1 hour); a cron runs daily
@@ -47,7 +49,7 @@ def test_quality_and_drift_alarms(sample_plans, model, env):
     alarms = {
         n: r["inputs"]
         for n, r in resources_of(sample_plans[env], f"{model}.{env}", ALARM).items()
-        if "-quality-" in n or n.endswith("-drift")
+        if "-quality-" in n or n.endswith(("-drift", "-schema-breaks"))
     }
     assert {
         n: (a["metricName"], a["dimensions"]["metric"], a["statistic"], a["comparisonOperator"], a["threshold"])
@@ -212,4 +214,5 @@ def test_pure_helpers(sample_specs):
         "car-damage-estimator-default-quality-mae-max",
         "car-damage-estimator-default-quality-r2-min",
         "car-damage-estimator-default-drift",
+        "car-damage-estimator-default-schema-breaks",
     ]

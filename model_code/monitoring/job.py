@@ -11,9 +11,14 @@ Predictions come from the capture's responses, or from a `prediction` column (bi
 regression: the value; multiclass: `prediction_<class>` columns). Ground truth is a `label`
 column, joined on `event_id` when both sides have one (capture events carry it), else row by row.
 
-Output: `{"rows": n, "drift": {"method", "features": {name: score}, "max": x}, "quality": {...}}`.
-`--publish` puts every score to CloudWatch, namespace `modelform`, metric names `Drift` and
-`Quality`, dimensions `model`, `deployment`, `metric` (a feature name or `max`; a quality metric).
+Output: `{"rows": n, "baseline_rows": n, "insufficient_data": bool, "drift": {"method", "features":
+{name: score}, "max": x}, "schema_breaks": {"count": n, "features": {name: reason}}, "quality": {...},
+"records": {"read", "skipped", "ragged_instances"}}` (records: capture input only).
+`--publish` puts every score to CloudWatch, namespace `modelform`, dimensions `model`,
+`deployment`, `metric`: `Drift` (a feature name or `max`), `Quality` (a quality metric),
+`InsufficientData` (`rows`: 1 when either side has fewer than `MIN_ROWS` rows), `SchemaBreaks`
+(`count`: features the job could not score, unexpected columns, and ragged instances, one each)
+and `Records` (`skipped`: unreadable capture records).
 """
 
 from __future__ import annotations
@@ -66,7 +71,18 @@ def _files(path: str, suffixes: tuple[str, ...]) -> list[str]:
 
 
 def read_csv(path: str) -> pd.DataFrame:
-    return pd.concat([pd.read_csv(f) for f in _files(path, (".csv",))], ignore_index=True)
+    """Every CSV file (header row) under `path`, concatenated; 0-byte files (an export with no rows
+    that hour) are skipped, so a folder of only empty files is an empty frame."""
+    frames = []
+    for file in _files(path, (".csv",)):
+        if os.path.getsize(file) == 0:
+            log.warning("skipped empty file %s", file)
+            continue
+        try:
+            frames.append(pd.read_csv(file))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise MonitoringError(f"cannot read {file}: {error}") from None
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def read_capture(path: str, feature_names: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -75,6 +91,7 @@ def read_capture(path: str, feature_names: list[str]) -> tuple[pd.DataFrame, dic
     and counted; more than `MAX_BAD_RECORD_SHARE` of them fails the run."""
     rows: list[dict] = []
     read = skipped = 0
+    ragged = [0]  # instances with more or fewer values than the model has features
     first_problem = ""
     for file in _files(path, (".jsonl",)):
         with open(file, encoding="utf-8") as handle:
@@ -83,7 +100,7 @@ def read_capture(path: str, feature_names: list[str]) -> tuple[pd.DataFrame, dic
                     continue
                 read += 1
                 try:
-                    rows += _capture_rows(json.loads(line), feature_names)
+                    rows += _capture_rows(json.loads(line), feature_names, ragged)
                 except (KeyError, ValueError, TypeError, AttributeError) as error:
                     skipped += 1
                     first_problem = first_problem or f"{file}:{number}: not a SageMaker data capture record ({error})"
@@ -91,10 +108,10 @@ def read_capture(path: str, feature_names: list[str]) -> tuple[pd.DataFrame, dic
         raise MonitoringError(f"{skipped} of {read} capture records are unreadable, e.g. {first_problem}")
     if skipped:
         log.warning("skipped %d of %d capture records, e.g. %s", skipped, read, first_problem)
-    return pd.DataFrame(rows), {"read": read, "skipped": skipped}
+    return pd.DataFrame(rows), {"read": read, "skipped": skipped, "ragged_instances": ragged[0]}
 
 
-def _capture_rows(record: dict, feature_names: list[str]) -> list[dict]:
+def _capture_rows(record: dict, feature_names: list[str], ragged: list[int]) -> list[dict]:
     capture = record["captureData"]
     inputs = _decode(capture["endpointInput"])
     outputs = _decode(capture["endpointOutput"])
@@ -103,6 +120,9 @@ def _capture_rows(record: dict, feature_names: list[str]) -> list[dict]:
     event = (record.get("eventMetadata") or {}).get("eventId")
     rows = []
     for index, instance in enumerate(instances):
+        if isinstance(instance, list) and len(instance) != len(feature_names):
+            ragged[0] += 1  # a schema break, counted: never silently truncated or padded
+            continue
         row = dict(zip(feature_names, instance)) if isinstance(instance, list) else dict(instance)
         if event is not None:
             row["event_id"] = event if len(instances) == 1 else f"{event}-{index}"
@@ -138,16 +158,25 @@ def compute(
     label: str = "label",
     features: Optional[list[str]] = None,
     ground_truth: Optional[pd.DataFrame] = None,
+    ragged_instances: int = 0,
 ) -> dict:
+    """Drift per feature, quality against ground truth, and the schema breaks: features the job
+    cannot score (missing from the traffic, values that are not numbers where the baseline has
+    numbers, no baseline values) and columns or values the model does not know. A broken feature
+    gets no drift score; the others are still scored."""
     if problem_type not in PROBLEM_TYPES:
         raise MonitoringError(f"problem type must be one of {', '.join(PROBLEM_TYPES)} (got {problem_type!r})")
     if method not in drift.METHODS:
         raise MonitoringError(f"drift method must be one of {', '.join(drift.METHODS)} (got {method!r})")
-    candidates = [c for c in baseline.columns if c != label and c != "event_id" and not str(c).startswith("prediction")]
+    candidates = [c for c in baseline.columns if c != label and not _bookkeeping(c)]
     chosen = features or candidates
-    missing = [f for f in chosen if f not in baseline.columns or f not in current.columns]
-    if missing:
-        raise MonitoringError(f"feature(s) missing from the baseline or the current data: {', '.join(missing)}")
+    unknown = [f for f in chosen if f not in baseline.columns]
+    if unknown:
+        raise MonitoringError(f"feature(s) not in the baseline: {', '.join(unknown)}")
+    breaks = schema_breaks(baseline, current, chosen, label) if len(current) else {}
+    if ragged_instances:
+        breaks["(instances)"] = f"{ragged_instances} instance(s) with more or fewer values than the model's features"
+    chosen = [f for f in chosen if f not in breaks]
     numeric = [f for f in chosen if pd.api.types.is_numeric_dtype(baseline[f])]
     scores: dict[str, float] = {}
     insufficient = len(baseline) < MIN_ROWS or len(current) < MIN_ROWS
@@ -170,11 +199,39 @@ def compute(
         "baseline_rows": int(len(baseline)),
         "insufficient_data": insufficient,
         "drift": {"method": method, "features": scores, "max": max(finite) if finite else None},
+        "schema_breaks": {"count": len(breaks), "features": breaks},
         "quality": {},
     }
     if ground_truth is not None:
         report["quality"] = _quality(current, ground_truth, problem_type, label)
     return report
+
+
+def _bookkeeping(column) -> bool:
+    """Columns the job adds or reads besides features: the event id and the predictions."""
+    return column == "event_id" or str(column).startswith("prediction")
+
+
+def schema_breaks(baseline: pd.DataFrame, current: pd.DataFrame, features: list[str], label: str) -> dict[str, str]:
+    """Per broken feature (or unexpected column), why it cannot be scored."""
+    breaks: dict[str, str] = {}
+    for name in features:
+        if name not in current.columns:
+            breaks[name] = "missing from the traffic"
+            continue
+        if baseline[name].isna().all():
+            breaks[name] = "the baseline has no values to compare with"
+            continue
+        if pd.api.types.is_numeric_dtype(baseline[name]):
+            values = current[name]
+            parsed = pd.to_numeric(values, errors="coerce")
+            bad = values[parsed.isna() & values.notna()]
+            if len(bad):
+                breaks[name] = f"{len(bad)} value(s) are not numbers, e.g. {str(bad.iloc[0])[:40]!r}"
+    for column in current.columns:
+        if column not in baseline.columns and column != label and not _bookkeeping(column):
+            breaks[str(column)] = "not a feature of the model"
+    return breaks
 
 
 def _quality(current: pd.DataFrame, truth: pd.DataFrame, problem_type: str, label: str) -> dict[str, float]:
@@ -240,6 +297,7 @@ def publish(report: dict, model: str, deployment: str, client=None) -> int:
 
     point("Drift", "max", report["drift"]["max"])
     point("InsufficientData", "rows", 1.0 if report.get("insufficient_data") else 0.0)
+    point("SchemaBreaks", "count", float(report.get("schema_breaks", {}).get("count", 0)))
     if "records" in report:
         point("Records", "skipped", report["records"]["skipped"])
     for feature, score in report["drift"]["features"].items():
@@ -270,6 +328,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error("--publish needs --model and --deployment")
     try:
         baseline = read_csv(args.baseline)
+        if baseline.empty:
+            raise MonitoringError(f"the baseline {args.baseline} holds no rows")
         feature_names = [c for c in baseline.columns if c != args.label]
         is_capture = args.current.endswith(".jsonl") or (
             os.path.isdir(args.current)
@@ -289,6 +349,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             label=args.label,
             features=args.features.split(",") if args.features else None,
             ground_truth=truth,
+            ragged_instances=records["ragged_instances"] if records else 0,
         )
         if records is not None:
             report["records"] = records

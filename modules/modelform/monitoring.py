@@ -3,13 +3,14 @@
 `ModelMonitoring` provisions, from `monitoring` in the spec:
 - an SNS topic `<model>-alerts` (KMS with the platform key) with an e-mail subscription per
   `notify` address; every alarm of the model notifies it (the endpoint alarms too);
-- per monitored deployment (data capture on; SageMaker or EKS), an alarm per quality bound (`Quality`,
-  metric `<name>`, below `min` or above `max`) and a drift alarm (`Drift`, metric `max`, above
-  `drift.threshold`), on the metrics the job publishes (namespace `modelform`, dimensions model
-  / deployment / metric), evaluated over the
-  job's schedule period; missing data is `missing` (INSUFFICIENT_DATA), never silently OK;
-- the monitoring pipeline `<model>-monitoring` (sagemaker SDK, offline): per deployment (SageMaker or EKS)
-  with data capture, a processing job running `python -m monitoring` from the uploaded code on the
+- per monitored deployment (data capture on; SageMaker or EKS), an alarm per quality bound
+  (`Quality`, metric `<name>`, below `min` or above `max`), a drift alarm (`Drift`, metric `max`,
+  above `drift.threshold`) and a schema alarm (`SchemaBreaks`, metric `count`, above 0), on the
+  metrics the job publishes (namespace `modelform`, dimensions model / deployment / metric),
+  evaluated over the job's schedule period; missing data is `missing` (INSUFFICIENT_DATA), never
+  silently OK;
+- the monitoring pipeline `<model>-monitoring` (sagemaker SDK, offline): per deployment with data
+  capture (SageMaker or EKS), a processing job running `python -m monitoring` from the uploaded code on the
   training data (baseline), the deployment's capture prefix and the ground truth, publishing to
   CloudWatch; run by an EventBridge rule on `monitoring.schedule`.
 """
@@ -38,10 +39,13 @@ MAX_PERIOD = 86400
 
 
 class AlarmKind(StrEnum):
-    """The metric a monitoring alarm watches (the monitoring job publishes both)."""
+    """The metric a monitoring alarm watches (the monitoring job publishes all three)."""
 
     QUALITY = "Quality"
     DRIFT = "Drift"
+    #: Features the job could not score (missing, unparseable, extra values): the traffic no longer
+    #: matches the model's schema. A person must look; it never triggers a retraining.
+    SCHEMA = "SchemaBreaks"
 
 
 def alarm_period(spec: ModelSpec) -> int:
@@ -101,6 +105,18 @@ def monitoring_alarms(spec: ModelSpec) -> list[AlarmSpec]:
                     f"{monitoring.drift.threshold:g}",
                 )
             )
+        alarms.append(
+            AlarmSpec(
+                name=f"{prefix}-schema-breaks",
+                kind=AlarmKind.SCHEMA,
+                deployment=deployment.name,
+                metric="count",
+                comparison="GreaterThanThreshold",
+                threshold=0,
+                description=f"traffic of {prefix} no longer matches the model's features (missing, unscorable "
+                "or extra values): see the monitoring job's metrics.json",
+            )
+        )
     return alarms
 
 

@@ -91,9 +91,7 @@ def test_compute_report_shape_and_quality_join_by_row():
 
 def test_bad_inputs_are_monitoring_errors():
     baseline, current = _frames()
-    with pytest.raises(
-        job.MonitoringError, match="feature\\(s\\) missing from the baseline or the current data: colour"
-    ):
+    with pytest.raises(job.MonitoringError, match="feature\\(s\\) not in the baseline: colour"):
         job.compute(baseline, current, problem_type="regression", method="ks", features=["colour"])
     with pytest.raises(job.MonitoringError, match="ground truth has 3 rows, current data 500; join on event_id"):
         job.compute(
@@ -186,6 +184,7 @@ def test_cli_reads_data_capture_joins_ground_truth_and_publishes(tmp_path, aws):
 
     assert statistic("Quality", "auc") == 1.0
     assert statistic("Drift", "max") == pytest.approx(report["drift"]["max"])
+    assert statistic("SchemaBreaks", "count") == 0.0  # published when nothing broke, so the alarm can say OK
 
 
 def test_cli_input_problems_exit_2(tmp_path, caplog):
@@ -219,7 +218,7 @@ def _capture_folder(tmp_path, lines: list[str]):
 def test_bad_capture_records_are_skipped_and_counted_up_to_a_limit(tmp_path):
     good = [_capture_line(f"e{i}", "1.0,2.0", 0.5) for i in range(19)]
     frame, records = job.read_capture(str(_capture_folder(tmp_path, [*good, "null"])), ["a", "b"])
-    assert len(frame) == 19 and records == {"read": 20, "skipped": 1}
+    assert len(frame) == 19 and records == {"read": 20, "skipped": 1, "ragged_instances": 0}
     many_bad = tmp_path / "many"
     many_bad.mkdir()
     with pytest.raises(job.MonitoringError, match=r"^3 of 10 capture records are unreadable, e.g. .*part.jsonl:8:"):
@@ -238,3 +237,61 @@ def test_the_report_is_always_strict_json():
     report = {"quality": {"rmse": float("nan"), "r2": float("inf")}, "drift": {"max": 0.1}, "rows": 3}
     text = json.dumps(job.finite_json(report), allow_nan=False)
     assert json.loads(text) == {"quality": {"rmse": None, "r2": None}, "drift": {"max": 0.1}, "rows": 3}
+
+
+def test_schema_breaks_are_reported_and_the_rest_still_scored():
+    baseline, current = _frames()
+    baseline["tenure"] = np.nan  # a feature the baseline never saw a value of
+    baseline["age"] = np.arange(len(baseline), dtype=float)
+    current = current.assign(amount=current["amount"].astype(object), colour="red", tenure=1.0)
+    current.loc[3, "amount"] = "n/a"  # text in a numeric feature
+    report = job.compute(baseline, current, problem_type="binary_classification", method="psi")
+    assert report["schema_breaks"] == {
+        "count": 4,
+        "features": {
+            "amount": "1 value(s) are not numbers, e.g. 'n/a'",
+            "age": "missing from the traffic",
+            "tenure": "the baseline has no values to compare with",
+            "colour": "not a feature of the model",
+        },
+    }
+    assert set(report["drift"]["features"]) == {"region"}  # scored despite the breaks
+
+
+def test_ragged_capture_instances_are_counted_not_truncated(tmp_path):
+    lines = [_capture_line(f"e{i}", "1.0,2.0", 0.5) for i in range(5)]
+    lines += [_capture_line("long", "1.0,2.0,3.0", 0.5), _capture_line("short", "1.0", 0.5)]
+    frame, records = job.read_capture(str(_capture_folder(tmp_path, lines)), ["a", "b"])
+    assert len(frame) == 5 and records == {"read": 7, "skipped": 0, "ragged_instances": 2}
+    baseline = pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0)})
+    report = job.compute(baseline, frame, problem_type="regression", method="ks", ragged_instances=2)
+    assert report["schema_breaks"]["features"] == {
+        "(instances)": "2 instance(s) with more or fewer values than the model's features"
+    }
+
+
+def _run(tmp_path, baseline: str, current: str) -> tuple[int, dict]:
+    out = tmp_path / "m.json"
+    code = job.main(
+        ["--baseline", baseline, "--current", current, "--problem-type", "regression"]
+        + ["--drift-method", "ks", "--out", str(out)]
+    )
+    return code, json.loads(out.read_text()) if out.exists() else {}
+
+
+def test_empty_csv_files_are_no_rows_not_a_crash(tmp_path, caplog):
+    baseline, current = _frames()
+    baseline.to_csv(tmp_path / "baseline.csv", index=False)
+    traffic = tmp_path / "traffic"
+    traffic.mkdir()
+    (traffic / "hour-01.csv").write_bytes(b"")
+    code, report = _run(tmp_path, str(tmp_path / "baseline.csv"), str(traffic))
+    assert code == 0 and report["rows"] == 0 and report["insufficient_data"] is True
+    assert report["schema_breaks"]["count"] == 0 and report["drift"]["max"] is None
+    current.to_csv(traffic / "hour-02.csv", index=False)
+    code, report = _run(tmp_path, str(tmp_path / "baseline.csv"), str(traffic))
+    assert code == 0 and report["rows"] == 500
+    empty_baseline = tmp_path / "empty.csv"
+    empty_baseline.write_bytes(b"")
+    assert _run(tmp_path, str(empty_baseline), str(traffic))[0] == 2
+    assert f"the baseline {empty_baseline} holds no rows" in caplog.text

@@ -392,7 +392,7 @@ def test_captured_exchanges_land_in_s3_in_the_format_the_monitoring_job_reads(aw
     folder.mkdir()
     (folder / "capture.jsonl").write_bytes(s3.get_object(Bucket="acme-ml-capture", Key=key)["Body"].read())
     frame, counts = job.read_capture(str(folder), SCHEMA.features)
-    assert counts == {"read": 2, "skipped": 0}
+    assert counts == {"read": 2, "skipped": 0, "ragged_instances": 0}
     assert frame["amount"].tolist() == ["510", "520", 530] and frame["prediction"].tolist() == [0.25] * 3
 
 
