@@ -64,6 +64,12 @@ PARLIAMENT_EXCEPTIONS: dict[tuple[str, str], str] = {
     ("RESOURCE_MISMATCH", "StartOnlyThisStateMachine"): "states:ListExecutions is authorized on the state machine "
     "(resource type stateMachine in the AWS service authorization reference; the guard lists its own state "
     "machine's executions); parliament's action database knows only the mapRun resource type for it",
+    ("RESOURCE_MISMATCH", "CreateSecurityGroupsInThePlatformVpc"): "ec2:CreateSecurityGroup is authorized on the "
+    "new security group and on the VPC it is created in (both resource types in the AWS service authorization "
+    "reference); parliament's action database knows only the security group",
+    ("UNKNOWN_CONDITION_FOR_ACTION", "TagNewBalancers"): "elasticloadbalancing:CreateAction is the condition key "
+    "AWS documents for tagging on create (AddTags during CreateLoadBalancer/CreateTargetGroup), as AWS's published "
+    "load balancer controller policy uses it; parliament's database does not know it",
 }
 
 
@@ -173,11 +179,19 @@ def run_parliament(python: str, policies: dict[str, str]) -> dict:
     statements = {urn: {s.get("Sid", ""): s for s in json.loads(text)["Statement"]} for urn, text in policies.items()}
 
     def sid_of(finding: dict) -> str:
-        """The statement a finding is about: the one whose actions it names."""
-        for sid, statement in statements[finding["urn"]].items():
-            if any(f"'{action}'" in finding["detail"] for action in statement.get("Action", [])):
+        """The statement a finding is about: one whose actions it names (quoted, or after "for
+        action"), and, when it names a condition key, the one that carries that key."""
+        detail = finding["detail"]
+        named = [
+            (sid, statement)
+            for sid, statement in statements[finding["urn"]].items()
+            if any(f"'{a}'" in detail or f"for action {a}" in detail for a in statement.get("Action", []))
+        ]
+        for sid, statement in named:
+            keys = {key for operator in (statement.get("Condition") or {}).values() for key in operator}
+            if any(key in detail for key in keys):
                 return sid
-        return ""
+        return named[0][0] if named else ""
 
     unexplained = [f for f in findings if (f["issue"], sid_of(f)) not in PARLIAMENT_EXCEPTIONS]
     return {

@@ -23,6 +23,7 @@ SINGULAR_BLOCKS = {
     ("aws_s3_bucket_server_side_encryption_configuration", "rules"): "rule",
     ("aws_cloudwatch_metric_alarm", "metric_queries"): "metric_query",
     ("aws_eks_node_group", "taints"): "taint",
+    ("aws_ecr_repository", "encryption_configurations"): "encryption_configuration",
 }
 #: Attributes that are maps in the provider's schema (kept as objects, keys unchanged).
 MAP_ATTRIBUTES = {

@@ -464,12 +464,14 @@ def test_every_role_of_the_prod_plan_is_in_the_matrix(sample_plans):
         "car-damage-estimator-training-pod-role",
         "car-damage-estimator-default-current-pod-role",
         "acme-ml-flow-logs-role",
+        "acme-ml-serving-eu-addons-load-balancer-controller-role",
     }
     same_shape = {  # the same component as a covered role, for another model or variant
         "demand-forecaster-sagemaker-execution",
         "demand-forecaster-monitoring-schedule-role",
         "car-damage-estimator-default-shadow-pod-role",
         "car-damage-estimator-monitoring-schedule-role",
+        "acme-ml-gpu-training-addons-load-balancer-controller-role",
     }
     managed_only = {
         f"acme-ml-{cluster}-{kind}-role" for cluster in ("serving-eu", "gpu-training") for kind in ("cluster", "node")
@@ -495,9 +497,11 @@ def test_cluster_and_node_roles_carry_only_the_aws_managed_policies_eks_document
             "AmazonEKSWorkerNodePolicy",
             "AmazonEKS_CNI_Policy",
         ]
-        assert [r["name"] for r in resources.values() if r["type"] == "aws:iam/rolePolicy:RolePolicy"] == [
-            "acme-ml-flow-logs-role-policy"
-        ]  # the flow-log role's, below; the EKS roles have none
+        assert sorted(r["name"] for r in resources.values() if r["type"] == "aws:iam/rolePolicy:RolePolicy") == [
+            "acme-ml-flow-logs-role-policy",
+            "acme-ml-gpu-training-addons-load-balancer-controller-role-policy",
+            "acme-ml-serving-eu-addons-load-balancer-controller-role-policy",
+        ]  # the flow-log role's and the controllers' (below); the EKS cluster and node roles have none
 
 
 def test_flow_logs_role_writes_only_the_flow_log_group(sample_plans):
@@ -516,3 +520,56 @@ def test_flow_logs_role_writes_only_the_flow_log_group(sample_plans):
     )
     trust = trust_of(sample_plans["prod"], "acme-ml.prod", "acme-ml-flow-logs-role")
     assert trust._policy_json["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+
+
+def test_load_balancer_controller_changes_only_its_clusters_load_balancers(sample_plans):
+    plan, stack = sample_plans["prod"], "acme-ml.prod"
+    policy = policy_of(plan, stack, "acme-ml-serving-eu-addons-load-balancer-controller-role")
+    elb = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}"
+    balancer = f"{elb}:loadbalancer/app/k8s-models-fraud-0a1b2c3d4e/50dc6c495c0c9188"
+    ours = {"aws:ResourceTag/elbv2.k8s.aws/cluster": "acme-ml-serving-eu"}
+    tagging = {"aws:RequestTag/elbv2.k8s.aws/cluster": "acme-ml-serving-eu"}
+    assert_allowed(
+        policy,
+        [
+            Call("elasticloadbalancing:DescribeLoadBalancers", "*"),
+            Call("ec2:DescribeSubnets", "*"),
+            Call("elasticloadbalancing:CreateLoadBalancer", balancer, tagging),
+            Call("elasticloadbalancing:ModifyLoadBalancerAttributes", balancer, ours),
+            Call("elasticloadbalancing:RegisterTargets", f"{elb}:targetgroup/k8s-models-fraud/73e2d6bc24d8a067", ours),
+            Call("ec2:AuthorizeSecurityGroupIngress", f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-1", ours),
+            Call(
+                "elasticloadbalancing:CreateRule",
+                f"{elb}:listener/app/k8s-models-fraud/50dc6c495c0c9188/f2f7dc8efc522ab2",
+            ),
+        ],
+    )
+    other = {"aws:ResourceTag/elbv2.k8s.aws/cluster": "acme-ml-gpu-training"}
+    assert_refused(
+        policy,
+        [
+            Call("elasticloadbalancing:DeleteLoadBalancer", balancer, other),
+            Call("elasticloadbalancing:CreateLoadBalancer", balancer, {"aws:RequestTag/elbv2.k8s.aws/cluster": "x"}),
+            Call("ec2:DeleteSecurityGroup", f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/sg-1", other),
+            Call(
+                "elasticloadbalancing:DeleteLoadBalancer",
+                "arn:aws:elasticloadbalancing:eu-west-1:999999999999:loadbalancer/app/x/1",
+                ours,
+            ),
+            Call(
+                "iam:CreateServiceLinkedRole",
+                f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/x",
+                {"iam:AWSServiceName": "autoscaling.amazonaws.com"},
+            ),
+        ],
+    )
+    trust = trust_of(plan, stack, "acme-ml-serving-eu-addons-load-balancer-controller-role")
+    issuer = "<acme-ml-serving-eu-control-plane.oidcIssuer>"
+    own = {
+        f"{issuer}:sub": "system:serviceaccount:kube-system:aws-load-balancer-controller",
+        f"{issuer}:aud": "sts.amazonaws.com",
+    }
+    assert (
+        trust.is_action_permitted("sts:AssumeRoleWithWebIdentity", incoming_condition_values=own)
+        is PermissionResult.PERMITTED
+    )

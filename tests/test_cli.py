@@ -120,13 +120,19 @@ def test_committed_schema_file_is_current():
 def test_a_window_that_is_over_is_a_warning_not_an_error(repo):
     """Past peaks change no capacity: `validate` says so where the window ends, and still passes
     (a spec kept from last year must not block a deploy)."""
-    repo.write("m.yaml", HEADER + DEPLOYMENT + (
-        "    autoscaling:\n"
-        "      min_instances: 1\n"
-        "      max_instances: 4\n"
-        "      scheduled:\n"
-        '        - {name: peak-2020, start: "2020-11-27T00:00:00Z", end: "2020-11-28T00:00:00Z", '
-        "min_instances: 2, max_instances: 8}\n"))
+    repo.write(
+        "m.yaml",
+        HEADER
+        + DEPLOYMENT
+        + (
+            "    autoscaling:\n"
+            "      min_instances: 1\n"
+            "      max_instances: 4\n"
+            "      scheduled:\n"
+            '        - {name: peak-2020, start: "2020-11-27T00:00:00Z", end: "2020-11-28T00:00:00Z", '
+            "min_instances: 2, max_instances: 8}\n"
+        ),
+    )
     repo.write("platform.yaml", PLATFORM)
     result = run(repo, "validate")
     assert result.returncode == 0, result.stderr

@@ -30,6 +30,7 @@ def test_every_kubernetes_object_validates_strictly(sample_plans, sample_specs, 
         "Deployment",
         "HorizontalPodAutoscaler",
         "Ingress",
+        "Namespace",
         "NetworkPolicy",
         "PodDisruptionBudget",
         "Service",
@@ -67,9 +68,7 @@ def test_gpu_pods_request_gpus_and_tolerate_the_taint(sample_plans):
     ]
     assert serve["readinessProbe"]["httpGet"] == {"path": "/ping", "port": 8080}
     assert serve["livenessProbe"]["httpGet"] == {"path": "/ping", "port": 8080}
-    assert serve["image"].endswith(
-        ".dkr.ecr.us-east-1.amazonaws.com/modelform/serve:" + serve["image"].rsplit(":", 1)[1]
-    )
+    assert serve["image"] == "<acme-ml-serve.repositoryUrl>:" + serve["image"].rsplit(":", 1)[1]  # the platform's ECR
     (fetch,) = pod["initContainers"]
     assert fetch["image"] == serve["image"] and fetch["command"] == ["python"]
     assert fetch["args"] == [

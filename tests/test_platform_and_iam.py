@@ -72,7 +72,14 @@ def test_platform_network_in_the_plan(sample_plans):
             "prefixListIds": ["<acme-ml-s3-endpoint.prefixListId>"],
             "protocol": "tcp",
             "toPort": 443,
-        }
+        },
+        {
+            "description": "HTTPS to the AWS service endpoints",
+            "fromPort": 443,
+            "protocol": "tcp",
+            "securityGroups": ["<acme-ml-egress-endpoints.id>"],
+            "toPort": 443,
+        },
     ]
     assert resources["acme-ml-key"]["inputs"]["enableKeyRotation"] is True
     assert resources["aws"]["inputs"]["region"] == "us-east-1"

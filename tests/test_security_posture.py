@@ -88,15 +88,16 @@ def test_no_iam_statement_allows_everything_on_everything(sample_plans, env):
         json.loads(r["inputs"][key])
         for r in _all(sample_plans[env])
         for key in ("policy", "assumeRolePolicy")
-        if isinstance(r["inputs"].get(key), str) and r["type"] != "aws:kms/key:Key"
+        if isinstance(r["inputs"].get(key), str)
+        and r["type"] not in ("aws:kms/key:Key", "aws:ecr/lifecyclePolicy:LifecyclePolicy", ENDPOINT)
     ]
     # 3 bucket policies; per trained model 5 roles (execution, training, monitoring, schedule, guard) x 2;
     # per EKS cluster the control-plane and node roles (trust only: AWS managed policies);
     # per EKS variant its pod role (fraud-detector 1, car-damage-estimator 2) x 2;
     # car-damage-estimator's EKS training: pod role, state machine role, guard role x 2;
     # car-damage-estimator's monitoring of its EKS capture: monitoring and schedule roles x 2;
-    # the platform's VPC flow-log role x 2
-    assert len(documents) == 45
+    # the platform's VPC flow-log role x 2; per EKS cluster the load balancer controller's role x 2
+    assert len(documents) == 49
     for document in documents:
         for statement in document["Statement"]:
             actions = statement.get("Action")
@@ -104,6 +105,23 @@ def test_no_iam_statement_allows_everything_on_everything(sample_plans, env):
             resources = statement.get("Resource", [])
             resources = resources if isinstance(resources, list) else [resources]
             assert not (any("*" == a or a.endswith(":*") for a in actions if a) and "*" in resources), statement
+
+
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_endpoint_policies_admit_only_this_account(sample_plans, env):
+    """An interface endpoint's policy bounds what passes through it: any call, but only by this
+    account's principals or on this account's resources."""
+    endpoints = [r for r in _all(sample_plans[env]) if r["type"] == ENDPOINT and r["inputs"].get("policy")]
+    assert len(endpoints) == 10
+    for endpoint in endpoints:
+        statements = json.loads(endpoint["inputs"]["policy"])["Statement"]
+        assert [s["Condition"] for s in statements] == [
+            {"StringEquals": {"aws:PrincipalAccount": "<aws.accountId>"}},
+            {"StringEquals": {"aws:ResourceAccount": "<aws.accountId>"}},
+        ]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -50,6 +50,7 @@ class Resolved:
     vpc_id: str
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
+    serving_repository: str = ""  # ECR URL of the serving image (tag: the code version)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ class ModelContext:
             shared.vpc_id,
             shared.private_subnet_ids,
             shared.model_security_group_id,
-        ).apply(lambda v: Resolved(self.region, v[0], v[1], v[2], v[3], v[4], tuple(v[5]), (v[6],)))
+            shared.serving_repository,
+        ).apply(lambda v: Resolved(self.region, v[0], v[1], v[2], v[3], v[4], tuple(v[5]), (v[6],), v[7]))
 
     def apply(self, build: Callable[[Resolved], T]) -> pulumi.Output:
         """`build(resolved)` once the platform's values are known."""

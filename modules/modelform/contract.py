@@ -62,6 +62,7 @@ class PlatformOutputs(_Exported):
     artifact_bucket: pulumi.Input[str] = _export("artifactBucket")
     capture_bucket: pulumi.Input[str] = _export("captureBucket")
     log_bucket: pulumi.Input[str] = _export("logBucket")
+    serving_repository: pulumi.Input[str] = _export("servingRepository")  # the serving image's ECR URL
     clusters: pulumi.Input[Mapping[str, Any]] = _export("clusters")  # cluster name -> ClusterOutputs.exports()
 
     @classmethod

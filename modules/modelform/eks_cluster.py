@@ -1,16 +1,19 @@
 """An EKS cluster of the platform, with `aws.eks.*` directly so the plan shows every part.
 
 Per Platform `clusters` entry:
-- the control plane `<platform>-<cluster>`: private API endpoint only, all control-plane log
-  types, Kubernetes secrets encrypted with the platform key, API access entries, deletion
-  protection in prod; its IAM role with AmazonEKSClusterPolicy;
+- the control plane `<platform>-<cluster>`: a private API endpoint (public only for the spec's
+  `public_api_cidrs`), all control-plane log types, Kubernetes secrets encrypted with the
+  platform key, API access entries (the spec's `deploy_role_arn` as cluster admin, and then no
+  implicit admin for the creator), deletion protection in prod; its IAM role with
+  AmazonEKSClusterPolicy;
 - one managed node group per `node_groups` entry, in the private subnets: Bottlerocket AMIs
   (`BOTTLEROCKET_x86_64_NVIDIA` for `gpu: true`, which ships the NVIDIA device plugin, so no
   DaemonSet is needed), a `nvidia.com/gpu=true:NoSchedule` taint on GPU groups so only pods that
   ask for GPUs land there, SPOT or ON_DEMAND capacity, min/max from the spec and the desired size
   left to the cluster autoscaler (`ignoreChanges: scalingConfig.desiredSize`);
 - the IAM OIDC provider of the cluster, for pod IAM roles (IRSA);
-- a kubeconfig (exec: `aws eks get-token`) as an output, for the model stacks' providers.
+- a kubeconfig (exec: `aws eks get-token`) as an output, for the model stacks' providers;
+- its add-ons, load balancer controller and namespaces (`ClusterAddons`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import iam, kubernetes, naming
+from .cluster_addons import ClusterAddons
 from .contract import ClusterOutputs
 from .spec import Capacity, Cluster, PlatformSpec
 
@@ -79,6 +83,8 @@ class EksCluster(pulumi.ComponentResource):
         *,
         subnet_ids: list,
         kms_key_arn: pulumi.Input[str],
+        vpc_id: pulumi.Input[str],
+        account_id: pulumi.Output,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("modelform:eks_cluster:EksCluster", name, None, opts)
@@ -102,10 +108,14 @@ class EksCluster(pulumi.ComponentResource):
             name=physical,
             version=cluster.kubernetes_version,
             role_arn=role.arn,
-            vpc_config={"subnet_ids": subnet_ids, "endpoint_private_access": True, "endpoint_public_access": False},
+            vpc_config=api_access(subnet_ids, cluster.public_api_cidrs),
             enabled_cluster_log_types=LOG_TYPES,
             encryption_config={"provider": {"key_arn": kms_key_arn}, "resources": ["secrets"]},
-            access_config={"authentication_mode": "API"},
+            # With a deploy role, it (not whoever happened to create the cluster) is the admin.
+            access_config={
+                "authentication_mode": "API",
+                "bootstrap_cluster_creator_admin_permissions": platform.deploy_role_arn is None,
+            },
             deletion_protection=platform.protect,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment], protect=platform.protect),
         )
@@ -151,6 +161,20 @@ class EksCluster(pulumi.ComponentResource):
         config = pulumi.Output.all(self.cluster.endpoint, certificate_authority).apply(
             lambda v: kubeconfig(physical, v[0], v[1], platform.region)
         )
+        self.access = self._deploy_role_access(name, platform)
+        self.addons = ClusterAddons(
+            f"{name}-addons",
+            platform,
+            cluster,
+            cluster_name=self.cluster.name,
+            kubeconfig=config,
+            oidc_provider_arn=self.oidc_provider.arn,
+            oidc_issuer=issuer,
+            vpc_id=vpc_id,
+            account_id=account_id,
+            nodes=list(self.node_groups.values()) + self.access,
+            opts=child,
+        )
         self.outputs = ClusterOutputs(
             name=self.cluster.name,
             endpoint=self.cluster.endpoint,
@@ -160,3 +184,30 @@ class EksCluster(pulumi.ComponentResource):
             oidc_issuer=issuer,
         )
         self.register_outputs(self.outputs.exports())
+
+    def _deploy_role_access(self, name: str, platform: PlatformSpec) -> list[pulumi.Resource]:
+        """The deploy role may administer the cluster: the platform stack installs add-ons, CRDs and
+        namespaces (cluster scope), the model stacks their objects."""
+        if platform.deploy_role_arn is None:
+            return []
+        child = pulumi.ResourceOptions(parent=self)
+        entry = aws.eks.AccessEntry(
+            f"{name}-deploy-access", cluster_name=self.cluster.name, principal_arn=platform.deploy_role_arn, opts=child
+        )
+        association = aws.eks.AccessPolicyAssociation(
+            f"{name}-deploy-admin",
+            cluster_name=self.cluster.name,
+            principal_arn=platform.deploy_role_arn,
+            policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+            access_scope={"type": "cluster"},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+        )
+        return [entry, association]
+
+
+def api_access(subnet_ids: list, public_cidrs: tuple[str, ...]) -> dict:
+    """The API endpoint: private, and public only for the allowlisted ranges when there are any."""
+    config = {"subnet_ids": subnet_ids, "endpoint_private_access": True, "endpoint_public_access": bool(public_cidrs)}
+    if public_cidrs:
+        config["public_access_cidrs"] = list(public_cidrs)
+    return config

@@ -59,10 +59,10 @@ VARIANT_KINDS = (
 )
 
 
-def serving_image(region: str, account_id: str, code_version: str) -> str:
+def serving_image(repository_url: str, code_version: str) -> str:
     """The serving image built from model_code/Dockerfile, tagged with the code version, in the
-    account's ECR repository `modelform/serve` (CI builds and pushes it)."""
-    return f"{account_id}.dkr.ecr.{region}.amazonaws.com/modelform/serve:{code_version}"
+    platform's ECR repository `<platform>/serve` (immutable tags: a version is built once)."""
+    return f"{repository_url}:{code_version}"
 
 
 def fetch_arguments(model: str, region: str, account_id: str, variant: Variant) -> list[str]:
@@ -327,7 +327,7 @@ class EksEndpoint(pulumi.ComponentResource):
         self, name: str, context: ModelContext, deployment: EksDeployment, opts: Optional[pulumi.ResourceOptions] = None
     ):
         super().__init__("modelform:eks_endpoint:EksEndpoint", name, None, opts)
-        model, region = context.model, context.region
+        model = context.model
         cluster = context.cluster(deployment.cluster)
         provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=cluster.apply(lambda c: c.kubeconfig), opts=pulumi.ResourceOptions(parent=self)
@@ -353,7 +353,7 @@ class EksEndpoint(pulumi.ComponentResource):
                     model=model,
                     deployment=deployment,
                     variant=variant,
-                    image=serving_image(region, v[0].account_id, version),
+                    image=serving_image(v[0].serving_repository, version),
                     where=v[0],
                     role_arn=v[1],
                     labels=context.labels,

@@ -172,7 +172,7 @@ def definition(
     assert training is not None and data is not None and data.training is not None
     region, bucket = where.region, where.artifact_bucket
     image = framework_image(spec.model.framework_version, region, f"ml.{training.instance_type}", "training")
-    fetch_image = serving_image(region, where.account_id, code_version)
+    fetch_image = serving_image(where.serving_repository, code_version)
     channels = [("train", data.training, TRAIN_DIR)]
     if data.validation is not None:
         channels.append(("validation", data.validation, VALIDATION_DIR))

@@ -337,3 +337,169 @@ def scoped_role(
             f"{name}-policy", name=naming.INLINE_POLICY, role=role.id, policy=policy, opts=child
         )
     return role, inline
+
+
+def endpoint_policy(account_id: str) -> str:
+    """A VPC interface endpoint admits calls by this account's principals, or calls on this
+    account's resources (an IRSA token exchange is signed by no principal yet; its resource is
+    one of our roles), and nothing else: a stolen foreign credential cannot use our endpoints."""
+    anyone = {"AWS": "*"}
+    return policy_document(
+        [
+            Statement(
+                "CallersOfThisAccount",
+                ("*",),
+                ("*",),
+                {"StringEquals": {"aws:PrincipalAccount": account_id}},
+                principal=anyone,
+            ),
+            Statement(
+                "ResourcesOfThisAccount",
+                ("*",),
+                ("*",),
+                {"StringEquals": {"aws:ResourceAccount": account_id}},
+                principal=anyone,
+            ),
+        ]
+    )
+
+
+#: The tag the AWS Load Balancer Controller puts on everything it creates, valued with the cluster.
+LBC_CLUSTER_TAG = "elbv2.k8s.aws/cluster"
+
+
+def load_balancer_controller(region: str, account_id: str, cluster: str) -> list[Statement]:
+    """What the AWS Load Balancer Controller calls (its published policy's actions, for ALBs with
+    WAF and Shield integrations off), scoped to this region and account, and its writes to the
+    load balancers, target groups and security groups tagged for this cluster."""
+    elb = f"arn:aws:elasticloadbalancing:{region}:{account_id}"
+    groups = f"arn:aws:ec2:{region}:{account_id}:security-group/*"
+    balancers = [f"{elb}:loadbalancer/app/*/*", f"{elb}:loadbalancer/net/*/*", f"{elb}:targetgroup/*/*"]
+    listeners = [
+        f"{elb}:listener/app/*/*/*",
+        f"{elb}:listener/net/*/*/*",
+        f"{elb}:listener-rule/app/*/*/*",
+        f"{elb}:listener-rule/net/*/*/*",
+    ]
+    ours = {"StringEquals": {f"aws:ResourceTag/{LBC_CLUSTER_TAG}": cluster}}
+    tagging_ours = {"StringEquals": {f"aws:RequestTag/{LBC_CLUSTER_TAG}": cluster}}
+    return [
+        allow(
+            "CreateTheLoadBalancingServiceLinkedRole",
+            ["iam:CreateServiceLinkedRole"],
+            [f"arn:aws:iam::{account_id}:role/aws-service-role/elasticloadbalancing.amazonaws.com/*"],
+            {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
+        ),
+        # Describe and Get calls are authorized only on `*` (read-only).
+        allow(
+            "DescribeIsOnlyOnStar",
+            [
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAddresses",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeInstances",
+                "ec2:DescribeInternetGateways",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeTags",
+                "ec2:DescribeVpcs",
+                "elasticloadbalancing:DescribeListenerAttributes",
+                "elasticloadbalancing:DescribeListenerCertificates",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeLoadBalancerAttributes",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeSSLPolicies",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeTargetGroupAttributes",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetHealth",
+            ],
+            ["*"],
+        ),
+        allow("CreateSecurityGroupsTaggedForTheCluster", ["ec2:CreateSecurityGroup"], [groups], tagging_ours),
+        allow(
+            "ListSecurityGroupsOfTheVpcs", ["ec2:GetSecurityGroupsForVpc"], [f"arn:aws:ec2:{region}:{account_id}:vpc/*"]
+        ),
+        allow(
+            "CreateSecurityGroupsInThePlatformVpc",
+            ["ec2:CreateSecurityGroup"],
+            [f"arn:aws:ec2:{region}:{account_id}:vpc/*"],
+        ),
+        allow(
+            "TagNewSecurityGroups",
+            ["ec2:CreateTags"],
+            [groups],
+            {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup", **tagging_ours["StringEquals"]}},
+        ),
+        allow(
+            "ChangeTheClustersSecurityGroups",
+            [
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:CreateTags",
+                "ec2:DeleteSecurityGroup",
+                "ec2:DeleteTags",
+                "ec2:RevokeSecurityGroupIngress",
+            ],
+            [groups],
+            ours,
+        ),
+        allow(
+            "CreateBalancersTaggedForTheCluster",
+            ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"],
+            balancers,
+            tagging_ours,
+        ),
+        allow(
+            "TagNewBalancers",
+            ["elasticloadbalancing:AddTags"],
+            balancers,
+            {
+                "StringEquals": {
+                    "elasticloadbalancing:CreateAction": ["CreateLoadBalancer", "CreateTargetGroup"],
+                    **tagging_ours["StringEquals"],
+                }
+            },
+        ),
+        allow(
+            "ChangeTheClustersBalancers",
+            [
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:CreateListener",
+                "elasticloadbalancing:DeleteLoadBalancer",
+                "elasticloadbalancing:DeleteTargetGroup",
+                "elasticloadbalancing:DeregisterTargets",
+                "elasticloadbalancing:ModifyLoadBalancerAttributes",
+                "elasticloadbalancing:ModifyTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroupAttributes",
+                "elasticloadbalancing:RegisterTargets",
+                "elasticloadbalancing:RemoveTags",
+                "elasticloadbalancing:SetIpAddressType",
+                "elasticloadbalancing:SetSecurityGroups",
+                "elasticloadbalancing:SetSubnets",
+            ],
+            balancers,
+            ours,
+        ),
+        # Listeners and rules live inside the cluster's load balancers (created above, tag-scoped);
+        # the controller does not tag every one of them, so these are scoped to the account.
+        allow(
+            "ChangeListenersAndRules",
+            [
+                "elasticloadbalancing:AddListenerCertificates",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:CreateRule",
+                "elasticloadbalancing:DeleteListener",
+                "elasticloadbalancing:DeleteRule",
+                "elasticloadbalancing:ModifyListener",
+                "elasticloadbalancing:ModifyListenerAttributes",
+                "elasticloadbalancing:ModifyRule",
+                "elasticloadbalancing:RemoveListenerCertificates",
+                "elasticloadbalancing:RemoveTags",
+                "elasticloadbalancing:SetRulePriorities",
+            ],
+            listeners,
+        ),
+    ]

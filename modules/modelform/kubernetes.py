@@ -63,6 +63,7 @@ def scratch_volumes(*names: str) -> list[dict[str, Any]]:
 
 #: (apiVersion, kind) -> (the pulumi_kubernetes class, the logical-name suffix).
 KINDS: dict[tuple[str, str], tuple[type, str]] = {
+    ("v1", "Namespace"): (k8s.core.v1.Namespace, "namespace"),
     ("v1", "ServiceAccount"): (k8s.core.v1.ServiceAccount, "serviceaccount"),
     ("v1", "Service"): (k8s.core.v1.Service, "service"),
     ("apps/v1", "Deployment"): (k8s.apps.v1.Deployment, "deployment"),

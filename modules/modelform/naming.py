@@ -160,3 +160,8 @@ def content_named(prefix: str, content: object) -> str:
     changes gets a new name, so its replacement can be created before the old one is deleted."""
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{prefix}-{digest}"
+
+
+def serving_repository(platform: str) -> str:
+    """The ECR repository of the serving image, one per platform (ECR names allow `/`)."""
+    return f"{platform}/serve"

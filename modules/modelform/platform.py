@@ -1,11 +1,13 @@
 """The shared platform of one environment: network, encryption key, buckets and EKS clusters.
 
 `Platform` provisions, for a `PlatformSpec` in one environment:
-- a VPC with one private subnet in each of the region's first `availability_zones` zones (asked of
-  AWS, `aws.get_availability_zones`; no internet gateway, no NAT: model containers run
-  network-isolated), a private route table with an S3 gateway endpoint (SageMaker reads model
-  artifacts and writes captures through it), and a security group for model containers whose
-  only egress is HTTPS to S3 through that endpoint;
+- a VPC with one private subnet and route table in each of the region's first
+  `availability_zones` zones (asked of AWS, `aws.get_availability_zones`), an S3 gateway endpoint
+  on every route table (SageMaker reads model artifacts and writes captures through it), the
+  VPC's egress (`VpcEgress`: interface endpoints, or NAT per zone), and a security group for model
+  containers whose only egress is HTTPS to S3 and to the AWS APIs;
+- the ECR repository of the serving image `<platform>/serve` (immutable tags, scan on push, KMS,
+  a lifecycle keeping the newest `KEEP_IMAGES`);
 - one customer-managed KMS key (rotated yearly) with an alias, for buckets, endpoint volumes,
   data capture and alert topics;
 - buckets (`SecureBucket`): `<platform>-artifacts` (model artifacts and code, one prefix per
@@ -20,6 +22,7 @@ stack contract (`contract.PlatformOutputs`) the model stacks read.
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Optional
 
 import pulumi
@@ -27,6 +30,7 @@ import pulumi_aws as aws
 
 from . import iam, naming
 from .contract import PlatformOutputs
+from .egress import VpcEgress
 from .eks_cluster import EksCluster
 from .secure_bucket import SecureBucket
 from .spec import PlatformSpec
@@ -88,16 +92,13 @@ class Platform(pulumi.ComponentResource):
             tags={"Name": f"{name}-vpc"},
             opts=child,
         )
-        route_table = aws.ec2.RouteTable(
-            f"{name}-private-routes", vpc_id=self.vpc.id, tags={"Name": f"{name}-private"}, opts=child
-        )
         # Only the region's own zones (no Local or Wavelength Zones, which need an opt-in).
         zones = aws.get_availability_zones_output(
             state="available",
             filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        self.private_subnets = []
+        self.private_subnets, route_tables = [], []
         for index, block in enumerate(private_subnet_blocks(network.vpc_cidr, network.availability_zones)):
             label = f"{name}-private-{index + 1}"
             subnet = aws.ec2.Subnet(
@@ -111,16 +112,21 @@ class Platform(pulumi.ComponentResource):
                 tags={"Name": label, "modelform:tier": "private"},
                 opts=child,
             )
+            # One route table per zone: with NAT egress, each zone leaves through its own gateway.
+            route_table = aws.ec2.RouteTable(
+                f"{label}-route-table", vpc_id=self.vpc.id, tags={"Name": label}, opts=child
+            )
             aws.ec2.RouteTableAssociation(
                 f"{label}-routes", subnet_id=subnet.id, route_table_id=route_table.id, opts=child
             )
             self.private_subnets.append(subnet)
+            route_tables.append(route_table)
         s3_endpoint = aws.ec2.VpcEndpoint(
             f"{name}-s3-endpoint",
             vpc_id=self.vpc.id,
             service_name=f"com.amazonaws.{spec.region}.s3",
             vpc_endpoint_type="Gateway",
-            route_table_ids=[route_table.id],
+            route_table_ids=[table.id for table in route_tables],
             tags={"Name": f"{name}-s3"},
             opts=child,
         )
@@ -133,24 +139,25 @@ class Platform(pulumi.ComponentResource):
             tags={"Name": f"{name}-default-denies-all"},
             opts=child,
         )
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        self.egress = VpcEgress(
+            f"{name}-egress",
+            spec,
+            vpc=self.vpc,
+            private_subnets=self.private_subnets,
+            private_route_tables=route_tables,
+            zone_names=zones.names,
+            account_id=account_id,
+            opts=child,
+        )
         self.model_security_group = aws.ec2.SecurityGroup(
             f"{name}-models",
             vpc_id=self.vpc.id,
-            description="Model containers: no inbound; outbound HTTPS to S3 through the gateway endpoint only",
-            egress=[
-                {
-                    "description": "HTTPS to S3 (gateway endpoint)",
-                    "protocol": "tcp",
-                    "from_port": 443,
-                    "to_port": 443,
-                    "prefix_list_ids": [s3_endpoint.prefix_list_id],
-                }
-            ],
+            description="Model containers: no inbound; outbound HTTPS to S3 and the AWS APIs only",
+            egress=model_egress(spec, s3_endpoint.prefix_list_id, self.egress.security_group_id),
             tags={"Name": f"{name}-models"},
             opts=child,
         )
-
-        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"modelform {name}: buckets, endpoint volumes, data capture, alert topics",
@@ -171,10 +178,18 @@ class Platform(pulumi.ComponentResource):
         # Artifacts (models, code, evaluations) are what every version is reproduced from: kept.
         self.artifact_bucket = SecureBucket(f"{name}-artifacts", **logged)
         self.capture_bucket = SecureBucket(f"{name}-capture", expire_days=retention.data_capture, **logged)
+        self.serving_repository = self._serving_repository(name, spec)
         subnet_ids = [s.id for s in self.private_subnets]
         self.clusters = {
             cluster.name: EksCluster(
-                f"{name}-{cluster.name}", spec, cluster, subnet_ids=subnet_ids, kms_key_arn=self.key.arn, opts=child
+                f"{name}-{cluster.name}",
+                spec,
+                cluster,
+                subnet_ids=subnet_ids,
+                kms_key_arn=self.key.arn,
+                vpc_id=self.vpc.id,
+                account_id=account_id,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.egress]),
             )
             for cluster in spec.clusters
         }
@@ -187,9 +202,30 @@ class Platform(pulumi.ComponentResource):
             artifact_bucket=self.artifact_bucket.bucket.bucket,
             capture_bucket=self.capture_bucket.bucket.bucket,
             log_bucket=self.log_bucket.bucket.bucket,
+            serving_repository=self.serving_repository.repository_url,
             clusters={cluster: component.outputs.exports() for cluster, component in self.clusters.items()},
         )
         self.register_outputs(self.outputs.exports())
+
+    def _serving_repository(self, name: str, spec: PlatformSpec) -> aws.ecr.Repository:
+        """The serving image's repository: a tag is a code version, written once (immutable),
+        scanned on push, encrypted with the platform key; the newest `KEEP_IMAGES` stay."""
+        repository = aws.ecr.Repository(
+            f"{name}-serve",
+            name=naming.serving_repository(name),
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS", "kms_key": self.key.arn}],
+            force_delete=False,
+            opts=pulumi.ResourceOptions(parent=self, protect=spec.protect, retain_on_delete=spec.protect),
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-serve-lifecycle",
+            repository=repository.name,
+            policy=json.dumps(image_lifecycle(KEEP_IMAGES), sort_keys=True),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return repository
 
     def _flow_logs(self, name: str, spec: PlatformSpec, account_id: pulumi.Output, child: pulumi.ResourceOptions):
         """Every flow of the VPC (accepted and rejected) into a KMS-encrypted log group."""
@@ -218,6 +254,70 @@ class Platform(pulumi.ComponentResource):
             tags={"Name": f"{name}-flow-log"},
             opts=child,
         )
+
+
+#: Serving images kept per platform: the code versions still deployed, and room to roll back.
+KEEP_IMAGES = 50
+
+
+def image_lifecycle(keep: int) -> dict:
+    """ECR lifecycle rules: untagged layers after a day; beyond the newest `keep` images, the oldest."""
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": "untagged images (interrupted pushes) after a day",
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": 1,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": f"keep the newest {keep} code versions",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep},
+                "action": {"type": "expire"},
+            },
+        ]
+    }
+
+
+def model_egress(spec: PlatformSpec, s3_prefix_list: pulumi.Input[str], endpoints_group) -> list[dict]:
+    """Model containers (endpoints, jobs) send HTTPS to S3 through the gateway endpoint and to the
+    AWS APIs: the interface endpoints' group, or anywhere through NAT."""
+    rules = [
+        {
+            "description": "HTTPS to S3 (gateway endpoint)",
+            "protocol": "tcp",
+            "from_port": 443,
+            "to_port": 443,
+            "prefix_list_ids": [s3_prefix_list],
+        }
+    ]
+    if endpoints_group is not None:
+        rules.append(
+            {
+                "description": "HTTPS to the AWS service endpoints",
+                "protocol": "tcp",
+                "from_port": 443,
+                "to_port": 443,
+                "security_groups": [endpoints_group],
+            }
+        )
+    else:
+        rules.append(
+            {
+                "description": "HTTPS to the AWS APIs through the NAT gateways",
+                "protocol": "tcp",
+                "from_port": 443,
+                "to_port": 443,
+                "cidr_blocks": ["0.0.0.0/0"],
+            }
+        )
+    return rules
 
 
 def flow_log_statements(log_group_arn: str) -> list[iam.Statement]:

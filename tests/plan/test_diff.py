@@ -154,7 +154,11 @@ def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
 def test_platform_change_plans_everything(git_repo, capsys):
     edit(git_repo / "specs" / "platform.yaml", "availability_zones: 3", "availability_zones: 4")
     changes = _changes(run_diff("prod", capsys))
-    assert changes["acme-ml.prod"]["create"] == ["acme-ml-private-4", "acme-ml-private-4-routes"]
+    assert changes["acme-ml.prod"]["create"] == [
+        "acme-ml-private-4",
+        "acme-ml-private-4-route-table",
+        "acme-ml-private-4-routes",
+    ]
     assert "fraud-detector-default-current-model" in changes["fraud-detector.prod"]["update"]
 
 

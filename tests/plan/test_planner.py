@@ -54,7 +54,13 @@ def test_plan_twice_is_byte_identical(tmp_path, monkeypatch):
 
 def test_plan_document_shape(sample_plans):
     stack = sample_plans["dev"]["stacks"][0]
-    assert set(stack) == {"stack", "kind", "spec", "resources"}
+    assert set(stack) == {"stack", "kind", "spec", "resources", "images"}
+    # `images`: what must be in a registry before `up` (CI builds and pushes the serving image first)
+    stacks = {s["stack"]: s for s in sample_plans["dev"]["stacks"]}
+    (image,) = stacks["fraud-detector.dev"]["images"]
+    repository, version = image.rsplit(":", 1)
+    assert repository == "<acme-ml-serve.repositoryUrl>" and len(version) == 12  # the code version
+    assert "images" not in stacks["demand-forecaster.dev"]  # SageMaker only: AWS's images
     assert (stack["stack"], stack["kind"], stack["spec"]) == ("acme-ml.dev", "Platform", f"{SPECS}/platform.yaml")
     bucket = resources_of(sample_plans["dev"], "acme-ml.dev", "aws:s3/bucket:Bucket")["acme-ml-artifacts"]
     assert bucket["urn"] == (
@@ -117,7 +123,7 @@ def test_table_shows_components_with_their_children(sample_plans):
         "  +    acme-ml-artifacts  (modelform:secure_bucket:SecureBucket)\n  +       acme-ml-artifacts  (s3/Bucket)\n"
         in text
     )
-    assert "4 stacks, 268 resources" in text
+    assert "4 stacks, 308 resources" in text
     assert "[protected]" in plan_table(sample_plans["prod"])
 
 

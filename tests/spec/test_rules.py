@@ -662,6 +662,26 @@ def test_platform_region_and_network(repo):
     ]
 
 
+def test_platform_egress_deploy_role_and_api_allowlist(repo):
+    platform = PLATFORM.replace(
+        "region: us-east-1",
+        "region: us-east-1\nnetwork: {egress: internet}\ndeploy_role_arn: deployer",
+    ).replace(
+        '  - name: cpu-only\n    kubernetes_version: "1.31"',
+        '  - name: cpu-only\n    kubernetes_version: "1.31"\n'
+        "    public_api_cidrs: [0.0.0.0/0, 10.0.0.0/8, 52.94.76.0/22]",
+    )
+    assert problems_of(repo, HEADER + DEPLOYMENT, platform=platform) == [
+        "specs/platform.yaml:5:19: network.egress: must be one of endpoints, nat (got string 'internet')",
+        "specs/platform.yaml:6:18: deploy_role_arn: 'deployer' must be an IAM role ARN such as "
+        "'arn:aws:iam::111122223333:role/deploy'",
+        "specs/platform.yaml:14:24: clusters[1].public_api_cidrs[0]: '0.0.0.0/0' opens the API to too much of the "
+        "internet; allow /8 or narrower",
+        "specs/platform.yaml:14:35: clusters[1].public_api_cidrs[1]: '10.0.0.0/8' is not a public range; callers "
+        "inside the VPC use the private endpoint",
+    ]
+
+
 def test_training_needs_its_entry_point(repo):
     text = HEADER + DEPLOYMENT + TRAINING
     (repo.root / "model_code" / "train.py").unlink()

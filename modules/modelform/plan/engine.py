@@ -42,6 +42,7 @@ _INVOKES = {
     },
 }
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+ADDON_VERSION_INVOKE = "aws:eks/getAddonVersion:getAddonVersion"
 #: Nested outputs some resources need to have for programs to read them (placeholders too).
 _TYPE_OUTPUTS = {
     "aws:eks/cluster:Cluster": {
@@ -49,6 +50,7 @@ _TYPE_OUTPUTS = {
         "certificateAuthority": {"data": "<{name}.certificateAuthority>"},
         "identities": [{"oidcs": [{"issuer": "<{name}.oidcIssuer>"}]}],
     },
+    "aws:ecr/repository:Repository": {"repositoryUrl": "<{name}.repositoryUrl>"},
 }
 
 
@@ -123,6 +125,10 @@ class _RecordingMocks(Mocks):
         return f"<{args.name}.id>", outputs
 
     def call(self, args: MockCallArgs):
+        if args.token == ADDON_VERSION_INVOKE:  # AWS's default version of an add-on for a cluster version
+            wanted = args.args or {}
+            addon, version = wanted.get("addonName"), wanted.get("kubernetesVersion")
+            return {"addonName": addon, "kubernetesVersion": version, "version": f"<eks.{addon}@{version}>"}
         return dict(_INVOKES.get(args.token, {}))
 
 

@@ -76,11 +76,23 @@ def plan_environment(
     return _document(environment, stacks, findings)
 
 
+def _stack_json(stack: StackPlan) -> dict[str, Any]:
+    """A stack's entry; `images` (when it runs any): the container images it needs to exist
+    before `up`, so CI can build and push them first."""
+    from . import readiness
+
+    entry = stack.to_json()
+    images = readiness.stack_images(stack)
+    if images:
+        entry["images"] = images
+    return entry
+
+
 def _document(environment: str, stacks: list[StackPlan], findings: list[Finding]) -> dict[str, Any]:
     return {
         "plan_version": PLAN_VERSION,
         "env": environment,
-        "stacks": [s.to_json() for s in sorted(stacks, key=lambda s: s.stack)],
+        "stacks": [_stack_json(s) for s in sorted(stacks, key=lambda s: s.stack)],
         "findings": [f.to_json() for f in sorted(findings)],
     }
 

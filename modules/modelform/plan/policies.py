@@ -41,7 +41,9 @@ def referenced_name(value: Any) -> str | None:
 
 
 def check_plan(stacks: list[StackPlan], models: Iterable[ModelSpec], environment: str) -> list[Finding]:
-    findings: list[Finding] = []
+    from . import readiness  # it builds on Finding, defined here
+
+    findings: list[Finding] = list(readiness.check(stacks))
     for stack in stacks:
         findings += _bucket_findings(stack.resources)
         findings += _iam_findings(stack.resources)
@@ -122,13 +124,30 @@ def _iam_findings(resources: list[PlannedResource]) -> Iterator[Finding]:
                 continue
             actions = _as_list(statement.get("Action", []))
             targets = _as_list(statement.get("Resource", []))
-            if any(a in ("*", "*:*") for a in actions) and "*" in targets:
+            if (
+                any(a in ("*", "*:*") for a in actions)
+                and "*" in targets
+                and not _account_boundary(resource, statement)
+            ):
                 yield Finding(
                     "iam-no-star-on-star",
                     "mandatory",
                     resource.urn,
                     "a statement allows every action on every resource",
                 )
+
+
+#: Condition keys that confine a statement to this account's callers or resources.
+_ACCOUNT_KEYS = frozenset({"aws:PrincipalAccount", "aws:ResourceAccount"})
+
+
+def _account_boundary(resource: PlannedResource, statement: dict) -> bool:
+    """A VPC endpoint policy grants nothing; it bounds what may pass through the endpoint. "Any
+    action on any resource" there is right when confined to this account's callers or resources."""
+    if resource.type != "aws:ec2/vpcEndpoint:VpcEndpoint":
+        return False
+    keys = {key for operator in (statement.get("Condition") or {}).values() for key in operator}
+    return bool(keys) and keys <= _ACCOUNT_KEYS
 
 
 def _sagemaker_findings(resources: list[PlannedResource]) -> Iterator[Finding]:

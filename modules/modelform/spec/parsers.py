@@ -287,6 +287,22 @@ def parse_private_cidr(text: object) -> ipaddress.IPv4Network:
     return network
 
 
+def parse_allowlist_cidr(text: object) -> ipaddress.IPv4Network:
+    """A public IPv4 block that may reach a cluster's API: never everything (/0), never private
+    (private callers use the private endpoint from inside the VPC)."""
+    if not isinstance(text, str):
+        raise ValueError("a CIDR block is a string such as '203.0.113.0/24'")
+    try:
+        network = ipaddress.IPv4Network(text, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"'{text}' is not an IPv4 CIDR block: {exc}") from None
+    if network.prefixlen < 8:
+        raise ValueError(f"'{text}' opens the API to too much of the internet; allow /8 or narrower")
+    if not network.is_global:
+        raise ValueError(f"'{text}' is not a public range; callers inside the VPC use the private endpoint")
+    return network
+
+
 #: Besides letters, digits and spaces (any script), AWS tag keys and values allow only these.
 TAG_PUNCTUATION = set("_.:/=+-@")
 

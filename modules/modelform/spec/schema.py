@@ -21,6 +21,7 @@ NAME_PATTERN = r"^[a-z]([a-z0-9-]*[a-z0-9])?$"
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 ENVIRONMENT_PATTERN = r"^[a-z][a-z0-9]{0,15}$"
 KUBERNETES_VERSION_PATTERN = r"^1\.[0-9]{2}$"
+ROLE_ARN_PATTERN = r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
 
 #: What each pattern means, in words; used in error messages instead of the regular expression.
 PATTERN_HELP = {
@@ -29,6 +30,7 @@ PATTERN_HELP = {
     "not ending with a hyphen (derived AWS names must fit)",
     ENVIRONMENT_PATTERN: "up to 16 lowercase letters and digits, starting with a letter",
     KUBERNETES_VERSION_PATTERN: "a Kubernetes minor version such as '1.31'",
+    ROLE_ARN_PATTERN: "an IAM role ARN such as 'arn:aws:iam::111122223333:role/deploy'",
 }
 
 #: AWS's limits on numbers a spec sets (checked where they are written).
@@ -391,6 +393,12 @@ PLATFORM_SCHEMA: dict = {
     "name": string("Platform name; prefix of shared resource names.", required=True, regex=MODEL_NAME_PATTERN),
     "region": string("AWS region.", required=True, check_with="region"),
     "tags": tags_field("Tags merged into every platform resource's tags."),
+    "deploy_role_arn": string(
+        "The IAM role `up` runs as (CI's deploy role): it gets an EKS access entry with cluster admin on every "
+        "cluster, and the cluster creator gets none. Without it, the identity that creates a cluster is its only "
+        "admin.",
+        regex=ROLE_ARN_PATTERN,
+    ),
     "retention": mapping(
         "How long the platform keeps what it collects, in days.",
         {
@@ -413,6 +421,12 @@ PLATFORM_SCHEMA: dict = {
         {
             "vpc_cidr": string("Private IPv4 block of the VPC, /16 to /24.", "10.0.0.0/16", check_with="cidr"),
             "availability_zones": integer("Availability zones to spread subnets over.", 3, min=2, max=6),
+            "egress": string(
+                "How workloads reach AWS APIs and registries: `endpoints` (no internet path; interface endpoints for "
+                "every service the planned workloads call) or `nat` (public subnets and a NAT gateway per zone).",
+                "endpoints",
+                allowed=["endpoints", "nat"],
+            ),
         },
         {},
     ),
@@ -428,6 +442,18 @@ PLATFORM_SCHEMA: dict = {
                     "Kubernetes minor version, e.g. '1.31' (quoted).", required=True, regex=KUBERNETES_VERSION_PATTERN
                 ),
                 "node_groups": list_of("Managed node groups.", NODE_GROUP, required=True, minlength=1),
+                "namespaces": list_of(
+                    "Namespaces created on the cluster (Pod Security `restricted`) for the models' deployments and "
+                    "training Jobs; an object in any other namespace is a plan error.",
+                    string("A namespace.", regex=NAME_PATTERN, maxlength=63),
+                    [],
+                ),
+                "public_api_cidrs": list_of(
+                    "Public IPv4 ranges that may reach the cluster's API (for `up` run outside the VPC); empty: the "
+                    "API is private, reachable from inside the VPC only.",
+                    string("A CIDR block.", check_with="allowlist_cidr"),
+                    [],
+                ),
             },
         ),
         [],

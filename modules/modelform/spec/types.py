@@ -71,6 +71,13 @@ class Approval(StrEnum):
     AUTO = "auto"
 
 
+class Egress(StrEnum):
+    """How the platform's VPC workloads reach AWS APIs and image registries."""
+
+    ENDPOINTS = "endpoints"  # interface endpoints only: no internet path at all
+    NAT = "nat"  # a NAT gateway per zone
+
+
 class Capacity(StrEnum):
     """How a node group's instances are bought."""
 
@@ -282,6 +289,8 @@ class Cluster:
     name: str
     kubernetes_version: str
     node_groups: tuple[NodeGroup, ...]
+    namespaces: tuple[str, ...] = ()
+    public_api_cidrs: tuple[str, ...] = ()
 
     def node_group(self, name: str) -> Optional[NodeGroup]:
         return next((g for g in self.node_groups if g.name == name), None)
@@ -301,6 +310,7 @@ class Cluster:
 class Network:
     vpc_cidr: str
     availability_zones: int
+    egress: Egress = Egress.ENDPOINTS
 
 
 @dataclass(frozen=True)
@@ -324,6 +334,7 @@ class PlatformSpec:
     clusters: tuple[Cluster, ...]
     environments: tuple[str, ...]  # every environment name this platform knows
     retention: Retention
+    deploy_role_arn: Optional[str] = None
 
     def cluster(self, name: str) -> Optional[Cluster]:
         return next((c for c in self.clusters if c.name == name), None)
@@ -553,7 +564,8 @@ def platform_from_document(
         source=source,
         region=read("region"),
         tags=_frozen(read("tags")),
-        network=Network(network("vpc_cidr"), network("availability_zones")),
+        network=Network(network("vpc_cidr"), network("availability_zones"), Egress(network("egress"))),
+        deploy_role_arn=read("deploy_role_arn"),
         retention=Retention(
             retention("log_groups"),
             retention("data_capture"),
@@ -576,6 +588,8 @@ def platform_from_document(
                     )
                     for g in c.children("node_groups")
                 ),
+                tuple(c("namespaces")),
+                tuple(c("public_api_cidrs")),
             )
             for c in read.children("clusters")
         ),

@@ -63,6 +63,9 @@ class SpecValidator(cerberus.Validator):
     def _check_with_cidr(self, field: str, value: Any) -> None:
         self._parsed_with(parsers.parse_private_cidr, field, value)
 
+    def _check_with_allowlist_cidr(self, field: str, value: Any) -> None:
+        self._parsed_with(parsers.parse_allowlist_cidr, field, value)
+
     def _check_with_tag_key(self, field: str, value: Any) -> None:
         if isinstance(value, str) and value.lower().startswith("aws:"):
             self._error(field, f"tag key '{value}' uses the 'aws:' prefix, which AWS reserves")
