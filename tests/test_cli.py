@@ -140,3 +140,14 @@ def test_a_window_that_is_over_is_a_warning_not_an_error(repo):
         "warning: specs/m.yaml:16:65: deployments[0].autoscaling.scheduled[0].end: window 'peak-2020' ended at "
         "2020-11-28T00:00:00Z; it changes no capacity any more: remove it, or move it to the next peak"
     ]
+
+
+def test_images_lists_the_serving_images_to_build_before_up(capsys):
+    from tests.conftest import REPO, SPECS
+
+    registry = "111122223333.dkr.ecr.us-east-1.amazonaws.com"
+    assert main(["images", "--env", "prod", "--specs", str(SPECS), "--root", str(REPO), "--registry", registry]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    image, stacks = line.split("  ")
+    assert image.startswith(f"{registry}/acme-ml/serve:") and len(image.rsplit(":", 1)[1]) == 12
+    assert stacks == "car-damage-estimator.prod fraud-detector.prod"  # the stacks with EKS pods

@@ -72,6 +72,25 @@ def _plan(args: argparse.Namespace) -> int:
     return 1 if mandatory else 0
 
 
+def _images(args: argparse.Namespace) -> int:
+    """The images `up` needs built first: the serving image of each code version the model stacks
+    run, in the platform's repository (`--registry` fills in the repository's host)."""
+    from .plan import PlanError, plan_environment
+    from .plan.readiness import images_to_build
+
+    specs = _load(args.specs, args.root)
+    if specs is None:
+        return 1
+    try:
+        plan = plan_environment(specs, args.env, progress=False)
+    except PlanError as error:
+        print(f"modelform images: {error}", file=sys.stderr)
+        return 1
+    for image, stacks in images_to_build(plan, args.registry).items():
+        print(f"{image}  {' '.join(stacks)}")
+    return 0
+
+
 def _diff(args: argparse.Namespace) -> int:
     import json
 
@@ -180,6 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="offline plan of every stack of an environment (no credentials)")
     common(plan)
     plan.set_defaults(handler=_plan)
+
+    images = commands.add_parser(
+        "images",
+        help="the serving images to build and push before `up` (model_code/Dockerfile, one per code version)",
+    )
+    common(images, formats=False)
+    images.add_argument(
+        "--registry", help="the ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com) to print full image names"
+    )
+    images.set_defaults(handler=_images)
 
     diff = commands.add_parser("diff", help="what a change does to the plan: per stack, create/update/delete")
     base = diff.add_mutually_exclusive_group(required=True)

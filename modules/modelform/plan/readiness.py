@@ -117,6 +117,26 @@ def stack_images(stack: StackPlan) -> list[str]:
     return sorted({image for item in _placed([stack]) for image in item.images})
 
 
+def images_to_build(plan: dict, registry: Optional[str] = None) -> dict[str, list[str]]:
+    """Image -> the stacks that run it, for the images in the platform's own repositories (the
+    ones CI builds from `model_code/Dockerfile`); `registry` replaces the repository placeholder's
+    host part, so the names are the ones to push."""
+    repositories = {
+        f"<{r['name']}.repositoryUrl>": r["inputs"]["name"]
+        for s in plan["stacks"]
+        for r in s["resources"]
+        if r["type"] == "aws:ecr/repository:Repository"
+    }
+    found: dict[str, list[str]] = {}
+    for stack in plan["stacks"]:
+        for image in stack.get("images", []):
+            placeholder, _, tag = image.rpartition(":")
+            if placeholder in repositories:
+                name = f"{registry}/{repositories[placeholder]}:{tag}" if registry else image
+                found.setdefault(name, []).append(stack["stack"])
+    return {image: sorted(stacks) for image, stacks in sorted(found.items())}
+
+
 def _provider_name(resource: PlannedResource) -> str:
     return resource.options.get("provider", "").rsplit("::", 1)[-1]
 
