@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -143,11 +144,52 @@ def test_a_window_that_is_over_is_a_warning_not_an_error(repo):
 
 
 def test_images_lists_the_serving_images_to_build_before_up(capsys):
-    from tests.conftest import REPO, SPECS
-
     registry = "111122223333.dkr.ecr.us-east-1.amazonaws.com"
     assert main(["images", "--env", "prod", "--specs", str(SPECS), "--root", str(REPO), "--registry", registry]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     image, stacks = line.split("  ")
     assert image.startswith(f"{registry}/acme-ml/serve:") and len(image.rsplit(":", 1)[1]) == 12
     assert stacks == "car-damage-estimator.prod fraud-detector.prod"  # the stacks with EKS pods
+
+
+@pytest.mark.parametrize(
+    "where, problem",
+    [
+        ("missing/plan.json", "the folder {tmp}/missing does not exist"),
+        (".", "is a folder"),
+        ("readonly.json", "is not writable"),
+    ],
+)
+def test_an_unwritable_out_is_refused_before_planning(tmp_path, capsys, monkeypatch, where, problem):
+    import modelform.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "plan_environment", lambda *a, **k: pytest.fail("planned before checking --out"))
+    (tmp_path / "readonly.json").write_text("{}")
+    (tmp_path / "readonly.json").chmod(0o444)
+    out = str(tmp_path / where) if where != "." else str(tmp_path)
+    if os.geteuid() == 0 and where == "readonly.json":
+        pytest.skip("root writes read-only files")
+    assert main(["plan", "--env", "dev", "--specs", str(SPECS), "--root", str(REPO), "--out", out]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("modelform plan: --out ") and problem.format(tmp=tmp_path) in line
+
+
+def test_ctrl_c_exits_130_with_one_line_and_no_partial_file(tmp_path, capsys, monkeypatch):
+    import modelform.plan as plan_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plan_module, "plan_environment", interrupted)
+    out = tmp_path / "plan.json"
+    assert main(["plan", "--env", "dev", "--specs", str(SPECS), "--root", str(REPO), "--out", str(out)]) == 130
+    assert capsys.readouterr().err == "modelform plan: interrupted; nothing written\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plan_detailed_exitcode_and_model(tmp_path, capsys):
+    out = tmp_path / "plan.json"
+    arguments = ["plan", "--env", "dev", "--specs", str(SPECS), "--root", str(REPO), "--format", "json"]
+    assert main([*arguments, "--out", str(out), "--model", "fraud-detector", "--detailed-exitcode"]) == 2
+    stacks = [s["stack"] for s in json.loads(out.read_text())["stacks"]]
+    assert stacks == ["acme-ml.dev", "fraud-detector.dev"]

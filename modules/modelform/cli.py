@@ -1,12 +1,16 @@
 """`modelform`: the command line. Thin: parses arguments, calls the capability, prints.
 
-Exit codes: 0 success, 1 invalid specs (one line per problem on stderr), 2 usage errors.
+Exit codes: 0 success, 1 invalid specs or a failed plan (one line per problem on stderr), 2 usage
+errors; with `--detailed-exitcode`, `plan` and `diff` exit 2 when there are changes (0 none, 1 an
+error), as Terraform does. Ctrl-C exits 130 with one line, and leaves no partial output file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from typing import Optional, Sequence
 
 from . import __version__
@@ -44,32 +48,65 @@ def _load(specs_dir: str, root: Optional[str]) -> Optional[SpecSet]:
 
 
 def write_output(text: str, out: Optional[str]) -> None:
-    """`text` to the file `out`, or to standard output without one."""
-    if out:
-        with open(out, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
+    """`text` to the file `out` (written whole or not at all: a temporary file renamed into place),
+    or to standard output without one."""
+    if not out:
         sys.stdout.write(text)
+        return
+    folder = os.path.dirname(os.path.abspath(out))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".modelform-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, out)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def output_problem(out: Optional[str]) -> Optional[str]:
+    """Why `--out` cannot be written (checked before the work, not after it), or None."""
+    if not out:
+        return None
+    path = os.path.abspath(out)
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        return f"--out {out} is a folder"
+    if not os.path.isdir(folder):
+        return f"--out {out}: the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return f"--out {out} is not writable"
+    return None
+
+
+def _write(args: argparse.Namespace, document: dict, renderers: dict[str, str]) -> None:
+    from .plan import plan_json
+    from .plan import render as renderers_module
+
+    render = plan_json if args.format == "json" else getattr(renderers_module, renderers[args.format])
+    write_output(render(document), args.out)
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from .plan import PlanError, plan_environment, plan_json
-    from .plan.render import plan_markdown, plan_table
+    from .plan import PlanError, plan_environment
 
     specs = _load(args.specs, args.root)
     if specs is None:
         return 1
     try:
-        plan = plan_environment(specs, args.env)
+        plan = plan_environment(specs, args.env, models=set(args.model) if args.model else None)
     except PlanError as error:
         print(f"modelform plan: {error}", file=sys.stderr)
         return 1
-    render = {"json": plan_json, "markdown": plan_markdown, "table": plan_table}[args.format]
-    write_output(render(plan), args.out)
+    _write(args, plan, {"markdown": "plan_markdown", "table": "plan_table"})
     mandatory = [f for f in plan["findings"] if f["enforcement"] == "mandatory"]
     for finding in mandatory:
         print(f"policy violation: {finding['policy']}: {finding['urn']}: {finding['message']}", file=sys.stderr)
-    return 1 if mandatory else 0
+    if mandatory:
+        return 1
+    # Offline there is no state: every planned resource is a change (to create).
+    return 2 if args.detailed_exitcode and any(s["resources"] for s in plan["stacks"]) else 0
 
 
 def _images(args: argparse.Namespace) -> int:
@@ -94,15 +131,17 @@ def _images(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     import json
 
-    from .plan import PlanError, plan_environment, plan_json
+    from .plan import PlanError, plan_environment
     from .plan.diff import diff_plans
     from .plan.git_specs import GitError, spec_texts_at
-    from .plan.render import diff_markdown, diff_table
+    from .plan.scope import changed_files, plan_at_revision, repository_top, select
     from .spec import load_spec_texts
 
     head = _load(args.specs, args.root)
     if head is None:
         return 1
+    models = set(args.model) if args.model else None
+    scope_json = None
     try:
         if args.against:
             try:
@@ -110,42 +149,69 @@ def _diff(args: argparse.Namespace) -> int:
                     base_plan = json.load(handle)
             except (OSError, ValueError) as error:
                 print(f"modelform diff: cannot read {args.against}: {error}", file=sys.stderr)
-                return 2
-            head_plan = plan_environment(head, args.env)
+                return _usage_error(args)
+            problem = plan_shape_problem(base_plan)
+            if problem:
+                print(f"modelform diff: {args.against} is not a modelform plan: {problem}", file=sys.stderr)
+                return _usage_error(args)
+            head_plan = plan_environment(head, args.env, models=models)
         else:
-            texts = spec_texts_at(args.base, args.specs)
-            base = load_spec_texts(texts, root=args.root)
+            base = load_spec_texts(spec_texts_at(args.base, args.specs), root=args.root)
             if base.errors:
                 for error in base.errors:
                     print(f"{args.base}: {error}", file=sys.stderr)
                 print(f"the specs at {args.base} are invalid; nothing compared", file=sys.stderr)
                 return 1
-            touched = touched_models(dict(texts), head, base, args.env)
-            base_plan = plan_environment(base, args.env, models=touched)
-            head_plan = plan_environment(head, args.env, models=touched)
+            top = repository_top(os.path.abspath(args.specs) if os.path.isdir(args.specs) else os.getcwd())
+            scope = select(changed_files(args.base, top), head, base, args.env, top)
+            selected = scope.model_names
+            if models is not None:
+                selected = models if selected is None else selected & models
+            scope_json = {"everything": scope.everything, "models": scope.models}
+            base_plan = plan_at_revision(args.base, top, args.specs, args.env, selected)
+            head_plan = plan_environment(head, args.env, models=selected)
     except GitError as error:
         print(f"modelform diff: {error}", file=sys.stderr)
-        return 2
+        return _usage_error(args)
     except PlanError as error:
         print(f"modelform diff: {error}", file=sys.stderr)
         return 1
+    if models is not None:
+        base_plan = {**base_plan, "stacks": [s for s in base_plan["stacks"] if _selected(s, models)]}
     diff = diff_plans(base_plan, head_plan)
-    render = {"json": plan_json, "markdown": diff_markdown, "table": diff_table}[args.format]
-    write_output(render(diff), args.out)
-    return 0
+    if scope_json is not None:
+        diff["scope"] = scope_json
+    _write(args, diff, {"markdown": "diff_markdown", "table": "diff_table"})
+    return 2 if args.detailed_exitcode and diff["summary"]["stacks"] else 0
 
 
-def touched_models(base_texts: dict, head: SpecSet, base: SpecSet, environment: str) -> Optional[set]:
-    """Models whose spec file differs between base and head (None: all, when the platform did)."""
-    head_texts = {}
-    for file in head.files:
-        with open(file, "rb") as handle:
-            head_texts[file] = handle.read()
-    changed = {f for f in base_texts.keys() | head_texts.keys() if base_texts.get(f) != head_texts.get(f)}
-    platforms = [s.platform(environment) for s in (head, base)]
-    if any(p is not None and p.source in changed for p in platforms):
-        return None
-    return {m.name for s in (head, base) for m in s.models(environment) if m.source in changed}
+def _usage_error(args: argparse.Namespace) -> int:
+    """2, except under `--detailed-exitcode`, where 2 means "changes" and every error is 1."""
+    return 1 if getattr(args, "detailed_exitcode", False) else 2
+
+
+def _selected(stack: dict, models: set) -> bool:
+    return stack.get("kind") == "Platform" or stack.get("stack", "").rsplit(".", 1)[0] in models
+
+
+def plan_shape_problem(document: object) -> Optional[str]:
+    """What makes `document` not a plan (`modelform plan --format json`), or None."""
+    if not isinstance(document, dict):
+        return f"the document is a JSON {type(document).__name__}, not an object"
+    if document.get("plan_version") != 1:
+        return "plan_version is not 1"
+    stacks = document.get("stacks")
+    if not isinstance(stacks, list):
+        return "stacks is not a list"
+    for index, stack in enumerate(stacks):
+        if not isinstance(stack, dict) or not isinstance(stack.get("resources"), list):
+            return f"stacks[{index}] has no resources list"
+        if not all(isinstance(stack.get(key), str) for key in ("stack", "kind", "spec")):
+            return f"stacks[{index}] lacks stack, kind or spec"
+        for position, resource in enumerate(stack["resources"]):
+            if not isinstance(resource, dict) or not all(isinstance(resource.get(k), str) for k in ("urn", "type")):
+                return f"stacks[{index}].resources[{position}] lacks urn or type"
+    return None
 
 
 def _deploy(args: argparse.Namespace) -> int:
@@ -195,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
         if formats:
             command.add_argument("--format", choices=("table", "json", "markdown"), default="table")
             command.add_argument("--out", help="write to this file instead of standard output")
+            command.add_argument(
+                "--detailed-exitcode",
+                action="store_true",
+                help="exit 0 without changes, 2 with changes, 1 on errors (for CI)",
+            )
+            command.add_argument("--model", action="append", metavar="NAME", help="only this model (repeatable)")
 
     plan = commands.add_parser("plan", help="offline plan of every stack of an environment (no credentials)")
     common(plan)
@@ -235,7 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    problem = output_problem(getattr(args, "out", None))
+    if problem:
+        print(f"modelform {args.command}: {problem}", file=sys.stderr)
+        return _usage_error(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print(f"modelform {args.command}: interrupted; nothing written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,6 +68,7 @@ def test_no_change_no_diff(git_repo, capsys):
     assert run_diff("prod", capsys) == {
         "diff_version": 1,
         "env": "prod",
+        "scope": {"everything": None, "models": {}},
         "stacks": [],
         "summary": {"create": 0, "delete": 0, "stacks": 0, "update": 0},
     }
@@ -148,7 +149,8 @@ def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
     )
     edit(git_repo / "specs" / "fraud-detector.yaml", "weight: 10}", "weight: 11}")
     run_diff("dev", capsys)
-    assert sorted(planned) == ["acme-ml.dev", "acme-ml.dev", "fraud-detector.dev", "fraud-detector.dev"]
+    # Head side in this process; the base side runs in a worktree of HEAD (its own process).
+    assert sorted(planned) == ["acme-ml.dev", "fraud-detector.dev"]
 
 
 def test_platform_change_plans_everything(git_repo, capsys):
@@ -189,3 +191,58 @@ def test_flatten_and_changed_paths():
     new = {"inputs": {"x": 1, "y": [1, 3], "z": True}, "options": {"protect": True}}
     assert changed_paths(old, new) == ["y[1]", "z", "options.protect"]  # inputs first, then options
     assert diff_plans({"stacks": []}, {"env": "dev", "stacks": []})["summary"]["stacks"] == 0
+
+
+def test_a_code_only_change_shows_the_updates_it_causes(git_repo, capsys):
+    """The base side is planned with the base revision's code (a worktree of HEAD), so editing
+    model_code/ is not "No changes"."""
+    with open(git_repo / "model_code" / "train.py", "a") as handle:
+        handle.write("# a change to the training code\n")
+    diff = run_diff("prod", capsys)
+    reason = "its code changed (model_code/train.py)"
+    assert diff["scope"] == {
+        "everything": None,
+        "models": {m: reason for m in ("car-damage-estimator", "demand-forecaster", "fraud-detector")},
+    }
+    fraud = _changes(diff)["fraud-detector.prod"]["update"]
+    assert fraud["fraud-detector-code-train-py"] == ["key"]  # uploaded under the new code version
+    assert fraud["fraud-detector-training-pipeline"] == ["pipelineDefinition"]
+    assert fraud["fraud-detector-eu-enterprise-current-deployment"] == [
+        "spec.template.spec.containers[0].image",
+        "spec.template.spec.initContainers[0].image",
+    ]
+
+
+def test_a_program_change_plans_every_stack(git_repo, capsys):
+    (git_repo / "modules").mkdir()
+    (git_repo / "modules" / "note.txt").write_text("a component changed\n")
+    diff = run_diff("dev", capsys)
+    assert diff["scope"] == {"everything": "the program changed (modules/note.txt)", "models": {}}
+
+
+def test_detailed_exitcode(git_repo, capsys):
+    arguments = ["diff", "--base", "HEAD", "--env", "dev", "--format", "json", "--detailed-exitcode"]
+    assert main(arguments) == 0
+    edit(git_repo / "specs" / "fraud-detector.yaml", "weight: 10}", "weight: 11}")
+    assert main(arguments) == 2
+    assert main([*arguments[:2], "no-such-ref", *arguments[3:]]) == 1
+    assert main([*arguments[:2], "no-such-ref", *arguments[3:-1]]) == 2  # without the flag: a usage error
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "document, problem",
+    [
+        ("[]", "the document is a JSON list, not an object"),
+        ('{"plan_version": 1, "stacks": 5}', "stacks is not a list"),
+        ('{"plan_version": 2, "stacks": []}', "plan_version is not 1"),
+        (
+            '{"plan_version": 1, "stacks": [{"stack": "a", "kind": "Model", "spec": "s", "resources": [{}]}]}',
+            "stacks[0].resources[0] lacks urn or type",
+        ),
+    ],
+)
+def test_against_a_file_that_is_not_a_plan_is_one_line(git_repo, capsys, tmp_path, document, problem):
+    (tmp_path / "plan.json").write_text(document)
+    assert main(["diff", "--against", str(tmp_path / "plan.json"), "--env", "dev"]) == 2
+    assert capsys.readouterr().err == f"modelform diff: {tmp_path / 'plan.json'} is not a modelform plan: {problem}\n"

@@ -136,9 +136,22 @@ def _within_budget(head: str, sections: list[tuple[str, str]]) -> str:
 # --- diff ----------------------------------------------------------------------------------------
 
 
+def scope_lines(diff: dict[str, Any]) -> list[str]:
+    """Which stacks were planned on both sides, and the rule that selected each."""
+    scope = diff.get("scope")
+    if scope is None:
+        return []
+    if scope["everything"]:
+        return [f"Planned: every stack — {scope['everything']}.", ""]
+    if not scope["models"]:
+        return ["Planned: the platform stack only — no spec, code or program file changed.", ""]
+    chosen = "; ".join(f"{model}: {reason}" for model, reason in scope["models"].items())
+    return [f"Planned: the platform stack and {chosen}.", ""]
+
+
 def diff_table(diff: dict[str, Any]) -> str:
     summary = diff["summary"]
-    lines = [f"modelform diff — environment {diff['env']}", ""]
+    lines = [f"modelform diff — environment {diff['env']}", "", *scope_lines(diff)]
     for stack in diff["stacks"]:
         lines.append(f"{stack['stack']}  ({stack['kind']}, {stack['spec']})")
         for change in stack["create"]:
@@ -159,7 +172,7 @@ def diff_table(diff: dict[str, Any]) -> str:
 
 def diff_markdown(diff: dict[str, Any]) -> str:
     summary = diff["summary"]
-    head = [f"## modelform diff — `{diff['env']}`", ""]
+    head = [f"## modelform diff — `{diff['env']}`", "", *scope_lines(diff)]
     if not summary["stacks"]:
         return "\n".join(head + ["No infrastructure changes."]) + "\n"
     head += [

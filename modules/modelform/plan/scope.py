@@ -1,0 +1,120 @@
+"""Which stacks a change can affect, and the base side of `diff --base REF` planned with REF's own
+code and specs.
+
+Selection, from the files that differ between REF and the working tree:
+- the program (`modules/`, `stacks/`, the dependency pins) changed: every stack;
+- the Platform spec changed: every stack (model stacks read its outputs);
+- a model's spec changed: that model;
+- a file under a model's code folder (`model.code`, e.g. `model_code/train.py`) changed: every model
+  that ships that folder.
+Each selected stack carries the rule that selected it, for the diff's readers.
+
+The base plan runs in a temporary `git worktree` of REF, as a separate process (importing REF's
+own package from `<worktree>/modules` when the repository carries it, the installed one
+otherwise), so a change to a component or to the model code shows up as the resource changes it
+causes, not as "no changes".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Optional
+
+from ..spec import SpecSet
+from .git_specs import GitError, _git
+
+#: Paths whose change can change any stack: the programs and what they run on.
+PROGRAM_PATHS = ("modules/", "stacks/", "pyproject.toml", "requirements.lock")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """`everything`: why every stack is planned (None when only some are); `models`: the selected
+    model stacks by model name, each with its reason."""
+
+    everything: Optional[str]
+    models: dict[str, str]
+
+    @property
+    def model_names(self) -> Optional[set[str]]:
+        return None if self.everything else set(self.models)
+
+    def reason(self, stack: str, kind: str, model: str) -> str:
+        if self.everything:
+            return self.everything
+        return self.models.get(model, "not selected")
+
+
+def repository_top(path: str) -> str:
+    return _git(["rev-parse", "--show-toplevel"], cwd=path).decode().strip()
+
+
+def changed_files(revision: str, top: str) -> list[str]:
+    """Repository-relative paths that differ between `revision` and the working tree (untracked
+    files included)."""
+    _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=top)
+    tracked = _git(["diff", "--name-only", "--no-renames", revision, "--"], cwd=top).decode().splitlines()
+    untracked = _git(["ls-files", "--others", "--exclude-standard"], cwd=top).decode().splitlines()
+    return sorted(set(tracked) | set(untracked))
+
+
+def select(changed: list[str], head: SpecSet, base: SpecSet, environment: str, top: str) -> Scope:
+    program = [path for path in changed if path.startswith(PROGRAM_PATHS)]
+    if program:
+        return Scope(f"the program changed ({program[0]}{' and more' if len(program) > 1 else ''})", {})
+    changed_abs = {os.path.normpath(os.path.join(top, path)) for path in changed}
+    for specs in (head, base):
+        platform = specs.platform(environment)
+        if platform is not None and os.path.abspath(platform.source) in changed_abs:
+            return Scope("the platform spec changed", {})
+    models: dict[str, str] = {}
+    for specs in (head, base):
+        root = specs.root or top
+        for model in specs.models(environment):
+            if os.path.abspath(model.source) in changed_abs:
+                models.setdefault(model.name, "its spec changed")
+                continue
+            code = os.path.normpath(os.path.join(root, model.model.code)) + os.sep
+            touched = sorted(p for p in changed if os.path.normpath(os.path.join(top, p)).startswith(code))
+            if touched:
+                models.setdefault(
+                    model.name, f"its code changed ({touched[0]}{' and more' if len(touched) > 1 else ''})"
+                )
+    return Scope(None, dict(sorted(models.items())))
+
+
+def plan_at_revision(revision: str, top: str, specs_dir: str, environment: str, models: Optional[set[str]]) -> dict:
+    """The plan of `environment` at `revision`, with that revision's code: a temporary worktree and
+    its own `modelform` in a separate process. Only the selected model stacks are kept."""
+    folder = tempfile.mkdtemp(prefix="modelform-base-")
+    worktree = os.path.join(folder, "tree")
+    try:
+        _git(["worktree", "add", "--detach", "--quiet", worktree, revision], cwd=top)
+        relative_specs = os.path.relpath(os.path.abspath(specs_dir), top)
+        out = os.path.join(folder, "plan.json")
+        command = [sys.executable, "-m", "modelform", "plan", "--env", environment]
+        command += ["--specs", relative_specs, "--root", worktree, "--format", "json", "--out", out]
+        environment_variables = dict(os.environ)
+        if os.path.isdir(os.path.join(worktree, "modules", "modelform")):
+            # The repository carries the program itself: plan the base with its own version of it.
+            environment_variables["PYTHONPATH"] = os.path.join(worktree, "modules")
+        result = subprocess.run(command, cwd=worktree, env=environment_variables, capture_output=True, text=True)
+        if not os.path.exists(out):
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise GitError(f"the plan at {revision} failed: {last}")
+        with open(out, encoding="utf-8") as handle:
+            plan = json.load(handle)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", worktree], cwd=top, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    if models is not None:
+        plan["stacks"] = [
+            s for s in plan["stacks"] if s["kind"] == "Platform" or s["stack"].rsplit(".", 1)[0] in models
+        ]
+    return plan
