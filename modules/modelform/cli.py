@@ -85,7 +85,10 @@ def _write(args: argparse.Namespace, document: dict, renderers: dict[str, str]) 
     from .plan import render as renderers_module
 
     render = plan_json if args.format == "json" else getattr(renderers_module, renderers[args.format])
-    write_output(render(document), args.out)
+    text = render(document)
+    if args.format == "table" and not args.out and renderers_module.colour_wanted(sys.stdout, os.environ):
+        text = renderers_module.colourise(text)
+    write_output(text, args.out)
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -194,7 +194,7 @@ def test_progress_bar_for_many_stacks(repo, capsys):
         repo.write(f"m{i}.yaml", HEADER.replace("name: fraud", f"name: model-{i}") + DEPLOYMENT)
     specs = repo.validate()
     plan_environment(specs, "dev")
-    assert "planning stacks: 100%" in capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines()[-1] == "planning stacks: 7/7"  # stderr is no terminal here
 
 
 def test_unknown_environment_and_missing_platform(repo):
@@ -257,3 +257,51 @@ def test_artifact_variants_get_an_image_and_read_access_to_exactly_that_object(r
     assert pinned["Resource"] == ["arn:aws:s3:::acme-models/fraud/model.tar.gz"] and pinned["Action"] == [
         "s3:GetObject"
     ]
+
+
+class _Stream:
+    def __init__(self, tty: bool):
+        self.tty, self.text = tty, ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_is_plain_lines_in_ci_logs_and_a_bar_on_terminals():
+    from modelform.plan.planner import _progress
+
+    log = _Stream(tty=False)
+    with _progress(20, enabled=True, stream=log) as advance:
+        for _ in range(20):
+            advance()
+    assert "\r" not in log.text
+    assert log.text.splitlines() == [f"planning stacks: {n}/20" for n in range(2, 21, 2)]
+    terminal = _Stream(tty=True)
+    with _progress(20, enabled=True, stream=terminal) as advance:
+        advance(20)
+    assert "\r" in terminal.text and "20/20" in terminal.text
+    quiet = _Stream(tty=False)
+    with _progress(3, enabled=True, stream=quiet) as advance:  # a handful of stacks: no progress at all
+        advance(3)
+    assert quiet.text == ""
+
+
+def test_change_markers_are_coloured_on_terminals_unless_no_color():
+    from modelform.plan.render import colour_wanted, colourise
+
+    text = "stack\n  + s3/Bucket  a\n  ~ s3/Bucket  b: x\n  - s3/Bucket  c\n"
+    assert colourise(text).splitlines()[1:] == [
+        "\x1b[32m  + s3/Bucket  a\x1b[0m",
+        "\x1b[33m  ~ s3/Bucket  b: x\x1b[0m",
+        "\x1b[31m  - s3/Bucket  c\x1b[0m",
+    ]
+    assert colour_wanted(_Stream(tty=True), {}) is True
+    assert colour_wanted(_Stream(tty=True), {"NO_COLOR": "1"}) is False
+    assert colour_wanted(_Stream(tty=False), {}) is False

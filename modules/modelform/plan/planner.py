@@ -103,17 +103,30 @@ def plan_json(document: dict[str, Any]) -> str:
 
 
 class _progress:
-    """A progress bar on stderr for more than a handful of stacks (tqdm), silent otherwise."""
+    """Progress on stderr for more than a handful of stacks: a bar (tqdm) on a terminal; in CI logs
+    (not a terminal) a plain line every tenth of the way, never `\\r` frames."""
 
-    def __init__(self, total: int, enabled: bool):
+    def __init__(self, total: int, enabled: bool, stream=None):
         self.bar = None
-        if enabled and total > PROGRESS_THRESHOLD:
+        self.total, self.done, self.reported = total, 0, 0
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and total > PROGRESS_THRESHOLD
+        if self.enabled and self.stream.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc="planning stacks", unit="stack", file=sys.stderr, mininterval=0.5)
+            self.bar = tqdm(total=total, desc="planning stacks", unit="stack", file=self.stream, mininterval=0.5)
 
     def __enter__(self):
-        return self.bar.update if self.bar is not None else (lambda *_: None)
+        if self.bar is not None:
+            return self.bar.update
+        return self._line if self.enabled else (lambda *_: None)
+
+    def _line(self, steps: int = 1) -> None:
+        self.done += steps
+        tenth = self.done * 10 // self.total
+        if tenth > self.reported:
+            self.reported = tenth
+            print(f"planning stacks: {self.done}/{self.total}", file=self.stream, flush=True)
 
     def __exit__(self, *_):
         if self.bar is not None:

@@ -211,3 +211,22 @@ def diff_markdown(diff: dict[str, Any]) -> str:
             )
         )
     return _within_budget("\n".join(head), sections)
+
+
+#: ANSI colours of the change markers, on terminals only (https://no-color.org: NO_COLOR turns them off).
+_MARKER_COLOURS = {"+": "32", "~": "33", "-": "31"}
+
+
+def colour_wanted(stream, environ) -> bool:
+    return stream.isatty() and not environ.get("NO_COLOR")
+
+
+def colourise(text: str) -> str:
+    """Colour the `+ ~ -` lines of a table: create green, update yellow, delete red."""
+    lines = []
+    for line in text.splitlines():
+        marker = line.lstrip()[:1]
+        if line.startswith("  ") and marker in _MARKER_COLOURS and line.lstrip()[1:2] == " ":
+            line = f"\x1b[{_MARKER_COLOURS[marker]}m{line}\x1b[0m"
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
