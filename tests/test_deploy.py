@@ -45,3 +45,28 @@ def test_destroy_order_and_prod_guard(sample_specs):
         )
     with pytest.raises(deploy.DeployError, match="no spec defines model\\(s\\) nope"):
         deploy._stacks(sample_specs, "dev", ["nope"])
+
+
+def test_up_with_model_leaves_the_platform_alone_unless_asked(sample_specs):
+    assert [s[1] for s in deploy._stacks(sample_specs, "dev", ["fraud-detector"])] == ["fraud-detector.dev"]
+    with_platform = deploy._stacks(sample_specs, "dev", ["fraud-detector"], with_platform=True)
+    assert [s[1] for s in with_platform] == ["acme-ml.dev", "fraud-detector.dev"]
+
+
+class _Input:
+    def __init__(self, tty: bool):
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_up_and_destroy_ask_unless_yes():
+    deploy.confirm("up", yes=True, stdin=_Input(False))  # CI passes --yes
+    deploy.confirm("preview", yes=False, stdin=_Input(False))  # a preview changes nothing
+    with pytest.raises(deploy.DeployError, match="pass --yes when no one is at a terminal") as refused:
+        deploy.confirm("up", yes=False, stdin=_Input(False))
+    assert refused.value.exit_code == 2
+    deploy.confirm("destroy", yes=False, stdin=_Input(True), answer=lambda prompt: "yes")
+    with pytest.raises(deploy.DeployError, match="destroy cancelled; nothing changed"):
+        deploy.confirm("destroy", yes=False, stdin=_Input(True), answer=lambda prompt: "y")

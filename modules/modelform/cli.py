@@ -225,7 +225,7 @@ def _deploy(args: argparse.Namespace) -> int:
         specs = _load(args.specs, args.root)
         if specs is None:
             return 1
-        return run(args.command, specs, args.env, args.model)
+        return run(args.command, specs, args.env, args.model, yes=args.yes, with_platform=args.with_platform)
     except DeployError as error:
         print(f"modelform {args.command}: {error}", file=sys.stderr)
         return error.exit_code
@@ -300,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
         command = commands.add_parser(action, help=text)
         common(command, formats=False)
         command.add_argument("--model", action="append", metavar="NAME", help="only this model (repeatable)")
+        command.add_argument("--yes", action="store_true", help="do not ask after the preview (CI)")
+        command.add_argument(
+            "--with-platform", action="store_true", help="with --model: the platform stack too (left alone otherwise)"
+        )
         command.set_defaults(handler=_deploy)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of spec files (for editors)")

@@ -38,9 +38,10 @@ def require_pulumi_cli() -> str:
 
 
 def _stacks(
-    specs: SpecSet, environment: str, models: Optional[Sequence[str]]
+    specs: SpecSet, environment: str, models: Optional[Sequence[str]], with_platform: bool = False
 ) -> list[tuple[str, str, Callable[[], dict]]]:
-    """(project, stack, program) for the platform and the selected models, in `up` order."""
+    """(project, stack, program) for the platform and the selected models, in `up` order. With
+    `models`, the platform stack is left alone unless `with_platform` asks for it."""
     platform = specs.platform(environment)
     if platform is None:
         raise DeployError("deploying needs a Platform spec (kind: Platform)")
@@ -48,9 +49,15 @@ def _stacks(
     unknown = sorted(set(models or ()) - known)
     if unknown:
         raise DeployError(f"no spec defines model(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    stacks = [
-        (naming.PLATFORM_PROJECT, naming.platform_stack(platform.name, environment), lambda: platform_program(platform))
-    ]
+    stacks = []
+    if not models or with_platform:
+        stacks.append(
+            (
+                naming.PLATFORM_PROJECT,
+                naming.platform_stack(platform.name, environment),
+                lambda: platform_program(platform),
+            )
+        )
     for model in specs.models(environment):
         if not models or model.name in models:
             stacks.append(
@@ -63,12 +70,49 @@ def _stacks(
     return stacks
 
 
-def run(action: str, specs: SpecSet, environment: str, models: Optional[Sequence[str]] = None) -> int:
-    """preview, up or destroy the environment's stacks; returns the exit code."""
+def confirm(action: str, yes: bool, stdin=None, answer: Optional[Callable[[str], str]] = None) -> None:
+    """`up` and `destroy` change real infrastructure: after the preview, a person says yes on a
+    terminal, or the caller passes `--yes` (CI, after its own review of the plan)."""
+    if yes or action == "preview":
+        return
+    stdin = stdin or sys.stdin
+    if not stdin.isatty():
+        raise DeployError(f"{action} asks before changing anything; pass --yes when no one is at a terminal", 2)
+    reply = (answer or input)(f"{action} these stacks? Only 'yes' proceeds: ")
+    if reply.strip() != "yes":
+        raise DeployError(f"{action} cancelled; nothing changed", 1)
+
+
+def run(
+    action: str,
+    specs: SpecSet,
+    environment: str,
+    models: Optional[Sequence[str]] = None,
+    *,
+    yes: bool = False,
+    with_platform: bool = False,
+) -> int:
+    """preview, up or destroy the environment's stacks; returns the exit code. `up` and `destroy`
+    preview every stack first and ask (`confirm`); engine errors become one line."""
     require_pulumi_cli()
     from pulumi import automation as auto  # imported only with a CLI present
 
-    stacks = _stacks(specs, environment, models)
+    stacks = _stacks(specs, environment, models, with_platform)
+    try:
+        if action == "up" and not yes:
+            _each(auto, "preview", stacks, specs, environment, models)
+        if action == "destroy" and not yes:
+            for _, stack, _ in _destroy_order(stacks, specs, environment, whole_environment=not models):
+                print(f"will destroy every resource of {stack}", file=sys.stderr)
+        confirm(action, yes)
+        _each(auto, action, stacks, specs, environment, models)
+    except auto.errors.CommandError as error:
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        raise DeployError(f"the Pulumi engine failed: {lines[-1] if lines else 'no message'}") from None
+    return 0
+
+
+def _each(auto, action: str, stacks, specs: SpecSet, environment: str, models) -> None:
     if action == "destroy":
         stacks = _destroy_order(stacks, specs, environment, whole_environment=not models)
     for project, stack, program in stacks:
@@ -81,7 +125,6 @@ def run(action: str, specs: SpecSet, environment: str, models: Optional[Sequence
         print(f"== {action} {project}/{stack}", file=sys.stderr)
         operation = getattr(workspace_stack, action)
         operation(on_output=lambda line: print(line, end="", file=sys.stderr))
-    return 0
 
 
 def _destroy_order(stacks, specs: SpecSet, environment: str, *, whole_environment: bool):
