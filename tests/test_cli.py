@@ -193,3 +193,40 @@ def test_plan_detailed_exitcode_and_model(tmp_path, capsys):
     assert main([*arguments, "--out", str(out), "--model", "fraud-detector", "--detailed-exitcode"]) == 2
     stacks = [s["stack"] for s in json.loads(out.read_text())["stacks"]]
     assert stacks == ["acme-ml.dev", "fraud-detector.dev"]
+
+
+def test_idle_variants_and_uncaptured_monitoring_are_warnings(repo):
+    repo.write(
+        "m.yaml",
+        HEADER
+        + """\
+deployments:
+  - name: default
+    target: sagemaker
+    instance_type: ml.m5.large
+    variants: [{name: current, model_version: 1, weight: 1}, {name: parked, model_version: 2, weight: 0}]
+    autoscaling:
+      min_instances: 2
+      max_instances: 8
+      scheduled:
+        - {name: peak, start: "2099-11-27T00:00:00Z", end: "2099-11-29T00:00:00Z", min_instances: 4, max_instances: 8}
+        - {name: next, start: "2099-11-30T00:00:00Z", end: "2099-12-01T00:00:00Z", min_instances: 4, max_instances: 8}
+monitoring:
+  schedule: rate(1 hour)
+  problem_type: regression
+  drift: {method: psi, threshold: 0.2}
+  notify: [ml@acme.example]
+""",
+    )
+    repo.write("platform.yaml", PLATFORM)
+    result = run(repo, "validate")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: specs/m.yaml:11:103: deployments[0].variants[1].weight: variant 'parked' gets no traffic (weight 0) "
+        "but holds 2 instance(s); remove it, or give it traffic (a shadow variant belongs in a separate deployment)",
+        "warning: specs/m.yaml:19:3: monitoring: monitoring is declared, but no deployment captures data "
+        "(data_capture_percent): no drift or quality metric will be published, so these alarms and retraining "
+        "triggers never fire",
+    ]
+    strict = run(repo, "validate", "--strict")
+    assert strict.returncode == 1 and strict.stderr.splitlines()[-1] == "2 warning(s), and --strict makes them errors"

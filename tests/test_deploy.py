@@ -51,6 +51,7 @@ def test_up_with_model_leaves_the_platform_alone_unless_asked(sample_specs):
     assert [s[1] for s in deploy._stacks(sample_specs, "dev", ["fraud-detector"])] == ["fraud-detector.dev"]
     with_platform = deploy._stacks(sample_specs, "dev", ["fraud-detector"], with_platform=True)
     assert [s[1] for s in with_platform] == ["acme-ml.dev", "fraud-detector.dev"]
+    assert [s[1] for s in deploy._stacks(sample_specs, "dev", None, platform_only=True)] == ["acme-ml.dev"]
 
 
 class _Input:

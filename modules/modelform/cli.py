@@ -28,6 +28,9 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     for warning in specs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if specs.warnings and args.strict:
+        print(f"{len(specs.warnings)} warning(s), and --strict makes them errors", file=sys.stderr)
+        return 1
     models = {spec.name for env in specs.environments for spec in specs.models(env)}
     platform = "1 platform" if specs.platform(specs.environments[0]) else "no platform"
     print(
@@ -98,7 +101,8 @@ def _plan(args: argparse.Namespace) -> int:
     if specs is None:
         return 1
     try:
-        plan = plan_environment(specs, args.env, models=set(args.model) if args.model else None)
+        models = set() if args.platform_only else set(args.model) if args.model else None
+        plan = plan_environment(specs, args.env, models=models)
     except PlanError as error:
         print(f"modelform plan: {error}", file=sys.stderr)
         return 1
@@ -137,6 +141,7 @@ def _diff(args: argparse.Namespace) -> int:
     from .plan import PlanError, plan_environment
     from .plan.diff import diff_plans
     from .plan.git_specs import GitError, spec_texts_at
+    from .plan.plan_schema import plan_problem
     from .plan.scope import changed_files, plan_at_revision, repository_top, select
     from .spec import load_spec_texts
 
@@ -153,7 +158,7 @@ def _diff(args: argparse.Namespace) -> int:
             except (OSError, ValueError) as error:
                 print(f"modelform diff: cannot read {args.against}: {error}", file=sys.stderr)
                 return _usage_error(args)
-            problem = plan_shape_problem(base_plan)
+            problem = plan_problem(base_plan)
             if problem:
                 print(f"modelform diff: {args.against} is not a modelform plan: {problem}", file=sys.stderr)
                 return _usage_error(args)
@@ -171,7 +176,10 @@ def _diff(args: argparse.Namespace) -> int:
             if models is not None:
                 selected = models if selected is None else selected & models
             scope_json = {"everything": scope.everything, "models": scope.models}
-            base_plan = plan_at_revision(args.base, top, args.specs, args.env, selected)
+            if scope.code_changed:
+                base_plan = plan_at_revision(args.base, top, args.specs, args.env, selected)
+            else:  # only specs differ: the current program plans REF's specs as REF's would
+                base_plan = plan_environment(base, args.env, models=selected)
             head_plan = plan_environment(head, args.env, models=selected)
     except GitError as error:
         print(f"modelform diff: {error}", file=sys.stderr)
@@ -197,26 +205,6 @@ def _selected(stack: dict, models: set) -> bool:
     return stack.get("kind") == "Platform" or stack.get("stack", "").rsplit(".", 1)[0] in models
 
 
-def plan_shape_problem(document: object) -> Optional[str]:
-    """What makes `document` not a plan (`modelform plan --format json`), or None."""
-    if not isinstance(document, dict):
-        return f"the document is a JSON {type(document).__name__}, not an object"
-    if document.get("plan_version") != 1:
-        return "plan_version is not 1"
-    stacks = document.get("stacks")
-    if not isinstance(stacks, list):
-        return "stacks is not a list"
-    for index, stack in enumerate(stacks):
-        if not isinstance(stack, dict) or not isinstance(stack.get("resources"), list):
-            return f"stacks[{index}] has no resources list"
-        if not all(isinstance(stack.get(key), str) for key in ("stack", "kind", "spec")):
-            return f"stacks[{index}] lacks stack, kind or spec"
-        for position, resource in enumerate(stack["resources"]):
-            if not isinstance(resource, dict) or not all(isinstance(resource.get(k), str) for k in ("urn", "type")):
-                return f"stacks[{index}].resources[{position}] lacks urn or type"
-    return None
-
-
 def _deploy(args: argparse.Namespace) -> int:
     from .deploy import DeployError, require_pulumi_cli, run
 
@@ -225,14 +213,24 @@ def _deploy(args: argparse.Namespace) -> int:
         specs = _load(args.specs, args.root)
         if specs is None:
             return 1
-        return run(args.command, specs, args.env, args.model, yes=args.yes, with_platform=args.with_platform)
+        return run(
+            args.command,
+            specs,
+            args.env,
+            args.model,
+            yes=args.yes,
+            with_platform=args.with_platform,
+            platform_only=args.platform_only,
+        )
     except DeployError as error:
         print(f"modelform {args.command}: {error}", file=sys.stderr)
         return error.exit_code
 
 
 def _schema(args: argparse.Namespace) -> int:
-    write_output(json_schema_text(), args.out)
+    from .plan.plan_schema import plan_schema_text
+
+    write_output(plan_schema_text() if args.plan else json_schema_text(), args.out)
     return 0
 
 
@@ -255,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--root", help="repository root that model.code is relative to (default: the folder holding specs/)"
     )
+    validate.add_argument("--strict", action="store_true", help="warnings are errors (exit 1)")
     validate.set_defaults(handler=_validate)
 
     def common(command: argparse.ArgumentParser, formats: bool = True) -> None:
@@ -273,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="offline plan of every stack of an environment (no credentials)")
     common(plan)
+    plan.add_argument("--platform-only", action="store_true", help="only the platform stack")
     plan.set_defaults(handler=_plan)
 
     images = commands.add_parser(
@@ -304,9 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--with-platform", action="store_true", help="with --model: the platform stack too (left alone otherwise)"
         )
+        command.add_argument(
+            "--platform-only", action="store_true", help="only the platform stack (CI: before building images)"
+        )
         command.set_defaults(handler=_deploy)
 
-    schema = commands.add_parser("schema", help="print the JSON Schema of spec files (for editors)")
+    schema = commands.add_parser("schema", help="print the JSON Schema of spec files (for editors), or of plans")
+    schema.add_argument("--plan", action="store_true", help="the plan document's schema (`plan --format json`)")
     schema.add_argument("--out", help="write to this file instead of standard output")
     schema.set_defaults(handler=_schema)
     return parser

@@ -38,7 +38,11 @@ def require_pulumi_cli() -> str:
 
 
 def _stacks(
-    specs: SpecSet, environment: str, models: Optional[Sequence[str]], with_platform: bool = False
+    specs: SpecSet,
+    environment: str,
+    models: Optional[Sequence[str]],
+    with_platform: bool = False,
+    platform_only: bool = False,
 ) -> list[tuple[str, str, Callable[[], dict]]]:
     """(project, stack, program) for the platform and the selected models, in `up` order. With
     `models`, the platform stack is left alone unless `with_platform` asks for it."""
@@ -50,7 +54,7 @@ def _stacks(
     if unknown:
         raise DeployError(f"no spec defines model(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     stacks = []
-    if not models or with_platform:
+    if not models or with_platform or platform_only:
         stacks.append(
             (
                 naming.PLATFORM_PROJECT,
@@ -58,6 +62,8 @@ def _stacks(
                 lambda: platform_program(platform),
             )
         )
+    if platform_only:
+        return stacks
     for model in specs.models(environment):
         if not models or model.name in models:
             stacks.append(
@@ -91,13 +97,14 @@ def run(
     *,
     yes: bool = False,
     with_platform: bool = False,
+    platform_only: bool = False,
 ) -> int:
     """preview, up or destroy the environment's stacks; returns the exit code. `up` and `destroy`
     preview every stack first and ask (`confirm`); engine errors become one line."""
     require_pulumi_cli()
     from pulumi import automation as auto  # imported only with a CLI present
 
-    stacks = _stacks(specs, environment, models, with_platform)
+    stacks = _stacks(specs, environment, models, with_platform, platform_only)
     try:
         if action == "up" and not yes:
             _each(auto, "preview", stacks, specs, environment, models)

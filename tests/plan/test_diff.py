@@ -58,6 +58,7 @@ def _changes(diff: dict) -> dict:
         stack["stack"]: {
             "create": sorted(c["name"] for c in stack["create"]),
             "update": {c["name"]: c["paths"] for c in stack["update"]},
+            "replace": {c["name"]: (c["mode"], c["forced_by"]) for c in stack["replace"]},
             "delete": sorted(c["name"] for c in stack["delete"]),
         }
         for stack in diff["stacks"]
@@ -70,7 +71,8 @@ def test_no_change_no_diff(git_repo, capsys):
         "env": "prod",
         "scope": {"everything": None, "models": {}},
         "stacks": [],
-        "summary": {"create": 0, "delete": 0, "stacks": 0, "update": 0},
+        "summary": {"create": 0, "delete": 0, "replace": 0, "stacks": 0, "update": 0},
+        "findings": [],
     }
 
 
@@ -80,18 +82,23 @@ def test_bumping_a_variant_weight(git_repo, capsys):
         "{name: candidate, model_version: 13, weight: 10}",
         "{name: candidate, model_version: 13, weight: 25}",
     )
-    changes = _changes(run_diff("prod", capsys))
-    # The configuration is immutable: a new content-named one replaces it, and the endpoint moves to it.
+    diff = run_diff("prod", capsys)
+    changes = _changes(diff)
+    # The configuration is immutable: a new content-named one replaces it (created before the old one
+    # is deleted), and the endpoint moves to it in place.
     assert changes == {
         "fraud-detector.prod": {
             "create": [],
-            "update": {
-                "fraud-detector-default-config": ["name", "productionVariants[1].initialVariantWeight"],
-                "fraud-detector-default-endpoint": ["endpointConfigName"],
+            "update": {"fraud-detector-default-endpoint": ["endpointConfigName"]},
+            "replace": {
+                "fraud-detector-default-config": ("+-", ["name", "productionVariants[1].initialVariantWeight"])
             },
             "delete": [],
         }
     }
+    (replaced,) = diff["stacks"][0]["replace"]
+    assert {"path": "productionVariants[1].initialVariantWeight", "old": 10, "new": 25} in replaced["values"]
+    assert diff["findings"] == []  # an endpoint configuration holds no data
 
 
 def test_adding_a_scheduled_window(git_repo, capsys):
@@ -112,6 +119,7 @@ def test_adding_a_scheduled_window(git_repo, capsys):
                 for edge in ("end", "start")
             ),
             "update": {},
+            "replace": {},
             "delete": [],
         }
     }
@@ -125,6 +133,7 @@ def test_removing_a_deployment(git_repo, capsys):
         "demand-forecaster.prod": {
             "create": [],
             "update": {"demand-forecaster-training-pipeline": ["pipelineDefinition"]},
+            "replace": {},
             "delete": [
                 "demand-forecaster-apac",
                 "demand-forecaster-apac-config",
@@ -149,8 +158,8 @@ def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
     )
     edit(git_repo / "specs" / "fraud-detector.yaml", "weight: 10}", "weight: 11}")
     run_diff("dev", capsys)
-    # Head side in this process; the base side runs in a worktree of HEAD (its own process).
-    assert sorted(planned) == ["acme-ml.dev", "fraud-detector.dev"]
+    # Only a spec changed: both sides in this process, and only the touched model.
+    assert sorted(planned) == ["acme-ml.dev", "acme-ml.dev", "fraud-detector.dev", "fraud-detector.dev"]
 
 
 def test_platform_change_plans_everything(git_repo, capsys):
@@ -161,7 +170,9 @@ def test_platform_change_plans_everything(git_repo, capsys):
         "acme-ml-private-4-route-table",
         "acme-ml-private-4-routes",
     ]
-    assert "fraud-detector-default-current-model" in changes["fraud-detector.prod"]["update"]
+    # A SageMaker model's every argument forces a new one: the new subnet replaces it.
+    mode, forced = changes["fraud-detector.prod"]["replace"]["fraud-detector-default-current-model"]
+    assert mode == "+-" and "vpcConfig.subnets[3]" in forced
 
 
 def test_against_a_saved_plan(git_repo, capsys, tmp_path):
@@ -170,13 +181,14 @@ def test_against_a_saved_plan(git_repo, capsys, tmp_path):
     assert main(["diff", "--against", str(tmp_path / "base.json"), "--env", "dev", "--format", "table"]) == 0
     out = capsys.readouterr().out
     assert (
-        "~ sagemaker/EndpointConfiguration  demand-forecaster-default-config: name, productionVariants[0].instanceType"
-        in out
+        "+- sagemaker/EndpointConfiguration  demand-forecaster-default-config: replaced, forced by name, "
+        "productionVariants[0].instanceType" in out
     )
     assert (
         "~ sagemaker/Pipeline  demand-forecaster-training-pipeline: pipelineDefinition" in out
     )  # served instance types
-    assert out.strip().endswith("1 stack(s) change: 0 to create, 3 to update, 0 to delete")
+    assert "productionVariants[0].instanceType: ml.m5.large → ml.m5.xlarge" in out
+    assert out.strip().endswith("1 stack(s) change: 0 to create, 2 to update, 1 to replace, 0 to delete")
 
 
 def test_bad_revision_is_one_line_exit_2(git_repo, capsys):
@@ -204,8 +216,10 @@ def test_a_code_only_change_shows_the_updates_it_causes(git_repo, capsys):
         "everything": None,
         "models": {m: reason for m in ("car-damage-estimator", "demand-forecaster", "fraud-detector")},
     }
-    fraud = _changes(diff)["fraud-detector.prod"]["update"]
-    assert fraud["fraud-detector-code-train-py"] == ["key"]  # uploaded under the new code version
+    fraud = _changes(diff)["fraud-detector.prod"]
+    # uploaded under the new code version: a new S3 object replaces the old one
+    assert fraud["replace"]["fraud-detector-code-train-py"] == ("+-", ["key"])
+    fraud = fraud["update"]
     assert fraud["fraud-detector-training-pipeline"] == ["pipelineDefinition"]
     assert fraud["fraud-detector-eu-enterprise-current-deployment"] == [
         "spec.template.spec.containers[0].image",
@@ -233,12 +247,13 @@ def test_detailed_exitcode(git_repo, capsys):
 @pytest.mark.parametrize(
     "document, problem",
     [
-        ("[]", "the document is a JSON list, not an object"),
-        ('{"plan_version": 1, "stacks": 5}', "stacks is not a list"),
-        ('{"plan_version": 2, "stacks": []}', "plan_version is not 1"),
+        ("[]", "the document: [] is not of type 'object'"),
+        ('{"plan_version": 1, "env": "dev", "stacks": 5, "findings": []}', "stacks: 5 is not of type 'array'"),
+        ('{"plan_version": 2, "env": "dev", "stacks": [], "findings": []}', "plan_version: 1 was expected"),
         (
-            '{"plan_version": 1, "stacks": [{"stack": "a", "kind": "Model", "spec": "s", "resources": [{}]}]}',
-            "stacks[0].resources[0] lacks urn or type",
+            '{"plan_version": 1, "env": "dev", "findings": [], "stacks": [{"stack": "a", "kind": "Model", '
+            '"spec": "s", "resources": [{}]}]}',
+            "stacks[0].resources[0]: 'urn' is a required property",
         ),
     ],
 )
@@ -246,3 +261,63 @@ def test_against_a_file_that_is_not_a_plan_is_one_line(git_repo, capsys, tmp_pat
     (tmp_path / "plan.json").write_text(document)
     assert main(["diff", "--against", str(tmp_path / "plan.json"), "--env", "dev"]) == 2
     assert capsys.readouterr().err == f"modelform diff: {tmp_path / 'plan.json'} is not a modelform plan: {problem}\n"
+
+
+def test_a_bucket_replacement_is_a_finding_and_values_show_inside_documents():
+    bucket = {
+        "urn": "u:b",
+        "type": "aws:s3/bucket:Bucket",
+        "name": "b",
+        "inputs": {"bucket": "old"},
+        "options": {"protect": True},
+    }
+    role = {
+        "urn": "u:p",
+        "type": "aws:iam/rolePolicy:RolePolicy",
+        "name": "p",
+        "inputs": {"policy": json.dumps({"Statement": [{"Action": ["s3:GetObject"]}]})},
+    }
+    old = {"env": "prod", "stacks": [{"stack": "s", "kind": "Platform", "spec": "x", "resources": [bucket, role]}]}
+    renamed = dict(bucket, inputs={"bucket": "new"})
+    widened = dict(role, inputs={"policy": json.dumps({"Statement": [{"Action": ["s3:*"]}]})})
+    new = {"env": "prod", "stacks": [{"stack": "s", "kind": "Platform", "spec": "x", "resources": [renamed, widened]}]}
+    diff = diff_plans(old, new)
+    assert [(f["policy"], f["enforcement"]) for f in diff["findings"]] == [
+        ("replace-protected", "mandatory"),
+        ("replace-stateful", "mandatory"),
+    ]
+    (replaced,) = diff["stacks"][0]["replace"]
+    assert (replaced["mode"], replaced["forced_by"]) == ("+-", ["bucket"])
+    (updated,) = diff["stacks"][0]["update"]
+    assert updated["values"] == [{"path": "policy » Statement[0].Action[0]", "old": "s3:GetObject", "new": "s3:*"}]
+    delete_first = dict(renamed, options={"deleteBeforeReplace": True})
+    diff = diff_plans(old, {**new, "stacks": [{**new["stacks"][0], "resources": [delete_first, widened]}]})
+    assert diff["stacks"][0]["replace"][0]["mode"] == "-+"
+
+
+def test_every_emitted_resource_type_knows_what_forces_its_replacement(sample_plans):
+    from modelform.plan.replacements import FORCE_NEW
+
+    emitted = {
+        r["type"]
+        for plan in sample_plans.values()
+        for s in plan["stacks"]
+        for r in s["resources"]
+        if not r["type"].startswith("modelform:")  # components: their children are the resources
+    }
+    nat = {
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/eip:Eip",
+        "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/route:Route",
+    }  # the `egress: nat` platform's
+    assert sorted((emitted | nat) - set(FORCE_NEW)) == []
+
+
+def test_every_plan_matches_the_published_plan_schema(sample_plans, capsys):
+    from modelform.plan.plan_schema import PLAN_SCHEMA, plan_problem
+
+    for plan in sample_plans.values():
+        assert plan_problem(plan) is None
+    assert main(["schema", "--plan"]) == 0
+    assert json.loads(capsys.readouterr().out) == PLAN_SCHEMA

@@ -7,6 +7,8 @@ does not fit are listed by name with a pointer to the JSON, never cut mid-table.
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 #: GitHub's comment limit, less room for a CI bot's own header and footer.
@@ -149,6 +151,17 @@ def scope_lines(diff: dict[str, Any]) -> list[str]:
     return [f"Planned: the platform stack and {chosen}.", ""]
 
 
+def _value_text(value: Any) -> str:
+    return "(none)" if value is None else json.dumps(value) if not isinstance(value, str) else value
+
+
+def _counts(summary: dict[str, Any]) -> str:
+    return (
+        f"{summary['create']} to create, {summary['update']} to update, {summary.get('replace', 0)} to replace, "
+        f"{summary['delete']} to delete"
+    )
+
+
 def diff_table(diff: dict[str, Any]) -> str:
     summary = diff["summary"]
     lines = [f"modelform diff — environment {diff['env']}", "", *scope_lines(diff)]
@@ -156,18 +169,32 @@ def diff_table(diff: dict[str, Any]) -> str:
         lines.append(f"{stack['stack']}  ({stack['kind']}, {stack['spec']})")
         for change in stack["create"]:
             lines.append(f"  + {short_type(change['type'])}  {change['name']}")
+        for change in stack.get("replace", []):
+            lines.append(
+                f"  {change['mode']} {short_type(change['type'])}  {change['name']}: replaced, forced by "
+                f"{', '.join(change['forced_by'])}"
+            )
+            lines += [
+                f"      {v['path']}: {_value_text(v['old'])} → {_value_text(v['new'])}"
+                for v in change.get("values", [])
+            ]
         for change in stack["update"]:
             lines.append(f"  ~ {short_type(change['type'])}  {change['name']}: {', '.join(change['paths'])}")
+            lines += [
+                f"      {v['path']}: {_value_text(v['old'])} → {_value_text(v['new'])}"
+                for v in change.get("values", [])
+            ]
         for change in stack["delete"]:
             lines.append(f"  - {short_type(change['type'])}  {change['name']}")
         lines.append("")
-    lines.append(
-        f"{summary['stacks']} stack(s) change: {summary['create']} to create, {summary['update']} to update, "
-        f"{summary['delete']} to delete"
-        if summary["stacks"]
-        else "No changes."
-    )
+    for finding in diff.get("findings", []):
+        lines.append(f"{finding['enforcement'].upper()}  {finding['policy']}: {finding['message']}")
+    lines.append(f"{summary['stacks']} stack(s) change: {_counts(summary)}" if summary["stacks"] else "No changes.")
     return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    return _value_text(value).replace("|", "\\|").replace("`", "'")
 
 
 def diff_markdown(diff: dict[str, Any]) -> str:
@@ -176,21 +203,34 @@ def diff_markdown(diff: dict[str, Any]) -> str:
     if not summary["stacks"]:
         return "\n".join(head + ["No infrastructure changes."]) + "\n"
     head += [
-        f"**{summary['create']}** to create, **{summary['update']}** to update, **{summary['delete']}** to delete "
-        f"in {summary['stacks']} stack(s).",
+        f"**{summary['create']}** to create, **{summary['update']}** to update, **{summary.get('replace', 0)}** to "
+        f"replace, **{summary['delete']}** to delete in {summary['stacks']} stack(s).",
         "",
-        "| stack | spec | create | update | delete |",
-        "|---|---|---:|---:|---:|",
+    ]
+    findings = [f"> **{f['enforcement']}** `{f['policy']}`: {f['message']}" for f in diff.get("findings", [])]
+    head += [*findings, ""] if findings else []
+    head += [
+        "| stack | spec | create | update | replace | delete |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     head += [
-        f"| `{s['stack']}` | `{s['spec']}` | {len(s['create'])} | {len(s['update'])} | {len(s['delete'])} |"
+        f"| `{s['stack']}` | `{s['spec']}` | {len(s['create'])} | {len(s['update'])} | {len(s.get('replace', []))} "
+        f"| {len(s['delete'])} |"
         for s in diff["stacks"]
     ]
     sections = []
     for stack in diff["stacks"]:
         rows = [f"| + | {short_type(c['type'])} | `{c['name']}` | |" for c in stack["create"]]
         rows += [
-            f"| ~ | {short_type(c['type'])} | `{c['name']}` | {', '.join(f'`{p}`' for p in c['paths'])} |"
+            f"| {c['mode']} | {short_type(c['type'])} | `{c['name']}` | replaced, forced by "
+            f"{', '.join(f'`{p}`' for p in c['forced_by'])} |"
+            for c in stack.get("replace", [])
+        ]
+        rows += [
+            f"| ~ | {short_type(c['type'])} | `{c['name']}` | "
+            + "<br>".join(f"`{v['path']}`: {_cell(v['old'])} → {_cell(v['new'])}" for v in c.get("values", [])[:3])
+            + (" …" if len(c.get("values", [])) > 3 or (not c.get("values") and c["paths"]) else "")
+            + " |"
             for c in stack["update"]
         ]
         rows += [f"| - | {short_type(c['type'])} | `{c['name']}` | |" for c in stack["delete"]]
@@ -214,7 +254,7 @@ def diff_markdown(diff: dict[str, Any]) -> str:
 
 
 #: ANSI colours of the change markers, on terminals only (https://no-color.org: NO_COLOR turns them off).
-_MARKER_COLOURS = {"+": "32", "~": "33", "-": "31"}
+_MARKER_COLOURS = {"+": "32", "~": "33", "-": "31", "+-": "35", "-+": "35"}
 
 
 def colour_wanted(stream, environ) -> bool:
@@ -222,11 +262,11 @@ def colour_wanted(stream, environ) -> bool:
 
 
 def colourise(text: str) -> str:
-    """Colour the `+ ~ -` lines of a table: create green, update yellow, delete red."""
+    """Colour the change lines of a table: create green, update yellow, delete red, replace magenta."""
     lines = []
     for line in text.splitlines():
-        marker = line.lstrip()[:1]
-        if line.startswith("  ") and marker in _MARKER_COLOURS and line.lstrip()[1:2] == " ":
+        marker = line.lstrip().split(" ", 1)[0]
+        if line.startswith("  ") and marker in _MARKER_COLOURS:
             line = f"\x1b[{_MARKER_COLOURS[marker]}m{line}\x1b[0m"
         lines.append(line)
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")

@@ -9,10 +9,11 @@ Selection, from the files that differ between REF and the working tree:
   that ships that folder.
 Each selected stack carries the rule that selected it, for the diff's readers.
 
-The base plan runs in a temporary `git worktree` of REF, as a separate process (importing REF's
-own package from `<worktree>/modules` when the repository carries it, the installed one
-otherwise), so a change to a component or to the model code shows up as the resource changes it
-causes, not as "no changes".
+When only specs differ, the base side is the current program run on REF's spec files (in
+process, fast). When the program or a model's code differs, the base plan runs in a temporary `git
+worktree` of REF, as a separate process (importing REF's own package from `<worktree>/modules`
+when the repository carries it, the installed one otherwise), so a change to a component or to
+the model code shows up as the resource changes it causes, not as "no changes".
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Scope:
 
     everything: Optional[str]
     models: dict[str, str]
+    #: The program or a model's code differs at REF: only REF's own code can plan its side.
+    code_changed: bool = False
 
     @property
     def model_names(self) -> Optional[set[str]]:
@@ -67,13 +70,14 @@ def changed_files(revision: str, top: str) -> list[str]:
 def select(changed: list[str], head: SpecSet, base: SpecSet, environment: str, top: str) -> Scope:
     program = [path for path in changed if path.startswith(PROGRAM_PATHS)]
     if program:
-        return Scope(f"the program changed ({program[0]}{' and more' if len(program) > 1 else ''})", {})
+        return Scope(f"the program changed ({program[0]}{' and more' if len(program) > 1 else ''})", {}, True)
     changed_abs = {os.path.normpath(os.path.join(top, path)) for path in changed}
     for specs in (head, base):
         platform = specs.platform(environment)
         if platform is not None and os.path.abspath(platform.source) in changed_abs:
             return Scope("the platform spec changed", {})
     models: dict[str, str] = {}
+    code_changed = False
     for specs in (head, base):
         root = specs.root or top
         for model in specs.models(environment):
@@ -83,10 +87,11 @@ def select(changed: list[str], head: SpecSet, base: SpecSet, environment: str, t
             code = os.path.normpath(os.path.join(root, model.model.code)) + os.sep
             touched = sorted(p for p in changed if os.path.normpath(os.path.join(top, p)).startswith(code))
             if touched:
+                code_changed = True
                 models.setdefault(
                     model.name, f"its code changed ({touched[0]}{' and more' if len(touched) > 1 else ''})"
                 )
-    return Scope(None, dict(sorted(models.items())))
+    return Scope(None, dict(sorted(models.items())), code_changed)
 
 
 def plan_at_revision(revision: str, top: str, specs_dir: str, environment: str, models: Optional[set[str]]) -> dict:
@@ -104,7 +109,13 @@ def plan_at_revision(revision: str, top: str, specs_dir: str, environment: str, 
         if os.path.isdir(os.path.join(worktree, "modules", "modelform")):
             # The repository carries the program itself: plan the base with its own version of it.
             environment_variables["PYTHONPATH"] = os.path.join(worktree, "modules")
-        result = subprocess.run(command, cwd=worktree, env=environment_variables, capture_output=True, text=True)
+        narrowed = command + ([f"--model={m}" for m in sorted(models)] if models else ["--platform-only"])
+        if models is None:
+            narrowed = command
+        result = subprocess.run(narrowed, cwd=worktree, env=environment_variables, capture_output=True, text=True)
+        if result.returncode == 2 and not os.path.exists(out) and narrowed is not command:
+            # An older modelform at REF, without --model: plan all of it (and keep the selection below).
+            result = subprocess.run(command, cwd=worktree, env=environment_variables, capture_output=True, text=True)
         if not os.path.exists(out):
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise GitError(f"the plan at {revision} failed: {last}")

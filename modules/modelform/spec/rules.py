@@ -61,6 +61,8 @@ RULES = (
     "repository and the code folder after resolving symlinks.",
     "A scheduled window that is already over is a warning, not an error: it changes no capacity, and a spec "
     "kept from the last peak must not block a deploy.",
+    "Also warnings: a variant with weight 0 that still holds instances or pods, and monitoring declared without "
+    "any deployment capturing data; `validate --strict` makes every warning an error.",
     "Environment overrides are validated after merging, and their errors point at the override's line; "
     "an override for an environment nobody declared is an error.",
 )
@@ -464,18 +466,46 @@ def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:
 
 
 def model_warnings(spec: ModelSpec, now: datetime) -> Iterator[Problem]:
-    """Valid, but probably not meant: a scheduled window that is already over changes nothing."""
+    """Valid, but probably not meant: a scheduled window that is already over (it changes
+    nothing), a variant without traffic that still holds instances (paid for, never used),
+    monitoring without any data capture (no drift or quality metric is ever published, so its
+    alarms never fire). Overlapping windows are errors, not warnings."""
     for index, deployment in enumerate(spec.deployments):
         if isinstance(deployment, SageMakerDeployment) and deployment.autoscaling is not None:
-            for w_index, window in enumerate(deployment.autoscaling.scheduled):
+            windows = deployment.autoscaling.scheduled
+            for w_index, window in enumerate(windows):
+                at = ("deployments", index, "autoscaling", "scheduled", w_index)
                 if window.end <= now:
                     yield (
-                        ("deployments", index, "autoscaling", "scheduled", w_index, "end"),
+                        at + ("end",),
                         (
                             f"window '{window.name}' ended at {parsers.format_timestamp(window.end)}; it changes no "
                             "capacity any more: remove it, or move it to the next peak"
                         ),
                     )
+        for v_index, variant in enumerate(deployment.variants):
+            if variant.weight == 0:
+                held = _idle_capacity(deployment)
+                if held:
+                    yield (
+                        ("deployments", index, "variants", v_index, "weight"),
+                        f"variant '{variant.name}' gets no traffic (weight 0) but holds {held}; remove it, or give "
+                        "it traffic (a shadow variant belongs in a separate deployment)",
+                    )
+    if spec.monitoring is not None and not any(d.data_capture_percent > 0 for d in spec.deployments):
+        yield (
+            ("monitoring",),
+            "monitoring is declared, but no deployment captures data (data_capture_percent): no drift or quality "
+            "metric will be published, so these alarms and retraining triggers never fire",
+        )
+
+
+def _idle_capacity(deployment) -> str:
+    """What a variant of `deployment` holds at least, in words ("" when nothing)."""
+    if isinstance(deployment, SageMakerDeployment):
+        count = deployment.autoscaling.min_instances if deployment.autoscaling else deployment.instance_count
+        return f"{count} instance(s)" if count else ""
+    return f"{deployment.autoscaling.min_replicas} pod(s)" if deployment.autoscaling.min_replicas else ""
 
 
 def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> Iterator[Problem]:
