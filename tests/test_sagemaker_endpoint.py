@@ -57,13 +57,20 @@ EXPECTED = {
     ("fraud-detector", "staging"): dict(
         instance_type="ml.g5.xlarge",
         weights={"current": 90, "candidate": 10},
-        bounds=(2, 40),
-        initial=20,
+        # Floors are the deployment's, shared by weight (rounded up, at least 1): 2 -> 2 + 1, 20 -> 18 + 2.
+        bounds={"current": (2, 40), "candidate": (1, 40)},
+        initial={"current": 18, "candidate": 2},
         target=300,
         cooldowns=(300, 60),
         windows={
-            "black-friday-start": ("at(2026-11-27T00:00:00)", 20, 120),
-            "black-friday-end": ("at(2026-12-01T08:00:00)", 2, 40),
+            "current": {
+                "black-friday-start": ("at(2026-11-27T00:00:00)", 18, 120),
+                "black-friday-end": ("at(2026-12-01T08:00:00)", 2, 40),
+            },
+            "candidate": {
+                "black-friday-start": ("at(2026-11-27T00:00:00)", 2, 120),
+                "black-friday-end": ("at(2026-12-01T08:00:00)", 1, 40),
+            },
         },
         routing={
             "type": "CANARY",
@@ -136,14 +143,19 @@ EXPECTED[("fraud-detector", "prod")] = EXPECTED[("fraud-detector", "staging")]
 
 @pytest.mark.parametrize("model, env", sorted(EXPECTED))
 def test_sample_endpoints_are_pinned(sample_plans, model, env):
-    expected = EXPECTED[(model, env)]
+    expected = dict(EXPECTED[(model, env)])
+    for key in ("bounds", "initial"):  # the same for every variant unless given per variant
+        if not isinstance(expected[key], dict):
+            expected[key] = {variant: expected[key] for variant in expected["weights"]}
+    if not set(expected["windows"]) <= set(expected["weights"]) or not expected["windows"]:
+        expected["windows"] = {variant: expected["windows"] for variant in expected["weights"]}
     stack = f"{model}.{env}"
     endpoint_name = f"{model}-default"
     (config,) = resources_of(sample_plans[env], stack, CONFIG).values()
     variants = config["inputs"]["productionVariants"]
     assert {v["variantName"]: v["initialVariantWeight"] for v in variants} == expected["weights"]
     assert {v["instanceType"] for v in variants} == {expected["instance_type"]}
-    assert {v["initialInstanceCount"] for v in variants} == {expected["initial"]}
+    assert {v["variantName"]: v["initialInstanceCount"] for v in variants} == expected["initial"]
     assert config["inputs"]["kmsKeyArn"] == "<acme-ml-key.arn>"
     capture = config["inputs"]["dataCaptureConfig"]
     assert capture["initialSamplingPercentage"] == expected["capture"] and capture["kmsKeyId"] == "<acme-ml-key.arn>"
@@ -177,7 +189,7 @@ def test_sample_endpoints_are_pinned(sample_plans, model, env):
         assert errors["metricQueries"][2]["expression"] == "100 * errors / invocations"
 
         target = resources_of(sample_plans[env], stack, TARGET)[f"{prefix}-scaling"]["inputs"]
-        assert (target["minCapacity"], target["maxCapacity"]) == expected["bounds"]
+        assert (target["minCapacity"], target["maxCapacity"]) == expected["bounds"][variant]
         assert target["resourceId"] == f"endpoint/{endpoint_name}/variant/{variant}"
         tracking = resources_of(sample_plans[env], stack, POLICY)[f"{prefix}-invocations-per-instance"]["inputs"]
         configuration = tracking["targetTrackingScalingPolicyConfiguration"]
@@ -196,7 +208,7 @@ def test_sample_endpoints_are_pinned(sample_plans, model, env):
             for name, r in resources_of(sample_plans[env], stack, SCHEDULED).items()
             if name.startswith(prefix + "-")
         }
-        assert scheduled == expected["windows"]
+        assert scheduled == expected["windows"][variant]
 
 
 def test_models_serve_registry_versions_network_isolated(sample_plans):
@@ -235,20 +247,41 @@ def _utc(day: int, hour: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, tzinfo=timezone.utc)
 
 
+ONLY = Variant("v", 1, None, 1.0)
+
+
 def test_initial_count_is_the_highest_floor_the_autoscaler_may_hold():
     windows = (ScheduledCapacity("a", _utc(1), _utc(2), 5, 10), ScheduledCapacity("b", _utc(3), _utc(4), 12, 20))
-    assert initial_instance_count(_deployment(SageMakerAutoscaling(3, 8, 100, 300, 60, windows))) == 12
-    assert initial_instance_count(_deployment(SageMakerAutoscaling(3, 8, 100, 300, 60, ()))) == 3
-    assert initial_instance_count(_deployment(None, count=4)) == 4
+    assert initial_instance_count(_deployment(SageMakerAutoscaling(3, 8, 100, 300, 60, windows)), ONLY) == 12
+    assert initial_instance_count(_deployment(SageMakerAutoscaling(3, 8, 100, 300, 60, ())), ONLY) == 3
+    assert initial_instance_count(_deployment(None, count=4), ONLY) == 4  # without autoscaling: per variant
 
 
 def test_scheduled_steps_raise_at_start_and_restore_at_end():
     scaling = SageMakerAutoscaling(2, 10, 100, 300, 60, (ScheduledCapacity("peak", _utc(27), _utc(28, 6), 20, 50),))
-    assert scheduled_steps(_deployment(scaling)) == [
+    assert scheduled_steps(_deployment(scaling), ONLY) == [
         ScheduledStep("peak-start", "2026-11-27T00:00:00", 20, 50),
         ScheduledStep("peak-end", "2026-11-28T06:00:00", 2, 10),
     ]
-    assert scheduled_steps(_deployment(None)) == []
+    assert scheduled_steps(_deployment(None), ONLY) == []
+
+
+@pytest.mark.parametrize(
+    "floor, weights, shares",
+    [
+        (15, (95, 5), (15, 1)),  # the 5 % candidate no longer starts at the 95 % variant's floor
+        (20, (90, 10), (18, 2)),
+        (3, (1, 1), (2, 2)),  # rounded up: the floor is never undercut
+        (10, (100, 0), (10, 1)),  # a variant without traffic still runs one instance
+        (1, (50, 50), (1, 1)),
+        (4, (0, 0), (4, 4)),  # no weights at all: each variant the whole floor
+    ],
+)
+def test_floors_are_shared_by_weight(floor, weights, shares):
+    from modelform.capacity import weight_share
+
+    variants = tuple(Variant(f"v{i}", 1, None, float(w)) for i, w in enumerate(weights))
+    assert tuple(weight_share(floor, v, variants) for v in variants) == shares
 
 
 def test_traffic_routing_and_timeouts():

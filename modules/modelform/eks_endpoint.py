@@ -35,6 +35,7 @@ import pulumi_kubernetes as k8s
 
 from . import iam, kubernetes, naming
 from .context import ModelContext, Resolved
+from .capacity import weight_share
 from .contract import ClusterOutputs
 from .model_registry import model_package_arn
 from .sagemaker_endpoint import capture_prefix as sagemaker_capture_prefix
@@ -195,7 +196,7 @@ def variant_objects(
             "metadata": meta,
             "spec": {
                 "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                "minReplicas": scaling.min_replicas,
+                "minReplicas": weight_share(scaling.min_replicas, variant, deployment.variants),
                 "maxReplicas": scaling.max_replicas,
                 "metrics": [
                     {

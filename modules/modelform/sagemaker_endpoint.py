@@ -24,7 +24,12 @@ Without a `monitoring` section the alarms use its documented defaults (`ModelSpe
 `RetainAllVariantProperties`, so every endpoint-configuration change (a new model version, a new
 weight) starts the new fleet at `initial_instance_count`, whatever the autoscaler had reached.
 To never fight the autoscaler downwards, the initial count is the *highest floor* it may hold:
-`max(min_instances, min_instances of every scheduled window)`. A deploy outside a peak then
+`max(min_instances, min_instances of every scheduled window)`, as the variant's share.
+
+**Floors by weight.** `min_instances` (everyday and per window) is the deployment's floor; each
+variant holds its share by traffic weight, rounded up, at least 1 (`weight_share`): a 5 %
+candidate next to a 95 % variant holds 1 of 15 instances, not 15. Ceilings (`max_instances`) are
+per variant as written: they cost nothing until traffic needs them. A deploy outside a peak then
 starts high and Application Auto Scaling scales in after its cooldown (minutes of extra
 instances); a deploy during Black Friday never drops capacity to the everyday minimum. The
 counts the autoscaler manages (`desiredInstanceCount`) are not declared at all, so Pulumi never
@@ -47,6 +52,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
+from .capacity import weight_share
 from .context import ModelContext
 from .images import framework_image
 from .model_registry import model_package_arn
@@ -56,12 +62,13 @@ from .spec.parsers import format_timestamp
 # --- pure translation, tested without Pulumi ------------------------------------------------------
 
 
-def initial_instance_count(deployment: SageMakerDeployment) -> int:
-    """The instance count a new fleet starts with (see the module docstring for why)."""
+def initial_instance_count(deployment: SageMakerDeployment, variant: Variant) -> int:
+    """The instance count a variant's new fleet starts with (see the module docstring for why)."""
     scaling = deployment.autoscaling
     if scaling is None:
         return deployment.instance_count
-    return max([scaling.min_instances, *(w.min_instances for w in scaling.scheduled)])
+    floors = [scaling.min_instances, *(w.min_instances for w in scaling.scheduled)]
+    return weight_share(max(floors), variant, deployment.variants)
 
 
 @dataclass(frozen=True)
@@ -78,17 +85,18 @@ class ScheduledStep:
         return f"at({self.at})"
 
 
-def scheduled_steps(deployment: SageMakerDeployment) -> list[ScheduledStep]:
-    """Both edges of every window: raise at start, restore the everyday bounds at end."""
+def scheduled_steps(deployment: SageMakerDeployment, variant: Variant) -> list[ScheduledStep]:
+    """Both edges of every window, for one variant: raise at start, restore the everyday bounds
+    at end; floors are the variant's share by weight, ceilings the spec's."""
     scaling = deployment.autoscaling
     if scaling is None:
         return []
+    everyday = weight_share(scaling.min_instances, variant, deployment.variants)
     steps = []
     for window in scaling.scheduled:
-        steps.append(
-            ScheduledStep(f"{window.name}-start", _at(window.start), window.min_instances, window.max_instances)
-        )
-        steps.append(ScheduledStep(f"{window.name}-end", _at(window.end), scaling.min_instances, scaling.max_instances))
+        floor = weight_share(window.min_instances, variant, deployment.variants)
+        steps.append(ScheduledStep(f"{window.name}-start", _at(window.start), floor, window.max_instances))
+        steps.append(ScheduledStep(f"{window.name}-end", _at(window.end), everyday, scaling.max_instances))
     return steps
 
 
@@ -201,7 +209,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                     "variant_name": variant.name,
                     "model_name": self.models[variant.name].name,
                     "instance_type": deployment.instance_type,
-                    "initial_instance_count": initial_instance_count(deployment),
+                    "initial_instance_count": initial_instance_count(deployment, variant),
                     "initial_variant_weight": variant.weight,
                 }
             )
@@ -259,7 +267,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
         if deployment.autoscaling is not None:
             for variant in deployment.variants:
-                self._autoscaling(variant.name)
+                self._autoscaling(variant)
         self.register_outputs({"endpointName": self.endpoint.name, "endpointConfigName": self.config.name})
 
     def _container(self, variant: Variant) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -332,18 +340,18 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
         return [latency, errors]
 
-    def _autoscaling(self, variant: str) -> None:
+    def _autoscaling(self, variant: Variant) -> None:
         scaling = self.deployment.autoscaling
         assert scaling is not None
-        prefix = naming.variant_resource(self.context.model, self.deployment.name, variant)
-        resource_id = self.endpoint.name.apply(lambda endpoint: naming.autoscaling_resource_id(endpoint, variant))
+        prefix = naming.variant_resource(self.context.model, self.deployment.name, variant.name)
+        resource_id = self.endpoint.name.apply(lambda endpoint: naming.autoscaling_resource_id(endpoint, variant.name))
         dimension = "sagemaker:variant:DesiredInstanceCount"
         target = aws.appautoscaling.Target(
             f"{prefix}-scaling",
             service_namespace="sagemaker",
             resource_id=resource_id,
             scalable_dimension=dimension,
-            min_capacity=scaling.min_instances,
+            min_capacity=weight_share(scaling.min_instances, variant, self.deployment.variants),
             max_capacity=scaling.max_instances,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -363,7 +371,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             },
             opts=on_target,
         )
-        for step in scheduled_steps(self.deployment):
+        for step in scheduled_steps(self.deployment, variant):
             aws.appautoscaling.ScheduledAction(
                 f"{prefix}-{step.suffix}",
                 name=f"{prefix}-{step.suffix}",

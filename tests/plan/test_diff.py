@@ -85,17 +85,32 @@ def test_bumping_a_variant_weight(git_repo, capsys):
     diff = run_diff("prod", capsys)
     changes = _changes(diff)
     # The configuration is immutable: a new content-named one replaces it (created before the old one
-    # is deleted), and the endpoint moves to it in place.
+    # is deleted), and the endpoint moves to it in place. The Black-Friday floor (20) is shared anew by
+    # weight, 90:25 -> 16 + 5 instead of 18 + 2, in the starting counts and the scheduled actions.
     assert changes == {
         "fraud-detector.prod": {
             "create": [],
-            "update": {"fraud-detector-default-endpoint": ["endpointConfigName"]},
+            "update": {
+                "fraud-detector-default-candidate-black-friday-start": ["scalableTargetAction.minCapacity"],
+                "fraud-detector-default-current-black-friday-start": ["scalableTargetAction.minCapacity"],
+                "fraud-detector-default-endpoint": ["endpointConfigName"],
+            },
             "replace": {
-                "fraud-detector-default-config": ("+-", ["name", "productionVariants[1].initialVariantWeight"])
+                "fraud-detector-default-config": (
+                    "+-",
+                    [
+                        "name",
+                        "productionVariants[0].initialInstanceCount",
+                        "productionVariants[1].initialInstanceCount",
+                        "productionVariants[1].initialVariantWeight",
+                    ],
+                )
             },
             "delete": [],
         }
     }
+    candidate = next(c for c in diff["stacks"][0]["update"] if c["name"].endswith("candidate-black-friday-start"))
+    assert candidate["values"] == [{"path": "scalableTargetAction.minCapacity", "old": 2, "new": 5}]
     (replaced,) = diff["stacks"][0]["replace"]
     assert {"path": "productionVariants[1].initialVariantWeight", "old": 10, "new": 25} in replaced["values"]
     assert diff["findings"] == []  # an endpoint configuration holds no data

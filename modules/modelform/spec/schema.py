@@ -172,7 +172,13 @@ SCHEDULED_CAPACITY = mapping(
             "ISO 8601 timestamp with time zone, e.g. 2026-11-27T00:00:00Z.", required=True, check_with="timestamp"
         ),
         "end": string("ISO 8601 timestamp with time zone; after `start`.", required=True, check_with="timestamp"),
-        "min_instances": integer("Minimum instances during the window.", required=True, min=1, max=MAX_CAPACITY),
+        "min_instances": integer(
+            "Fewest instances of the deployment during the window, shared by the variants by weight (rounded up, "
+            "at least 1 each).",
+            required=True,
+            min=1,
+            max=MAX_CAPACITY,
+        ),
         "max_instances": integer("Maximum instances during the window.", required=True, min=1, max=MAX_CAPACITY),
     },
 )
@@ -181,7 +187,12 @@ AUTOSCALING = mapping(
     "Autoscaling. SageMaker deployments use *_instances, target_invocations_per_instance, cooldowns "
     "and scheduled; EKS deployments use *_replicas and target_cpu_percent.",
     {
-        "min_instances": integer("SageMaker: fewest instances per variant.", min=1, max=MAX_CAPACITY),
+        "min_instances": integer(
+            "SageMaker: fewest instances of the deployment, shared by the variants by weight (rounded up, at least "
+            "1 each); a new fleet starts at the highest floor, as its share.",
+            min=1,
+            max=MAX_CAPACITY,
+        ),
         "max_instances": integer("SageMaker: most instances per variant.", min=1, max=MAX_CAPACITY),
         "target_invocations_per_instance": integer(
             "SageMaker: target of the invocations-per-instance tracking policy (per minute).", 1000, min=1
@@ -189,7 +200,11 @@ AUTOSCALING = mapping(
         "scale_in_cooldown": string("SageMaker: wait after a scale-in before the next.", "5m", check_with="duration"),
         "scale_out_cooldown": string("SageMaker: wait after a scale-out before the next.", "1m", check_with="duration"),
         "scheduled": list_of("SageMaker: known peaks with raised capacity.", SCHEDULED_CAPACITY, []),
-        "min_replicas": integer("EKS: fewest pods per variant.", min=1, max=MAX_CAPACITY),
+        "min_replicas": integer(
+            "EKS: fewest pods of the deployment, shared by the variants by weight (rounded up, at least 1 each).",
+            min=1,
+            max=MAX_CAPACITY,
+        ),
         "max_replicas": integer("EKS: most pods per variant.", min=1, max=MAX_CAPACITY),
         "target_cpu_percent": integer("EKS: HPA target CPU utilisation, percent of the request.", 70, min=1, max=1000),
     },
