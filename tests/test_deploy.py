@@ -71,3 +71,85 @@ def test_up_and_destroy_ask_unless_yes():
     deploy.confirm("destroy", yes=False, stdin=_Input(True), answer=lambda prompt: "yes")
     with pytest.raises(deploy.DeployError, match="destroy cancelled; nothing changed"):
         deploy.confirm("destroy", yes=False, stdin=_Input(True), answer=lambda prompt: "y")
+
+
+class FakeStack:
+    """What `deploy.run` uses of a Pulumi Automation API stack: it records the calls."""
+
+    def __init__(self, log: list, name: str, fail: str = ""):
+        self.log, self.name, self.fail = log, name, fail
+
+    def _operation(self, action: str, on_output) -> None:
+        self.log.append((action, self.name))
+        on_output(f"{action} {self.name}\n")
+        if self.fail == action:
+            from pulumi.automation._cmd import CommandResult
+            from pulumi.automation.errors import CommandError
+
+            raise CommandError(CommandResult(stdout="", stderr="error: AccessDenied: not authorized", code=255))
+
+    def preview(self, on_output):
+        self._operation("preview", on_output)
+
+    def up(self, on_output):
+        self._operation("up", on_output)
+
+    def destroy(self, on_output):
+        self._operation("destroy", on_output)
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    """The real-engine path against a fake Automation API (no Pulumi CLI, no AWS)."""
+    from pulumi import automation
+
+    log: list = []
+    failing: dict = {}
+    monkeypatch.setattr(deploy, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
+    monkeypatch.setattr(
+        automation,
+        "create_or_select_stack",
+        lambda stack_name, **kwargs: FakeStack(log, stack_name, failing.get(stack_name, "")),
+    )
+    return log, failing
+
+
+def test_up_with_yes_runs_the_platform_first_then_the_models(engine, sample_specs):
+    log, _ = engine
+    assert deploy.run("up", sample_specs, "dev", yes=True) == 0
+    assert log == [
+        ("up", "acme-ml.dev"),
+        ("up", "car-damage-estimator.dev"),
+        ("up", "demand-forecaster.dev"),
+        ("up", "fraud-detector.dev"),
+    ]
+
+
+def test_up_of_one_model_never_touches_the_platform(engine, sample_specs):
+    log, _ = engine
+    assert deploy.run("up", sample_specs, "dev", ["fraud-detector"], yes=True) == 0
+    assert log == [("up", "fraud-detector.dev")]
+
+
+def test_destroy_of_one_model_never_touches_the_platform(engine, sample_specs):
+    log, _ = engine
+    assert deploy.run("destroy", sample_specs, "dev", ["fraud-detector"], yes=True) == 0
+    assert log == [("destroy", "fraud-detector.dev")]
+
+
+def test_up_without_yes_previews_then_refuses_without_a_terminal(engine, sample_specs, monkeypatch):
+    log, _ = engine
+    monkeypatch.setattr("sys.stdin", _Input(False))
+    with pytest.raises(deploy.DeployError, match="pass --yes"):
+        deploy.run("up", sample_specs, "dev", ["fraud-detector"])
+    assert log == [("preview", "fraud-detector.dev")]  # previewed, nothing applied
+
+
+def test_an_engine_error_is_one_line(engine, sample_specs):
+    log, failing = engine
+    failing["demand-forecaster.dev"] = "up"
+    with pytest.raises(deploy.DeployError) as failed:
+        deploy.run("up", sample_specs, "dev", yes=True)
+    assert str(failed.value).startswith("the Pulumi engine failed: ") and "\n" not in str(failed.value)
+    assert "AccessDenied" in str(failed.value)
+    assert log[-1] == ("up", "demand-forecaster.dev") and ("up", "fraud-detector.dev") not in log  # stops there

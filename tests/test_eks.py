@@ -94,6 +94,9 @@ def test_hpa_and_pdb(sample_plans, env, bounds):
         "kind": "Deployment",
         "name": "fraud-detector-eu-enterprise-current",
     }
+    deployment = resources["fraud-detector-eu-enterprise-current-deployment"]["inputs"]["spec"]
+    # A rolling update adds a pod before it removes one: serving capacity never drops.
+    assert deployment["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
     pdb = resources["fraud-detector-eu-enterprise-current-poddisruptionbudget"]["inputs"]["spec"]
     assert pdb["maxUnavailable"] == 1
     network = resources["fraud-detector-eu-enterprise-current-networkpolicy"]["inputs"]["spec"]

@@ -89,10 +89,16 @@ def test_cooldown_after_a_finished_execution(monkeypatch):
         False,
         "skipped: cooldown, the last execution started 600 s ago (next allowed in 3000 s)",
     )
+    before = retraining_guard.handler(ALARM, client=client, now=1_000_000_000 + 3599)
+    assert (before["started"], before["reason"]) == (
+        False,
+        "skipped: cooldown, the last execution started 3599 s ago (next allowed in 1 s)",
+    )
+    # Exactly one cooldown after the last start, a retraining may start again.
     after = retraining_guard.handler(
         {"source": "aws.events", "detail-type": "Scheduled Event", "resources": ["arn:rule/r"]},
         client=client,
-        now=1_000_000_000 + 3601,
+        now=1_000_000_000 + 3600,
     )
     assert (after["started"], after["reason"], after["trigger"]) == (True, "started", "schedule (arn:rule/r)")
 

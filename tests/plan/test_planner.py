@@ -305,3 +305,23 @@ def test_change_markers_are_coloured_on_terminals_unless_no_color():
     assert colour_wanted(_Stream(tty=True), {}) is True
     assert colour_wanted(_Stream(tty=True), {"NO_COLOR": "1"}) is False
     assert colour_wanted(_Stream(tty=False), {}) is False
+
+
+@pytest.mark.parametrize(
+    "options, flagged",
+    [
+        ({"protect": True, "retainOnDelete": True}, False),
+        ({"protect": True}, True),  # a removed stack, or unprotecting it, would delete the data
+        ({"retainOnDelete": True}, True),  # `destroy` or a replacing change would go through
+        ({}, True),
+    ],
+)
+def test_prod_data_needs_both_protect_and_retain_on_delete(options, flagged):
+    from modelform.plan.engine import PlannedResource, StackPlan
+
+    bucket = PlannedResource("urn:b", "aws:s3/bucket:Bucket", "b", None, {"bucket": "b"}, options)
+    findings = check_plan([StackPlan("acme-ml.prod", "Platform", "p.yaml", [bucket], {})], [], "prod")
+    protected = [f for f in findings if f.policy == "prod-data-protected"]
+    assert bool(protected) is flagged
+    dev = check_plan([StackPlan("acme-ml.dev", "Platform", "p.yaml", [bucket], {})], [], "dev")
+    assert not [f for f in dev if f.policy == "prod-data-protected"]  # only prod must keep its data

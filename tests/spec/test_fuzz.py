@@ -107,7 +107,7 @@ def _assert_only_spec_errors(texts: list[tuple[str, str]]) -> None:
             assert len(specs.models(environment)) == sum(1 for d in PLAIN.values() if d["kind"] == "Model")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(PLAIN)), st.data())
 def test_mutated_specs_give_only_spec_errors(name, data):
     mutated = _mutate(PLAIN[name], data)
@@ -116,7 +116,6 @@ def test_mutated_specs_give_only_spec_errors(name, data):
     _assert_only_spec_errors(texts)
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.sampled_from(sorted(SAMPLES)), st.data())
 def test_cut_and_spliced_text_gives_only_spec_errors(name, data):
     text = SAMPLES[name]

@@ -721,3 +721,16 @@ def test_training_problem_type_agrees_with_monitoring(repo, given, monitored, me
 def test_training_problem_type_that_agrees_is_valid(repo):
     text = HEADER + DEPLOYMENT + TRAINING + "  hyperparameters: {problem_type: regression}\n"
     assert problems_of(repo, text + "monitoring: {problem_type: regression}\n") == []
+
+
+def test_a_zero_length_window_is_refused_and_equal_bounds_are_valid(repo):
+    start = SCALING[SCALING.index('start: "') + 8 : SCALING.index('start: "') + 28]
+    zero = SCALING.replace('end: "2026-11-28T00:00:00Z"', f'end: "{start}"')
+    assert zero != SCALING
+    assert problems_of(repo, HEADER + DEPLOYMENT + zero) == [
+        f"{F}:16:60: deployments[0].autoscaling.scheduled[0].end: must be after start"
+    ]
+    equal = SCALING.replace(
+        'end: "2026-11-28T00:00:00Z", min_instances: 2', 'end: "2026-11-28T00:00:00Z", min_instances: 8'
+    )
+    assert problems_of(repo, HEADER + DEPLOYMENT + equal) == []  # min == max: a fixed fleet for the window
