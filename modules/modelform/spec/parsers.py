@@ -272,14 +272,18 @@ def parse_quantity(value: object) -> Decimal:
 # --- networks ----------------------------------------------------------------------------------
 
 
-def parse_private_cidr(text: object) -> ipaddress.IPv4Network:
-    """An RFC 1918 IPv4 block between /16 and /24: what a VPC accepts and what stays private."""
+def _ipv4_block(text: object, example: str) -> ipaddress.IPv4Network:
     if not isinstance(text, str):
-        raise ValueError("a CIDR block is a string such as '10.40.0.0/16'")
+        raise ValueError(f"a CIDR block is a string such as '{example}'")
     try:
-        network = ipaddress.IPv4Network(text, strict=True)
+        return ipaddress.IPv4Network(text, strict=True)
     except ValueError as exc:
         raise ValueError(f"'{text}' is not an IPv4 CIDR block: {exc}") from None
+
+
+def parse_private_cidr(text: object) -> ipaddress.IPv4Network:
+    """An RFC 1918 IPv4 block between /16 and /24: what a VPC accepts and what stays private."""
+    network = _ipv4_block(text, "10.40.0.0/16")
     if not 16 <= network.prefixlen <= 24:
         raise ValueError(f"'{text}': a VPC block must be between /16 and /24")
     if not network.is_private or network.subnet_of(ipaddress.IPv4Network("100.64.0.0/10")):
@@ -290,12 +294,7 @@ def parse_private_cidr(text: object) -> ipaddress.IPv4Network:
 def parse_allowlist_cidr(text: object) -> ipaddress.IPv4Network:
     """A public IPv4 block that may reach a cluster's API: never everything (/0), never private
     (private callers use the private endpoint from inside the VPC)."""
-    if not isinstance(text, str):
-        raise ValueError("a CIDR block is a string such as '203.0.113.0/24'")
-    try:
-        network = ipaddress.IPv4Network(text, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"'{text}' is not an IPv4 CIDR block: {exc}") from None
+    network = _ipv4_block(text, "52.94.76.0/22")
     if network.prefixlen < 8:
         raise ValueError(f"'{text}' opens the API to too much of the internet; allow /8 or narrower")
     if not network.is_global:
