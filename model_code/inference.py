@@ -43,26 +43,27 @@ except ImportError:  # laptops, tests and our own server
 MAX_ROWS = 10_000
 
 
-class BadRequest(_ToolkitError):
+class _Refusal(_ToolkitError):
+    """A request the model will not answer: an HTTP status and a one-line reason."""
+
+    status, phrase = 400, "Bad Request"
+
+    def __init__(self, message: str):
+        super().__init__(self.status, message, self.phrase)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadRequest(_Refusal):
     """A request the model cannot answer; status 400 and a one-line reason."""
 
-    def __init__(self, message: str):
-        super().__init__(400, message, "Bad Request")
-        self.message = message
 
-    def __str__(self) -> str:
-        return self.message
-
-
-class NotAcceptable(_ToolkitError):
+class NotAcceptable(_Refusal):
     """An Accept header the model cannot answer: status 406."""
 
-    def __init__(self, message: str):
-        super().__init__(406, message, "Not Acceptable")
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+    status, phrase = 406, "Not Acceptable"
 
 
 class Model:
