@@ -62,6 +62,14 @@ def test_usage_errors_exit_2(repo):
     assert run(repo, "frobnicate").returncode == 2
 
 
+@pytest.mark.parametrize("jobs", ["0", "-1", "two"])
+def test_jobs_must_be_a_positive_count(jobs, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["plan", "--jobs", jobs])
+    assert exit_.value.code == 2
+    assert f"argument --jobs: must be a whole number of at least 1 (got '{jobs}')" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "content", [b"\xff\xfe\x00garbage", b"kind: Model\n" * 3, b"[1, 2", b"{}", b"kind: Platform\nclusters: 7\n"]
 )

@@ -40,8 +40,8 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(specs_dir: str, root: Optional[str]) -> Optional[SpecSet]:
-    specs = load_specs([specs_dir], root=root)
+def _load(specs_dir: str, root: Optional[str], only: Optional[set[str]] = None) -> Optional[SpecSet]:
+    specs = load_specs([specs_dir], root=root, only=only)
     if specs.errors:
         for error in specs.errors:
             print(error, file=sys.stderr)
@@ -102,7 +102,7 @@ def _plan(args: argparse.Namespace) -> int:
         return 1
     try:
         models = set() if args.platform_only else set(args.model) if args.model else None
-        plan = plan_environment(specs, args.env, models=models)
+        plan = plan_environment(specs, args.env, models=models, jobs=args.jobs)
     except PlanError as error:
         print(f"modelform plan: {error}", file=sys.stderr)
         return 1
@@ -136,51 +136,38 @@ def _images(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    import json
-
-    from .plan import PlanError, plan_environment
+    from .plan import PlanError, StackMemo, plan_environment
     from .plan.diff import diff_plans
-    from .plan.git_specs import GitError, spec_texts_at
-    from .plan.plan_schema import plan_problem
-    from .plan.scope import changed_files, plan_at_revision, repository_top, select
-    from .spec import load_spec_texts
+    from .plan.git_specs import GitError
 
-    head = _load(args.specs, args.root)
-    if head is None:
-        return 1
     models = set(args.model) if args.model else None
     scope_json = None
+    memo = StackMemo()  # a stack whose inputs are the same on both sides is planned once
     try:
         if args.against:
-            try:
-                with open(args.against, encoding="utf-8") as handle:
-                    base_plan = json.load(handle)
-            except (OSError, ValueError) as error:
-                print(f"modelform diff: cannot read {args.against}: {error}", file=sys.stderr)
+            base_plan = _saved_plan(args)
+            if base_plan is None:
                 return _usage_error(args)
-            problem = plan_problem(base_plan)
-            if problem:
-                print(f"modelform diff: {args.against} is not a modelform plan: {problem}", file=sys.stderr)
-                return _usage_error(args)
-            head_plan = plan_environment(head, args.env, models=models)
-        else:
-            base = load_spec_texts(spec_texts_at(args.base, args.specs), root=args.root)
-            if base.errors:
-                for error in base.errors:
-                    print(f"{args.base}: {error}", file=sys.stderr)
-                print(f"the specs at {args.base} are invalid; nothing compared", file=sys.stderr)
+            head = _load(args.specs, args.root)
+            if head is None:
                 return 1
-            top = repository_top(os.path.abspath(args.specs) if os.path.isdir(args.specs) else os.getcwd())
-            scope = select(changed_files(args.base, top), head, base, args.env, top)
+            head_plan = plan_environment(head, args.env, models=models, jobs=args.jobs)
+        else:
+            sides = _sides_at_base(args)
+            if not isinstance(sides, tuple):
+                return sides
+            head, base, scope, top = sides
             selected = scope.model_names
             if models is not None:
                 selected = models if selected is None else selected & models
             scope_json = {"everything": scope.everything, "models": scope.models}
             if scope.code_changed:
+                from .plan.scope import plan_at_revision
+
                 base_plan = plan_at_revision(args.base, top, args.specs, args.env, selected)
             else:  # only specs differ: the current program plans REF's specs as REF's would
-                base_plan = plan_environment(base, args.env, models=selected)
-            head_plan = plan_environment(head, args.env, models=selected)
+                base_plan = plan_environment(base, args.env, models=selected, memo=memo, jobs=args.jobs)
+            head_plan = plan_environment(head, args.env, models=selected, memo=memo, jobs=args.jobs)
     except GitError as error:
         print(f"modelform diff: {error}", file=sys.stderr)
         return _usage_error(args)
@@ -194,6 +181,58 @@ def _diff(args: argparse.Namespace) -> int:
         diff["scope"] = scope_json
     _write(args, diff, {"markdown": "diff_markdown", "table": "diff_table"})
     return 2 if args.detailed_exitcode and diff["summary"]["stacks"] else 0
+
+
+def _saved_plan(args: argparse.Namespace) -> Optional[dict]:
+    """The plan of `--against`, checked against the plan schema; None (reported) when unusable."""
+    import json
+
+    from .plan.plan_schema import plan_problem
+
+    try:
+        with open(args.against, encoding="utf-8") as handle:
+            plan = json.load(handle)
+    except (OSError, ValueError) as error:
+        print(f"modelform diff: cannot read {args.against}: {error}", file=sys.stderr)
+        return None
+    problem = plan_problem(plan)
+    if problem:
+        print(f"modelform diff: {args.against} is not a modelform plan: {problem}", file=sys.stderr)
+        return None
+    return plan
+
+
+def _sides_at_base(args: argparse.Namespace):
+    """(head specs, base specs, scope, repository top) for `--base`, or an exit code.
+
+    When only spec files changed, both sides validate just those files and the Platform spec
+    (the other models are known by name, for the cross-file rules): a one-spec change costs the
+    same in a repository of 3 models or of 1,000. Anything else changed: every spec is read."""
+    from .plan.git_specs import spec_texts_at
+    from .plan.scope import changed_files, changed_spec_files, repository_top, select
+    from .spec import load_spec_texts
+
+    top = repository_top(os.path.abspath(args.specs) if os.path.isdir(args.specs) else os.getcwd())
+    changed = changed_files(args.base, top)
+    only = changed_spec_files(changed, top, args.specs)
+    head = _load(args.specs, args.root, only)
+    if head is None:
+        return 1
+    platform = head.platform(args.env)
+    wanted = None
+    if only is not None and platform is not None and os.path.abspath(platform.source) in only:
+        head = _load(args.specs, args.root)  # the Platform changed: every model stack is selected
+        if head is None:
+            return 1
+    elif only is not None:
+        wanted = only | ({os.path.abspath(platform.source)} if platform is not None else set())
+    base = load_spec_texts(spec_texts_at(args.base, args.specs, wanted), root=args.root, indexed=head.indexed)
+    if base.errors:
+        for error in base.errors:
+            print(f"{args.base}: {error}", file=sys.stderr)
+        print(f"the specs at {args.base} are invalid; nothing compared", file=sys.stderr)
+        return 1
+    return head, base, select(changed, head, base, args.env, top), top
 
 
 def _usage_error(args: argparse.Namespace) -> int:
@@ -234,6 +273,12 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {text!r})")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelform",
@@ -269,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
                 help="exit 0 without changes, 2 with changes, 1 on errors (for CI)",
             )
             command.add_argument("--model", action="append", metavar="NAME", help="only this model (repeatable)")
+            command.add_argument(
+                "--jobs",
+                type=_positive,
+                metavar="N",
+                help="processes planning model stacks (default: every core, for 32 stacks or more)",
+            )
 
     plan = commands.add_parser("plan", help="offline plan of every stack of an environment (no credentials)")
     common(plan)

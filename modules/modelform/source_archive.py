@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import tarfile
+import tempfile
 from dataclasses import dataclass
 
 #: What never ships: caches, notebooks' state, local data and outputs.
@@ -48,11 +49,25 @@ def source_files(folder: str) -> list[str]:
     return sorted(found)
 
 
+#: Archives built by this process, by folder and the size and change time of every file: a fleet
+#: of models shipping one code folder builds (tars and compresses) it once, not once per model.
+_BUILT: dict[tuple, SourceArchive] = {}
+
+
 def build_source_archive(folder: str, build_dir: str) -> SourceArchive:
     """`sourcedir.tar.gz` of `folder` under `build_dir`, named by its content hash."""
     files = source_files(folder)
     if not files:
         raise ValueError(f"{folder} holds no source files")
+    stats = tuple((f, os.stat(os.path.join(folder, f))) for f in files)
+    key = (folder, build_dir, tuple((f, s.st_size, s.st_mtime_ns, s.st_ino) for f, s in stats))
+    built = _BUILT.get(key)
+    if built is None or not os.path.exists(built.path):
+        built = _BUILT[key] = _build(folder, build_dir, files)
+    return built
+
+
+def _build(folder: str, build_dir: str, files: list[str]) -> SourceArchive:
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped:
         with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -68,7 +83,10 @@ def build_source_archive(folder: str, build_dir: str) -> SourceArchive:
     os.makedirs(build_dir, exist_ok=True)
     path = os.path.join(build_dir, f"sourcedir-{sha256[:12]}.tar.gz")
     if not os.path.exists(path):
-        with open(path + ".tmp", "wb") as handle:
-            handle.write(content)
-        os.replace(path + ".tmp", path)
+        # A temporary file of its own: processes planning stacks in parallel may write the same
+        # archive at once; each rename puts a whole, identical file in place.
+        handle, temporary = tempfile.mkstemp(dir=build_dir, prefix=".sourcedir-", suffix=".tmp")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+        os.replace(temporary, path)
     return SourceArchive(path, sha256, tuple(files))

@@ -162,19 +162,31 @@ def test_removing_a_deployment(git_repo, capsys):
 
 
 def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
+    import modelform.plan.parallel as parallel
     import modelform.plan.planner as planner
+    import modelform.spec.loader as loader
 
-    planned = []
+    planned, validated = [], []
     original = planner.run_program
+    for module in (planner, parallel):
+        monkeypatch.setattr(
+            module,
+            "run_program",
+            lambda project, stack, *a, **k: planned.append(stack) or original(project, stack, *a, **k),
+        )
+    original_validate = loader._validate_document
     monkeypatch.setattr(
-        planner,
-        "run_program",
-        lambda project, stack, *a, **k: planned.append(stack) or original(project, stack, *a, **k),
+        loader,
+        "_validate_document",
+        lambda document, *a: validated.append(document.file) or original_validate(document, *a),
     )
     edit(git_repo / "specs" / "fraud-detector.yaml", "weight: 10}", "weight: 11}")
     run_diff("dev", capsys)
-    # Only a spec changed: both sides in this process, and only the touched model.
-    assert sorted(planned) == ["acme-ml.dev", "acme-ml.dev", "fraud-detector.dev", "fraud-detector.dev"]
+    # Only a spec changed: both sides in this process, and only the touched model; the platform,
+    # the same on both sides, is planned once.
+    assert sorted(planned) == ["acme-ml.dev", "fraud-detector.dev", "fraud-detector.dev"]
+    # Each side validates the changed spec and the Platform spec; the other models are only named.
+    assert sorted(validated) == sorted(["specs/fraud-detector.yaml", "specs/platform.yaml"] * 2)
 
 
 def test_platform_change_plans_everything(git_repo, capsys):

@@ -10,14 +10,16 @@ sorted and byte-for-byte identical for the same specs and code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from .. import naming
 from ..context import platform_stack_reference
-from ..programs import DEFAULT_ORGANIZATION, model_program, platform_program
+from ..programs import DEFAULT_ORGANIZATION, platform_program
 from ..spec import SpecSet
+from . import parallel
 from .engine import StackPlan, run_program
 from .policies import Finding, check_plan
 
@@ -30,15 +32,36 @@ class PlanError(Exception):
     """The specs cannot be planned (beyond spec validation): one line for the user."""
 
 
+class StackMemo:
+    """Stack plans by their inputs, within one process: the two sides of a diff plan what did not
+    change (the Platform stack, above all) once. Programs are deterministic functions of their
+    specs, so equal inputs give equal plans."""
+
+    def __init__(self) -> None:
+        self._plans: dict[str, Any] = {}
+
+    def plan(self, inputs: tuple, compute: Callable[[], Any]) -> Any:
+        # Specs are frozen dataclasses (with read-only mappings, which do not pickle): their repr
+        # names every field and value, in declaration order.
+        key = hashlib.sha256(repr(inputs).encode()).hexdigest()
+        if key not in self._plans:
+            self._plans[key] = compute()
+        return self._plans[key]
+
+
 def plan_environment(
     specs: SpecSet,
     environment: str,
     *,
     models: Optional[Iterable[str]] = None,
     progress: bool = True,
+    memo: Optional[StackMemo] = None,
+    jobs: Optional[int] = None,
 ) -> dict[str, Any]:
     """The plan document of `environment`. `models` limits the model stacks planned (the platform
-    stack is always planned: model stacks need its outputs)."""
+    stack is always planned: model stacks need its outputs). `jobs`: processes planning model
+    stacks (default: every core, for fleets of `parallel.PARALLEL_THRESHOLD` stacks or more)."""
+    memo = memo or StackMemo()
     if environment not in specs.environments:
         raise PlanError(f"unknown environment '{environment}'; known: {', '.join(specs.environments)}")
     platform = specs.platform(environment)
@@ -51,10 +74,13 @@ def plan_environment(
 
     stacks: list[StackPlan] = []
     with _progress(1 + len(model_specs), enabled=progress) as advance:
-        resources, outputs = run_program(
-            naming.PLATFORM_PROJECT,
-            naming.platform_stack(platform.name, environment),
-            lambda: platform_program(platform),
+        resources, outputs = memo.plan(
+            ("Platform", environment, platform),
+            lambda: run_program(
+                naming.PLATFORM_PROJECT,
+                naming.platform_stack(platform.name, environment),
+                lambda: platform_program(platform),
+            ),
         )
         stacks.append(
             StackPlan(
@@ -63,15 +89,13 @@ def plan_environment(
         )
         advance()
         reference = {platform_stack_reference(platform, DEFAULT_ORGANIZATION): outputs}
-        for model in model_specs:
-            resources, model_outputs = run_program(
-                naming.MODEL_PROJECT,
-                model.stack_name,
-                lambda model=model: model_program(model, platform, repo_root=specs.root),
-                reference,
-            )
-            stacks.append(StackPlan(model.stack_name, "Model", model.source, resources, model_outputs))
-            advance()
+        processes = parallel.worth_parallel(len(model_specs), jobs)
+        if processes > 1:
+            stacks.extend(parallel.plan_models(model_specs, platform, reference, specs.root, processes, advance))
+        else:
+            for model in model_specs:
+                stacks.extend(parallel.plan_model_stacks(([model], platform, reference, specs.root)))
+                advance()
     findings = check_plan(stacks, [m for m in model_specs], environment)
     return _document(environment, stacks, findings)
 

@@ -28,8 +28,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..spec import SpecSet
+from ..spec.loader import SPEC_SUFFIXES
 from .git_specs import GitError, _git
 
+#: Where modelform writes its build outputs, relative to the repository root.
+OUTPUT_FOLDER = ".modelform/"
 #: Paths whose change can change any stack: the programs and what they run on.
 PROGRAM_PATHS = ("modules/", "stacks/", "pyproject.toml", "requirements.lock")
 
@@ -64,7 +67,19 @@ def changed_files(revision: str, top: str) -> list[str]:
     _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=top)
     tracked = _git(["diff", "--name-only", "--no-renames", revision, "--"], cwd=top).decode().splitlines()
     untracked = _git(["ls-files", "--others", "--exclude-standard"], cwd=top).decode().splitlines()
-    return sorted(set(tracked) | set(untracked))
+    # modelform's own build outputs (source archives) are never inputs, ignored by git or not.
+    return sorted(p for p in set(tracked) | set(untracked) if not p.startswith(OUTPUT_FOLDER))
+
+
+def changed_spec_files(changed: list[str], top: str, specs_dir: str) -> Optional[set[str]]:
+    """The absolute paths of the changed files when every one of them is a spec file under
+    `specs_dir`; None when anything else changed (then any model may be affected, and every spec
+    is read to know which)."""
+    folder = os.path.abspath(specs_dir) + os.sep
+    paths = {os.path.normpath(os.path.join(top, path)) for path in changed}
+    if all(path.startswith(folder) and path.endswith(SPEC_SUFFIXES) for path in paths):
+        return paths
+    return None
 
 
 def select(changed: list[str], head: SpecSet, base: SpecSet, environment: str, top: str) -> Scope:

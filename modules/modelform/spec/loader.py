@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Collection, Iterator, Mapping, Optional, Sequence
 
 from . import rules
 from .errors import ROOT_PATH_TEXT, FieldPath, SpecError, SpecErrors, describe_value, did_you_mean, format_path
@@ -23,7 +24,7 @@ from .merge import apply_environment, override_mark
 from .schema import DEFAULT_ENVIRONMENTS, SCHEMAS, SPEC_VERSION
 from .types import ModelSpec, PlatformSpec, in_environment, model_from_document, platform_from_document
 from .validator import structural_errors
-from .yaml_loader import parse_document, read_document
+from .yaml_loader import parse_document, read_bytes, read_document
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -38,6 +39,9 @@ class SpecSet:
     errors: list[SpecError] = field(default_factory=list)
     #: What is valid but probably not meant (e.g. a scheduled window that is over); never blocks.
     warnings: list[SpecError] = field(default_factory=list)
+    #: Model spec files read for their name only (`load_specs(only=...)`): file -> model name.
+    #: They take part in the cross-file name rule; nothing else is known of them.
+    indexed: dict[str, str] = field(default_factory=dict)
     _models: dict[tuple[str, str], ModelSpec] = field(default_factory=dict)
     _platforms: dict[str, PlatformSpec] = field(default_factory=dict)
 
@@ -168,30 +172,51 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_specs(paths: Sequence[str] = ("specs",), root: Optional[str] = None) -> SpecSet:
-    """Validate every spec under `paths`. Never raises for bad input: problems are in `.errors`."""
+def load_specs(
+    paths: Sequence[str] = ("specs",), root: Optional[str] = None, *, only: Optional[Collection[str]] = None
+) -> SpecSet:
+    """Validate every spec under `paths`. Never raises for bad input: problems are in `.errors`.
+
+    With `only` (file paths), only those files and the Platform spec are validated; every other
+    model spec is read for its name alone (`SpecSet.indexed`), so that a diff of one changed spec
+    costs the same in a repository of 3 models or of 1,000.
+    """
+    rules.forget_filesystem()
     with _collection_paused():
-        return _load_files(paths, root)
+        return _load_files(paths, root, None if only is None else {os.path.abspath(f) for f in only})
 
 
-def _load_files(paths: Sequence[str], root: Optional[str]) -> SpecSet:
+def _load_files(paths: Sequence[str], root: Optional[str], only: Optional[set[str]]) -> SpecSet:
     files, problems = find_spec_files(paths)
     sources: list[tuple[str, LocatedMap]] = []
+    indexed: dict[str, str] = {}
     for file in files:
         try:
-            sources.append((file, read_document(file)))
+            if only is not None and os.path.abspath(file) not in only:
+                raw = read_bytes(file)
+                name = model_name_of(raw)
+                if name is not None:
+                    indexed[file] = name
+                    continue
+                sources.append((file, parse_document(raw, file)))
+            else:
+                sources.append((file, read_document(file)))
         except SpecErrors as unreadable:
             problems.extend(unreadable.errors)
-    return _load(files, sources, problems, root)
+    return _load(files, sources, problems, root, indexed)
 
 
-def load_spec_texts(texts: Sequence[tuple[str, str | bytes]], root: Optional[str] = None) -> SpecSet:
-    """Validate specs given as (file name, content) pairs, e.g. read from a git revision."""
+def load_spec_texts(
+    texts: Sequence[tuple[str, str | bytes]], root: Optional[str] = None, *, indexed: Mapping[str, str] = {}
+) -> SpecSet:
+    """Validate specs given as (file name, content) pairs, e.g. read from a git revision.
+    `indexed`: other model spec files known by name only (file -> model name), as in `load_specs`."""
+    rules.forget_filesystem()
     with _collection_paused():
-        return _load_texts(texts, root)
+        return _load_texts(texts, root, dict(indexed))
 
 
-def _load_texts(texts: Sequence[tuple[str, str | bytes]], root: Optional[str]) -> SpecSet:
+def _load_texts(texts: Sequence[tuple[str, str | bytes]], root: Optional[str], indexed: dict[str, str]) -> SpecSet:
     sources: list[tuple[str, LocatedMap]] = []
     problems: list[SpecError] = []
     for name, text in texts:
@@ -199,13 +224,36 @@ def _load_texts(texts: Sequence[tuple[str, str | bytes]], root: Optional[str]) -
             sources.append((name, parse_document(text, name)))
         except SpecErrors as unparsable:
             problems.extend(unparsable.errors)
-    return _load([name for name, _ in texts], sources, problems, root)
+    files = sorted({name for name, _ in texts} | set(indexed))
+    return _load(files, sources, problems, root, indexed)
+
+
+#: A top-level `kind:` / `name:` line of a block-style spec (what nearly every spec file is).
+_TOP_LEVEL_KIND = re.compile(rb"^kind:[ \t]*([\"']?)([A-Za-z]+)\1[ \t]*(?:#.*)?\r?$", re.MULTILINE)
+_TOP_LEVEL_NAME = re.compile(rb"^name:[ \t]*([\"']?)([a-z][a-z0-9-]*)\1[ \t]*(?:#.*)?\r?$", re.MULTILINE)
+
+
+def model_name_of(raw: bytes) -> Optional[str]:
+    """The model name of a spec file read as text, without parsing it; None unless the file says
+    `kind: Model` and `name: ...` exactly once each on top-level lines of a plain block mapping
+    (anything unusual is parsed and validated instead, so this never has to be clever)."""
+    kinds = _TOP_LEVEL_KIND.findall(raw)
+    names = _TOP_LEVEL_NAME.findall(raw)
+    if len(kinds) != 1 or kinds[0][1] != b"Model" or len(names) != 1:
+        return None
+    if re.search(rb"^(?:---|\.\.\.|[&*!?{\[<%|>])", raw, re.MULTILINE):
+        return None  # several documents, anchors at the top, flow style, directives: parse it
+    return names[0][1].decode("ascii")
 
 
 def _load(
-    files: list[str], sources: list[tuple[str, LocatedMap]], problems: list[SpecError], root: Optional[str]
+    files: list[str],
+    sources: list[tuple[str, LocatedMap]],
+    problems: list[SpecError],
+    root: Optional[str],
+    indexed: dict[str, str],
 ) -> SpecSet:
-    result = SpecSet(files=files, errors=problems)
+    result = SpecSet(files=files, errors=problems, indexed=indexed)
     result.root = root if root is not None else (repository_root(files[0], None) if files else os.getcwd())
     documents: list[_Document] = []
     for file, data in sources:
@@ -224,7 +272,7 @@ def _load(
     result.environments = _known_environments(platform_document)
 
     typed = {id(d): _validate_document(d, result.environments, root) for d in documents}
-    _check_model_names(documents)
+    _check_model_names(documents, indexed)
     platform_ok = platform_document is not None and not platform_document.errors
     for document in documents:
         # Environments without an override first: a problem of the base is then reported once,
@@ -331,13 +379,17 @@ def _typed(document: _Document, merged: LocatedMap, environment: str, environmen
     return platform_from_document(merged, environment, document.file, environments)
 
 
-def _check_model_names(documents: list[_Document]) -> None:
-    first: dict[str, _Document] = {}
-    for document in documents:
+def _check_model_names(documents: list[_Document], indexed: dict[str, str]) -> None:
+    """Model names are unique across the spec set; the second file of a pair is reported (or the
+    validated one, when the other was only indexed)."""
+    first: dict[str, str] = {name: file for file, name in sorted(indexed.items(), reverse=True)}
+    validated: set[str] = set()
+    for document in sorted(documents, key=lambda d: d.file):
         if document.kind != "Model" or not isinstance(document.data.get("name"), str):
             continue
         name = document.data["name"]
-        if name in first:
-            document.report(("name",), f"model '{name}' is also defined in {first[name].file}; model names are unique")
+        if name in validated or (name in first and first[name] != document.file):
+            document.report(("name",), f"model '{name}' is also defined in {first[name]}; model names are unique")
         else:
-            first[name] = document
+            first[name] = document.file
+            validated.add(name)

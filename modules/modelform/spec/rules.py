@@ -17,8 +17,9 @@ Each problem is `(field path, message)`; the loader turns paths into file positi
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from collections import Counter
+from datetime import datetime
+from functools import lru_cache
 from typing import Iterable, Iterator, Optional
 
 from .. import naming
@@ -416,23 +417,41 @@ def _retraining_problems(spec: ModelSpec) -> Iterator[Problem]:
 def _code_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
     if root is None:
         return
-    code = spec.model.code
+    needed = spec.training is not None
+    yield from _code_layout_problems(
+        root, spec.model.code, spec.model.entry_point, spec.model.inference_entry_point, needed
+    )
+
+
+@lru_cache(maxsize=4096)
+def _code_layout_problems(root: str, code: str, entry_point: str, inference: str, needed: bool) -> tuple[Problem, ...]:
+    """What is wrong with a code folder and its entry points, asked of the filesystem once per
+    load (`forget_filesystem` starts each load afresh), not once per model and environment."""
+    problems: list[Problem] = []
     root_real = os.path.realpath(root)
     folder = os.path.realpath(os.path.join(root_real, code))
     if os.path.isabs(code) or os.path.commonpath([root_real, folder]) != root_real:
-        yield ("model", "code"), f"'{code}' must be a folder inside the repository ({root})"
+        problems.append((("model", "code"), f"'{code}' must be a folder inside the repository ({root})"))
     elif not os.path.isdir(folder):
-        yield ("model", "code"), f"folder '{code}' does not exist under the repository root {root}"
+        problems.append((("model", "code"), f"folder '{code}' does not exist under the repository root {root}"))
     else:
-        for key, entry, needed in (
-            ("entry_point", spec.model.entry_point, spec.training is not None),
-            ("inference_entry_point", spec.model.inference_entry_point, False),
+        for key, entry, required in (
+            ("entry_point", entry_point, needed),
+            ("inference_entry_point", inference, False),
         ):
             path = os.path.realpath(os.path.join(folder, entry))
             if os.path.isabs(entry) or os.path.commonpath([folder, path]) != folder:
-                yield ("model", key), f"'{entry}' must be a file inside {code}/ (the code is shipped from there)"
-            elif needed and not os.path.isfile(path):
-                yield ("model", key), f"'{entry}' does not exist in {code}/ (training runs it)"
+                problems.append(
+                    (("model", key), f"'{entry}' must be a file inside {code}/ (the code is shipped from there)")
+                )
+            elif required and not os.path.isfile(path):
+                problems.append((("model", key), f"'{entry}' does not exist in {code}/ (training runs it)"))
+    return tuple(problems)
+
+
+def forget_filesystem() -> None:
+    """Called as each load starts: files may have appeared or gone since the last one."""
+    _code_layout_problems.cache_clear()
 
 
 def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:

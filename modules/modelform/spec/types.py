@@ -10,6 +10,7 @@ spec *in one environment* (overrides applied). Durations are seconds, timestamps
 
 from __future__ import annotations
 
+import copyreg
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +21,16 @@ from typing import Any, Mapping, Optional, Union
 from . import parsers
 from .parsers import S3Uri, Schedule
 from .schema import MODEL_SCHEMA, PLATFORM_SCHEMA, default_of, schema_at
+
+
+def read_only(items: dict) -> Mapping[str, Any]:
+    """A mapping nobody can change (the typed specs' tags, hyperparameters, environments)."""
+    return MappingProxyType(items)
+
+
+# Typed specs travel to the processes that plan stacks in parallel: read-only mappings pickle as
+# their items and come back read-only (Python does not know how to pickle them otherwise).
+copyreg.pickle(MappingProxyType, lambda mapping: (read_only, (dict(mapping),)))
 
 
 # --- the choices of the spec language, typed once (values as written in specs) ---------------------

@@ -7,6 +7,8 @@ eks (got 'sagmaker'; did you mean 'sagemaker'?)"). The caller attaches file posi
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable as IterableValue, Mapping, Sequence, Sized
 from functools import lru_cache
 from typing import Any, Iterable, Iterator, Optional
 
@@ -107,13 +109,17 @@ class SpecValidator(cerberus.Validator):
 
 
 @lru_cache(maxsize=None)
+def _schema(schema_id: int, touched: frozenset[str] | None) -> dict:
+    """A schema, or the part of it for the top-level keys an override wrote (built once each)."""
+    schema = _SCHEMAS_BY_ID[schema_id]
+    return schema if touched is None else {key: rules for key, rules in schema.items() if key in touched}
+
+
+@lru_cache(maxsize=None)
 def _validator(schema_id: int, touched: frozenset[str] | None) -> SpecValidator:
     # Building a cerberus Validator validates and hashes the whole schema: half the cost of a
     # validation. The schemas are constants, so each (schema, top-level subset) is built once.
-    schema = _SCHEMAS_BY_ID[schema_id]
-    if touched is not None:
-        schema = {key: rules for key, rules in schema.items() if key in touched}
-    return SpecValidator(schema)
+    return SpecValidator(_schema(schema_id, touched))
 
 
 _SCHEMAS_BY_ID: dict[int, dict] = {}
@@ -128,19 +134,175 @@ def structural_errors(
     validated: the rest of an environment-merged document is the base, already validated. A
     touched key that is gone (an override set it to null) but is required is reported here.
     """
-    _SCHEMAS_BY_ID.setdefault(id(schema), schema)
     if touched is None:
-        validator = _validator(id(schema), None)
-        validator.validate(document, normalize=False)
-        return [problem for error in validator._errors for problem in _flatten(error, schema)]
+        return [] if _accepts(document, schema) else cerberus_problems(document, schema)
     keys = frozenset(key for key in touched if isinstance(key, str))
-    validator = _validator(id(schema), frozenset(keys & schema.keys()))
-    validator.validate({key: document[key] for key in keys if key in document}, normalize=False)
-    problems = [problem for error in validator._errors for problem in _flatten(error, schema)]
+    known = frozenset(keys & schema.keys())
+    written = {key: document[key] for key in keys if key in document}
+    _SCHEMAS_BY_ID.setdefault(id(schema), schema)
+    accepted = _accepts(written, _schema(id(schema), known))
+    problems = [] if accepted else cerberus_problems(written, schema, known)
     for key in sorted(keys):
         if key not in document and schema.get(key, {}).get("required"):
             problems.append(((key,), "required field is missing (an environment override cannot remove it)", True))
     return problems
+
+
+def cerberus_problems(
+    document: dict, schema: dict, known: Optional[frozenset[str]] = None
+) -> list[tuple[FieldPath, str, bool]]:
+    """What cerberus finds in `document` (checked against the `known` top-level fields only, when
+    given), in the user's words: the path every refusal takes."""
+    _SCHEMAS_BY_ID.setdefault(id(schema), schema)
+    validator = _validator(id(schema), known)
+    validator.validate(document, normalize=False)
+    return [problem for error in validator._errors for problem in _flatten(error, schema)]
+
+
+class _CheckProbe:
+    """Runs one of `SpecValidator`'s `check_with` methods outside cerberus, noting only whether it
+    objects (the messages are cerberus's to produce)."""
+
+    _parsed_with = SpecValidator._parsed_with
+
+    def __init__(self) -> None:
+        self.objected = False
+
+    def _error(self, *_: Any) -> None:
+        self.objected = True
+
+
+@lru_cache(maxsize=None)
+def _pattern(pattern: str) -> "re.Pattern[str]":
+    return re.compile(pattern if pattern.endswith("$") else pattern + "$")  # as cerberus reads it
+
+
+def _accepts(document: Any, schema: dict) -> bool:
+    """Whether cerberus would find nothing wrong, decided several times faster than asking it.
+
+    Almost every document of a large repository is valid, and cerberus spends most of its time
+    on bookkeeping for errors there are none of. This walks the same rules, compiled once per
+    schema into plain checks. It is conservative: whatever it is unsure of counts as a problem,
+    and then cerberus validates the document and words the errors, so a refusal never depends on
+    this function. A test checks that it never accepts what cerberus refuses.
+    """
+    return _compiled_mapping(id(schema), schema)(document)
+
+
+_COMPILED: dict[int, Any] = {}
+
+
+def _compiled_mapping(key: int, schema: dict) -> Any:
+    check = _COMPILED.get(key)
+    if check is None:
+        fields = {field: _compiled(rules) for field, rules in schema.items()}
+        required = tuple(field for field, rules in schema.items() if rules.get("required"))
+
+        def check(document: Any) -> bool:
+            if not isinstance(document, Mapping):
+                return False
+            for field, value in document.items():
+                accepted = fields.get(field)
+                if accepted is None or not accepted(value):
+                    return False
+            return all(field in document for field in required)
+
+        _COMPILED[key] = (schema, check)  # the schema is kept alive so its id is never reused
+        return check
+    return check[1]
+
+
+def _compiled(rules: dict) -> Any:
+    """One field's rules as a function of its value (True: cerberus would accept it)."""
+    checks: list[Any] = []
+    kinds = rules.get("type")
+    if kinds is not None:
+        definitions = [SpecValidator.types_mapping[k] for k in ((kinds,) if isinstance(kinds, str) else kinds)]
+        pairs = tuple((d.included_types, d.excluded_types) for d in definitions)
+        checks.append(lambda v: any(isinstance(v, inc) and not isinstance(v, exc) for inc, exc in pairs))
+    if "empty" in rules:
+        # An empty value skips the length, pattern and allowed rules in cerberus; be strict instead.
+        allowed_empty = bool(rules["empty"])
+        checks.append(lambda v: allowed_empty or not (isinstance(v, Sized) and len(v) == 0))
+    if "allowed" in rules:
+        allowed = rules["allowed"]
+
+        def in_allowed(v: Any) -> bool:
+            if isinstance(v, IterableValue) and not isinstance(v, str):
+                return all(item in allowed for item in v)
+            return v in allowed
+
+        checks.append(in_allowed)
+    if "minlength" in rules:
+        least = rules["minlength"]
+        checks.append(lambda v: isinstance(v, Sized) and len(v) >= least)
+    if "maxlength" in rules:
+        most = rules["maxlength"]
+        checks.append(lambda v: isinstance(v, Sized) and len(v) <= most)
+    if "regex" in rules:
+        pattern = _pattern(rules["regex"])
+        checks.append(lambda v: not isinstance(v, str) or pattern.match(v) is not None)
+    if "min" in rules:
+        checks.append(_bounded(rules["min"], lambda v, b: v >= b))
+    if "max" in rules:
+        checks.append(_bounded(rules["max"], lambda v, b: v <= b))
+    if "check_with" in rules:
+        method = getattr(SpecValidator, "_check_with_" + rules["check_with"])
+
+        def passes_check(v: Any) -> bool:
+            probe = _CheckProbe()
+            try:
+                method(probe, "", v)
+            except Exception:  # cerberus will report it in its own way
+                return False
+            return not probe.objected
+
+        checks.append(passes_check)
+    if "keysrules" in rules or "valuesrules" in rules:
+        keys = _compiled(rules["keysrules"]) if "keysrules" in rules else None
+        values = _compiled(rules["valuesrules"]) if "valuesrules" in rules else None
+        checks.append(
+            lambda v: (
+                isinstance(v, Mapping)
+                and all((keys is None or keys(k)) and (values is None or values(i)) for k, i in v.items())
+            )
+        )
+    if "schema" in rules:
+        nested = rules["schema"]
+        # cerberus reads `schema` by the value's type: item rules for a list, field rules for a
+        # mapping; the field's declared type says which one the schema was written as.
+        declared = (kinds,) if isinstance(kinds, str) else tuple(kinds or ())
+        items = _compiled(nested) if "list" in declared else None
+        fields = _compiled_mapping(id(nested), nested) if "dict" in declared else None
+
+        def nested_ok(v: Any) -> bool:
+            if isinstance(v, Sequence) and not isinstance(v, str):
+                return items is not None and all(items(item) for item in v)
+            return fields is not None and fields(v)
+
+        checks.append(nested_ok)
+    nullable = bool(rules.get("nullable")) and "check_with" not in rules
+    checks_tuple = tuple(checks)
+
+    def accepted(value: Any) -> bool:
+        if value is None:
+            return nullable
+        for check in checks_tuple:
+            if not check(value):
+                return False
+        return True
+
+    return accepted
+
+
+def _bounded(bound: Any, within: Any) -> Any:
+    def check(value: Any) -> bool:
+        try:
+            return bool(within(value, bound))
+        except TypeError:
+            return False
+
+    return check
 
 
 def _flatten(error: cerberus_errors.ValidationError, schema: dict) -> Iterator[tuple[FieldPath, str, bool]]:

@@ -237,12 +237,17 @@ def _plain_scalar(value: Any) -> Any:
     return list(value) if isinstance(value, LocatedList) else value
 
 
-def read_document(path: str, display_name: Optional[str] = None) -> LocatedMap:
-    """Read and parse a spec file; unreadable files become a `SpecErrors` like any other problem."""
-    name = display_name or path
+def read_bytes(path: str, display_name: Optional[str] = None) -> bytes:
+    """A spec file's bytes (one more than the limit at most); unreadable files become a
+    `SpecErrors` like any other problem."""
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+            return handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
+        name = display_name or path
         raise SpecErrors([SpecError(name, 1, 1, ROOT_PATH_TEXT, f"cannot read file: {exc.strerror}")]) from None
-    return parse_document(raw, name)
+
+
+def read_document(path: str, display_name: Optional[str] = None) -> LocatedMap:
+    """Read and parse a spec file."""
+    return parse_document(read_bytes(path, display_name), display_name or path)

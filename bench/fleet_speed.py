@@ -1,0 +1,256 @@
+"""Fleet speed: what a pull request's diff, a full plan and a validation cost at 1,000 models,
+each against a baseline measured in the same run.
+
+- diff: `modelform diff --base HEAD` of a one-spec change (a variant weight), as CI runs it (a
+  fresh process), in a 1,000-model repository against the same change in a 3-model repository.
+  The cost must grow with the change, not with the fleet: target <= 3x, and <= 2 s.
+- plan: `modelform plan` of every stack of 1,000 models with every core, against a bare Pulumi
+  program registering as many resources (`aws.s3.Bucket`, fresh mock runtime per stack) spread
+  over the same number of processes: target <= 1.1x. A second baseline replays the plan's own
+  resources (same types, same inputs) through the bare SDK: the SDK's floor for exactly this work.
+- validate: `load_specs` of 1,000 specs against reading them with PyYAML's C loader alone:
+  target < 1 s.
+
+The specs are those of `validate_scale.py` (a SageMaker deployment with two variants and two
+scheduled windows, every third model also on EKS). Prints each figure as it is measured;
+`--json FILE` records them all.
+
+    .venv/bin/python bench/fleet_speed.py --json bench/results/fleet_speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+import validate_scale  # noqa: E402
+
+MODELFORM = [sys.executable, "-m", "modelform"]
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def git(folder: Path, *args: str) -> None:
+    command = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com", *args]
+    subprocess.run(command, cwd=folder, check=True, capture_output=True)
+
+
+def repository_with_one_change(folder: Path, models: int) -> None:
+    validate_scale.generate(folder, models)
+    git(folder, "init", "-q")
+    git(folder, "add", ".")
+    git(folder, "commit", "-qm", "fleet")
+    spec = folder / "specs" / "model-00001.yaml"
+    text = spec.read_text()
+    spec.write_text(text.replace("weight: 90}", "weight: 80}").replace("weight: 10}", "weight: 20}"))
+
+
+def timed_command(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode not in (0, 2):
+        raise SystemExit(f"{' '.join(command)} failed: {result.stderr.strip()[-500:]}")
+    return seconds
+
+
+def measure_diff(models: int, repeat: int) -> dict:
+    with tempfile.TemporaryDirectory() as temporary:
+        small, large = Path(temporary) / "small", Path(temporary) / "large"
+        repository_with_one_change(small, 3)
+        repository_with_one_change(large, models)
+        command = MODELFORM + ["diff", "--base", "HEAD", "--env", "dev", "--format", "json", "--out", "diff.json"]
+        runs_small, runs_large = [], []
+        for _ in range(repeat):  # alternated, so that a busy moment of the machine hits both alike
+            runs_small.append(timed_command(command, small))
+            runs_large.append(timed_command(command, large))
+        changed = json.loads((large / "diff.json").read_text())["summary"]
+    small_s, large_s = min(runs_small), min(runs_large)
+    return {
+        "models": models,
+        "change": "one spec: variant weights 90/10 -> 80/20",
+        "diff_summary": changed,
+        "baseline_3_models_s": round(small_s, 2),
+        "fleet_s": round(large_s, 2),
+        "ratio": round(large_s / small_s, 2),
+        "runs_3_models_s": [round(r, 2) for r in runs_small],
+        "runs_fleet_s": [round(r, 2) for r in runs_large],
+    }
+
+
+def child_plan(folder: str, jobs: int, out: str) -> dict:
+    from modelform.plan import plan_environment, plan_json
+    from modelform.spec import load_specs
+
+    started = time.perf_counter()
+    specs = load_specs([os.path.join(folder, "specs")], root=folder)
+    assert not specs.errors, specs.errors[:3]
+    plan = plan_environment(specs, "dev", progress=False, jobs=jobs)
+    seconds = time.perf_counter() - started
+    Path(out).write_text(plan_json(plan))
+    return {"seconds": seconds, "stacks": [len(s["resources"]) for s in plan["stacks"]]}
+
+
+class _Mocks:
+    """Answers every registration with its inputs, as the modelform engine's mocks do."""
+
+    def __new__(cls):
+        import pulumi
+
+        class Mocks(pulumi.runtime.Mocks):
+            def new_resource(self, args):
+                return f"{args.name}-id", dict(args.inputs)
+
+            def call(self, args):
+                return {}
+
+        return Mocks()
+
+
+def child_bare(counts: list[int]) -> dict:
+    """`counts[i]` bucket registrations in stack i, each stack under a fresh mock runtime."""
+    import pulumi
+    import pulumi_aws as aws
+
+    started = time.perf_counter()
+    for index, count in enumerate(counts):
+
+        def program(count=count, index=index):
+            for number in range(count):
+                aws.s3.Bucket(f"bucket-{number}", tags={"stack": str(index), "number": str(number)})
+
+        pulumi.runtime.set_mocks(_Mocks(), project="bare", stack=f"stack-{index}", preview=False)
+        pulumi.runtime.test(program)()
+    return {"seconds": time.perf_counter() - started}
+
+
+def child_replay(plan_file: str, part: int, parts: int) -> dict:
+    """The plan's own resources (types, names, inputs) registered through the bare SDK: every
+    `parts`-th stack from `part`, each under a fresh mock runtime."""
+    import pulumi
+
+    stacks = json.loads(Path(plan_file).read_text())["stacks"][part::parts]
+    started = time.perf_counter()
+    for stack in stacks:
+
+        def program(stack=stack):
+            for resource in stack["resources"]:
+                pulumi.CustomResource(resource["type"], resource["urn"].rsplit("::", 1)[-1], dict(resource["inputs"]))
+
+        pulumi.runtime.set_mocks(_Mocks(), project="replay", stack=stack["stack"], preview=False)
+        pulumi.runtime.test(program)()
+    return {"seconds": time.perf_counter() - started}
+
+
+def run_child(*args: str) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"child {args[0]} failed: {result.stderr.strip()[-800:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def in_parallel(jobs: list[tuple[str, ...]]) -> float:
+    """Wall time of running these children at once (one process each)."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        list(pool.map(lambda arguments: run_child(*arguments), jobs))
+    return time.perf_counter() - started
+
+
+def measure_plan(models: int, processes: int) -> dict:
+    with tempfile.TemporaryDirectory() as temporary:
+        validate_scale.generate(Path(temporary), models)
+        plan_file = os.path.join(temporary, "plan.json")
+        say(f"  modelform plan of {models} models with {processes} processes ...")
+        started = time.perf_counter()
+        ours = run_child("plan", temporary, str(processes), plan_file)
+        ours_wall = time.perf_counter() - started
+        counts = ours["stacks"]
+        say(f"  bare Pulumi, {sum(counts)} buckets in {len(counts)} stacks over {processes} processes ...")
+        shares = [json.dumps(counts[i::processes]) for i in range(processes)]
+        bare_wall = in_parallel([("bare", share) for share in shares])
+        say("  bare Pulumi replaying the plan's own resources ...")
+        replay_wall = in_parallel([("replay", plan_file, str(i), str(processes)) for i in range(processes)])
+    resources = sum(counts)
+    return {
+        "models": models,
+        "stacks": len(counts),
+        "resources": resources,
+        "processes": processes,
+        "modelform_s": round(ours_wall, 1),
+        "bare_buckets_s": round(bare_wall, 1),
+        "ratio_to_bare_buckets": round(ours_wall / bare_wall, 2),
+        "bare_replay_s": round(replay_wall, 1),
+        "ratio_to_bare_replay": round(ours_wall / replay_wall, 2),
+        "modelform_ms_per_resource_per_process": round(1000 * ours_wall * processes / resources, 2),
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        kind, arguments = sys.argv[2], sys.argv[3:]
+        if kind == "plan":
+            result = child_plan(arguments[0], int(arguments[1]), arguments[2])
+        elif kind == "bare":
+            result = child_bare(json.loads(arguments[0]))
+        else:
+            result = child_replay(arguments[0], int(arguments[1]), int(arguments[2]))
+        print(json.dumps(result))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--plan-models", type=int, default=1000, help="models in the full plan (0: skip it)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args()
+    record: dict = {
+        "benchmark": "fleet_speed",
+        "machine": f"{platform.machine()}, {cores()} cores, Python {platform.python_version()}",
+    }
+
+    say(f"validate: {args.models} specs, modelform against PyYAML's C loader alone")
+    record["validate"] = validate_scale.measure(args.models, args.repeat)
+    v = record["validate"]
+    say(
+        f"  yaml C loader {v['baseline_yaml_safe_load_s']:.2f}s, modelform {v['modelform_validate_s']:.2f}s "
+        f"({v['ratio_to_baseline']:.1f}x; target < 1 s)"
+    )
+
+    say(f"diff: one changed spec, {args.models} models against 3")
+    record["diff"] = d = measure_diff(args.models, args.repeat)
+    say(
+        f"  3 models {d['baseline_3_models_s']:.2f}s, {args.models} models {d['fleet_s']:.2f}s "
+        f"({d['ratio']:.2f}x; targets <= 3x, <= 2 s)"
+    )
+
+    if args.plan_models:
+        say(f"plan: every stack of {args.plan_models} models, every core")
+        record["plan"] = p = measure_plan(args.plan_models, cores())
+        say(
+            f"  modelform {p['modelform_s']:.0f}s, bare buckets {p['bare_buckets_s']:.0f}s "
+            f"({p['ratio_to_bare_buckets']:.2f}x; target <= 1.1x), bare replay {p['bare_replay_s']:.0f}s "
+            f"({p['ratio_to_bare_replay']:.2f}x)"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
