@@ -12,7 +12,14 @@ same batch size, same number of optimiser steps, measured in the same run on the
 Reports samples/s, the data-wait fraction (host time blocked on the next batch / step time) and
 the tuned/naive ratio. Target on a GPU: data wait < 5 % of step time.
 
+With `--processes 1 2 ...`, data-parallel scaling instead: the same training (the tuned pipeline,
+DistributedDataParallel; gloo on CPUs, NCCL on GPUs, one GPU per process) with N processes, each
+on its shard with global batch / N rows per step, against 1 process in the same run; every process
+gets the same share of the machine (one thread on a CPU). Efficiency = samples/s with N / (N x
+samples/s with 1).
+
     .venv/bin/python bench/train_throughput.py --json bench/results/train_throughput_cpu.json
+    .venv/bin/python bench/train_throughput.py --processes 1 2 --json bench/results/train_scaling_cpu.json
 """
 
 from __future__ import annotations
@@ -91,6 +98,65 @@ def measure(name: str, batches, schema, device, steps: int, warmup: int, bf16: b
     }
 
 
+def _rank(rank: int, world: int, port: int, args: argparse.Namespace, results) -> None:
+    """One process of a scaling run: DDP training on its shard; rank 0 reports the global rate."""
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    device = torch.device("cuda", rank) if args.device_type == "cuda" else torch.device("cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    else:
+        torch.set_num_threads(1)  # each process gets the same share of the machine
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
+    schema, tensors = make_data(args.rows, args.features)
+    ranks = train.Ranks(rank, rank, world)
+    batches = train.Batches(train.shard(tensors, ranks), args.batch_size // world, device)
+    torch.manual_seed(0)
+    network = TabularNet(schema, hidden=512, layers=2, dropout=0.0).to(device)
+    model = torch.nn.parallel.DistributedDataParallel(network, device_ids=[rank] if device.type == "cuda" else None)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    criterion = loss_function(schema)
+    bf16 = device.type == "cuda"
+    train.train_epoch(model, batches, optimizer, criterion, device, bf16=bf16, max_steps=3)
+    dist.barrier()
+    _, seconds, rows = train.train_epoch(model, batches, optimizer, criterion, device, bf16=bf16, max_steps=args.steps)
+    waits = [None] * world
+    dist.all_gather_object(waits, batches.wait_seconds / seconds)
+    if rank == 0:
+        results.put(
+            {
+                "processes": world,
+                "samples_per_second": round(rows / seconds),
+                "data_wait_fraction": round(max(waits), 4),
+                "seconds": round(seconds, 3),
+                "rows": rows,
+            }
+        )
+    dist.destroy_process_group()
+
+
+def scaling(args: argparse.Namespace, counts: list[int]) -> list[dict]:
+    import socket
+
+    import torch.multiprocessing as mp
+
+    context = mp.get_context("spawn")
+    rows = []
+    for count in counts:
+        with socket.socket() as probe:  # a free port for this run's rendezvous
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        results = context.SimpleQueue()
+        mp.start_processes(_rank, args=(count, port, args, results), nprocs=count, start_method="spawn")
+        rows.append(results.get())
+        print(f"  {count} process(es): {rows[-1]['samples_per_second']:,} samples/s", flush=True)
+    single = rows[0]["samples_per_second"]
+    for row in rows:
+        row["efficiency"] = round(row["samples_per_second"] / (row["processes"] * single), 3)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=None, help="default: 4M on a GPU, 400k on a CPU")
@@ -98,12 +164,39 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--steps", type=int, default=None, help="measured steps (default: 300 GPU, 40 CPU)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--processes", type=int, nargs="+", help="data-parallel scaling: these process counts")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     device = train.choose_device(args.device)
     gpu = device.type == "cuda"
     rows = args.rows or (4_000_000 if gpu else 400_000)
     steps = args.steps or (300 if gpu else 40)
+    if args.processes:
+        args.rows, args.steps, args.device_type = rows, steps, device.type
+        counts = sorted(set([1, *args.processes]))
+        if gpu and counts[-1] > torch.cuda.device_count():
+            raise SystemExit(f"{counts[-1]} processes need as many GPUs; this machine has {torch.cuda.device_count()}")
+        print(f"data-parallel scaling on {device.type}: {rows:,} rows, global batch {args.batch_size}, {steps} steps")
+        results = scaling(args, counts)
+        print(f"{'processes':>9} {'samples/s':>12} {'efficiency':>10} {'data wait':>10}")
+        for row in results:
+            print(
+                f"{row['processes']:>9} {row['samples_per_second']:>12,} {100 * row['efficiency']:>9.1f}% "
+                f"{100 * row['data_wait_fraction']:>9.1f}%"
+            )
+        if args.json:
+            record = {
+                "benchmark": "train_scaling",
+                "device": torch.cuda.get_device_name(device) if gpu else f"CPU ({os.cpu_count()} cores), 1 thread each",
+                "backend": "nccl" if gpu else "gloo",
+                "torch": torch.__version__,
+                "rows": rows,
+                "global_batch_size": args.batch_size,
+                "steps": steps,
+                "results": results,
+            }
+            Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
+        return
     schema, tensors = make_data(rows, args.features)
     results = [measure("naive", NaiveBatches(tensors, args.batch_size, device), schema, device, steps, 3, bf16=False)]
     results.append(

@@ -111,7 +111,7 @@ def generate(folder: Path, count: int) -> None:
             team=i % 17,
             cost=4000 + i % 300,
             day=1 + i % 28,
-            count=1 + i % 4,
+            count=(1, 2, 4)[i % 3],
             hours=2 + i % 6,
             epochs=5 + i % 20,
             version=version,

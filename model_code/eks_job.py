@@ -6,7 +6,10 @@ A Job started by the retraining state machine (`backend: eks`) has two container
               the code archive into /opt/ml/code, each data channel into its folder;
     train     (the AWS PyTorch training image: python /opt/ml/code/eks_job.py train ...)
               runs train.py with the hyperparameters, packs /opt/ml/model into model.tar.gz and
-              uploads it to s3://<bucket>/<model key>;
+              uploads it to s3://<bucket>/<model key>; with --nodes/--processes-per-node, through
+              torchrun, one process per GPU on every pod of an Indexed Job: the pod of index
+              JOB_COMPLETION_INDEX is that node's rank, `<JOB_NAME>-0.<service>` (--rendezvous) hosts
+              the rendezvous, and only node 0 (where rank 0 writes the model) uploads it;
     evaluate  (same image: python /opt/ml/code/eks_job.py evaluate ...)
               downloads the trained model, runs evaluate.py, uploads evaluation.json.
 
@@ -111,7 +114,31 @@ def run(command: list[str], cwd: str) -> None:
     log.info("running %s", " ".join(command))
     result = subprocess.run(command, cwd=cwd)
     if result.returncode != 0:
-        raise JobError(f"{command[1]} exited with {result.returncode}")
+        script = next((part for part in command if part.endswith(".py")), command[-1])
+        raise JobError(f"{script} exited with {result.returncode}")
+
+
+def launcher(nodes: int, processes: int, rendezvous: Optional[str]) -> list[str]:
+    """The command that starts train.py: itself, or torchrun for `nodes` x `processes` ranks."""
+    if nodes * processes <= 1:
+        return [sys.executable, "train.py"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes)]
+    if nodes == 1:
+        return command + ["--standalone", "--nnodes", "1", "train.py"]
+    if not rendezvous or "JOB_NAME" not in os.environ or "JOB_COMPLETION_INDEX" not in os.environ:
+        raise JobError("a multi-node train Job needs --rendezvous, JOB_NAME and JOB_COMPLETION_INDEX")
+    service, _, port = rendezvous.partition(":")
+    return command + [
+        "--nnodes",
+        str(nodes),
+        "--node-rank",
+        os.environ["JOB_COMPLETION_INDEX"],
+        "--master-addr",
+        f"{os.environ['JOB_NAME']}-0.{service}",
+        "--master-port",
+        port or "29500",
+        "train.py",
+    ]
 
 
 def train(
@@ -122,9 +149,15 @@ def train(
     code_dir: str = CODE_DIR,
     model_dir: str = MODEL_DIR,
     scratch: str = "/tmp",
-) -> str:
-    """train.py with `hyperparameters`, then model.tar.gz to s3://bucket/model_key; the key."""
-    run([sys.executable, "train.py", *hyperparameters], cwd=code_dir)
+    nodes: int = 1,
+    processes: int = 1,
+    rendezvous: Optional[str] = None,
+) -> Optional[str]:
+    """train.py with `hyperparameters`, then model.tar.gz to s3://bucket/model_key; the key (None
+    on the other nodes of a multi-node Job: rank 0's node holds the model)."""
+    run([*launcher(nodes, processes, rendezvous), *hyperparameters], cwd=code_dir)
+    if os.environ.get("JOB_COMPLETION_INDEX", "0") != "0":
+        return None
     archive = os.path.join(scratch, "model.tar.gz")
     pack(model_dir, archive)
     key = expand(model_key)
@@ -167,6 +200,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     train_step = steps.add_parser("train", help="train.py, then upload model.tar.gz")
     train_step.add_argument("--bucket", required=True)
     train_step.add_argument("--model-key", required=True)
+    train_step.add_argument("--nodes", type=int, default=1, help="pods of the Job, one rank group each")
+    train_step.add_argument("--processes-per-node", type=int, default=1, help="ranks per pod: its GPUs")
+    train_step.add_argument("--rendezvous", help="<headless service>:<port> of the multi-node rendezvous")
     train_step.add_argument("hyperparameters", nargs=argparse.REMAINDER, help="after --: train.py's arguments")
     evaluate_step = steps.add_parser("evaluate", help="evaluate.py on the trained model, then upload the report")
     evaluate_step.add_argument("--bucket", required=True)
@@ -187,7 +223,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.step == "fetch":
             fetch(client, args.code, args.channel, args.code_dir)
         elif args.step == "train":
-            log.info("model uploaded to %s", train(client, args.bucket, args.model_key, args.hyperparameters))
+            key = train(
+                client,
+                args.bucket,
+                args.model_key,
+                args.hyperparameters,
+                nodes=args.nodes,
+                processes=args.processes_per_node,
+                rendezvous=args.rendezvous,
+            )
+            if key:
+                log.info("model uploaded to %s", key)
+            else:
+                log.info("trained; node 0 uploads the model")
         else:
             log.info(
                 "evaluation uploaded to %s",

@@ -19,6 +19,17 @@ usual bottleneck for tabular data, never happens. `--profile` prints the fractio
 spent waiting for data (host-side time blocked on the next batch, no device synchronisation).
 Log lines `epoch=N train_loss=... validation_<metric>=...` are what SageMaker metric definitions
 match.
+
+Data-parallel across GPUs and instances: launched by `torchrun` (SageMaker's `torch_distributed`
+launcher, or the EKS training Job's pods), every process is one rank of a DistributedDataParallel
+model. Each rank trains on its own shard of the rows (every world-th row, padded by repeating the
+shard's first rows so that all ranks take the same number of steps, as DistributedSampler does)
+with `--batch_size / world size` rows per step, so the global batch and the learning rate mean the
+same at any scale. NCCL on GPUs (over EFA where the instance has it), gloo on CPUs. Rank 0 alone
+writes checkpoints and the model; a restart restores every rank from rank 0's checkpoint (the
+model, the optimiser and each rank's random state); the training loss and the validation metrics
+are computed over every rank's rows. `--world-size N` (the plan's count) makes a launch with any
+other number of processes fail at once, before any work.
 """
 
 from __future__ import annotations
@@ -32,10 +43,12 @@ import shutil
 import sys
 import threading
 import time
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 if __package__:
     from . import metrics as quality
@@ -83,6 +96,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=float, default=1e-5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument(
+        "--world-size", "--world_size", dest="world_size", type=int, help="the number of ranks the launch must have"
+    )
     parser.add_argument("--checkpoint-dir", "--checkpoint_dir", dest="checkpoint_dir", default="/opt/ml/checkpoints")
     parser.add_argument("--profile", action="store_true", help="report the share of step time spent waiting for data")
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN", "data/train"))
@@ -207,6 +223,80 @@ class Batches:
             stop.set()
 
 
+# --- the ranks -------------------------------------------------------------------------------------
+
+
+class LaunchError(Exception):
+    """The processes were launched other than the plan says: one line for the log."""
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place among the training processes (one rank when not launched by torchrun)."""
+
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def leader(self) -> bool:
+        return self.rank == 0
+
+
+def join(requested_device: str, expected_world_size: Optional[int]) -> tuple[Ranks, torch.device]:
+    """Read torchrun's environment, join the process group, and pick this rank's device."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if expected_world_size is not None and world_size != expected_world_size:
+        raise LaunchError(
+            f"launched with {world_size} process(es), but this training runs on {expected_world_size} ranks "
+            "(instances x GPUs per instance): check the launcher's node and process counts"
+        )
+    ranks = Ranks(int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world_size)
+    device = choose_device(requested_device)
+    if device.type == "cuda":
+        device = torch.device("cuda", ranks.local_rank)
+        torch.cuda.set_device(device)
+    if ranks.distributed and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return ranks, device
+
+
+def shard(tensors: tuple[torch.Tensor, ...], ranks: Ranks, pad: bool = True) -> tuple[torch.Tensor, ...]:
+    """This rank's rows: every world-th one from its rank; with `pad`, as many for every rank (the
+    first rows of the shard repeated), so that every rank takes the same number of steps."""
+    if not ranks.distributed:
+        return tensors
+    rows = len(tensors[0])
+    indices = torch.arange(rows)
+    if pad:
+        total = -(-rows // ranks.world_size) * ranks.world_size
+        indices = torch.cat([indices, indices[: total - rows]]) if total > rows else indices
+    mine = indices[ranks.rank :: ranks.world_size]
+    return tuple(t.index_select(0, mine) for t in tensors)
+
+
+def gathered(value: Any, ranks: Ranks) -> list[Any]:
+    """Every rank's `value`, in rank order (this one's alone without a process group)."""
+    if not ranks.distributed:
+        return [value]
+    values: list[Any] = [None] * ranks.world_size
+    dist.all_gather_object(values, value)
+    return values
+
+
+def from_leader(value: Any, ranks: Ranks) -> Any:
+    """Rank 0's `value` on every rank."""
+    if not ranks.distributed:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 # --- checkpoints ----------------------------------------------------------------------------------
 
 
@@ -248,9 +338,11 @@ def choose_device(requested: str) -> torch.device:
 
 
 def evaluate_split(
-    model: TabularNet, tensors, schema: FeatureSchema, device: torch.device, batch_size: int
+    model: TabularNet, tensors, schema: FeatureSchema, device: torch.device, batch_size: int, ranks: Ranks = Ranks()
 ) -> dict[str, float]:
-    numeric, categorical, target = tensors
+    """Quality on `tensors`: each rank scores its own rows (no padding), and the metrics are
+    computed over all of them (an AUC is not an average of AUCs)."""
+    numeric, categorical, target = shard(tensors, ranks, pad=False)
     model.eval()
     outputs = []
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
@@ -259,6 +351,8 @@ def evaluate_split(
             outputs.append(model(numeric[start:end].to(device), categorical[start:end].to(device)).float().cpu())
     model.train()
     raw = torch.cat(outputs) if outputs else torch.empty(0)
+    every = gathered((raw, target), ranks)
+    raw, target = torch.cat([r for r, _ in every]), torch.cat([t for _, t in every])
     predictions = to_predictions(raw, schema)
     truth = target.numpy()
     if schema.problem_type == "regression":
@@ -283,6 +377,7 @@ def train_epoch(
     started = time.perf_counter()
     loss_sum = torch.zeros((), device=device)
     rows = 0
+    distributed = dist.is_initialized()
     for step, (numeric, categorical, target) in enumerate(batches):
         if max_steps is not None and step >= max_steps:
             break
@@ -294,97 +389,143 @@ def train_epoch(
         optimizer.step()
         loss_sum += loss.detach() * len(target)
         rows += len(target)
+    if distributed:  # the loss and the rows of every rank
+        totals = torch.stack([loss_sum, torch.tensor(float(rows), device=device)])
+        dist.all_reduce(totals)
+        loss_sum, rows = totals[0], int(totals[1].item())
     mean_loss = float(loss_sum) / max(rows, 1)  # the synchronisation
     return mean_loss, time.perf_counter() - started, rows
 
 
 def train(args: argparse.Namespace) -> dict:
-    torch.manual_seed(args.seed)
+    ranks, device = join(args.device, args.world_size)
+    try:
+        return _train(args, ranks, device)
+    finally:
+        if ranks.distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(args: argparse.Namespace, ranks: Ranks, device: torch.device) -> dict:
+    if args.batch_size % ranks.world_size:
+        raise LaunchError(
+            f"batch_size {args.batch_size} is not divisible by the {ranks.world_size} ranks: each rank takes "
+            "an equal part of every batch"
+        )
+    torch.manual_seed(args.seed + ranks.rank)  # dropout differs per rank; the model starts the same (DDP)
     np.random.seed(args.seed)
-    device = choose_device(args.device)
     frame = read_table(args.train)
     schema = fit_schema(frame, args.label, args.problem_type)
-    train_tensors = encode(frame, schema)
+    if len(set(json.dumps(s, sort_keys=True) for s in gathered(schema.to_json(), ranks))) != 1:
+        raise DataError("the ranks read different training data (their feature schemas differ)")
+    train_tensors = shard(encode(frame, schema), ranks)
     validation_tensors = encode(read_table(args.validation), schema) if os.path.exists(args.validation) else None
 
-    model = TabularNet(schema, args.hidden, args.layers, args.dropout).to(device)
+    network = TabularNet(schema, args.hidden, args.layers, args.dropout).to(device)
+    model = network
+    if ranks.distributed:
+        model = torch.nn.parallel.DistributedDataParallel(
+            network, device_ids=[device.index] if device.type == "cuda" else None
+        )
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     criterion = loss_function(schema)
-    folder = checkpoint_folder(args.checkpoint_dir)
+    folder = checkpoint_folder(args.checkpoint_dir) if ranks.leader else None
     history: list[dict] = []
     start_epoch = 0
-    resumed = load_checkpoint(folder, schema)
+    resumed = from_leader(load_checkpoint(folder, schema) if ranks.leader else None, ranks)
     if resumed is not None:
-        model.load_state_dict(resumed["model"])
+        network.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
         start_epoch, history = resumed["epoch"], resumed["history"]
-        torch.set_rng_state(resumed["torch_rng"])
-        log.info("resuming from the checkpoint after epoch %d", start_epoch)
+        states = resumed.get("torch_rng_by_rank") or [resumed["torch_rng"]]
+        if len(states) == ranks.world_size:
+            torch.set_rng_state(states[ranks.rank])
+        else:  # another world size: a fresh, distinct random stream per rank
+            torch.manual_seed(args.seed + ranks.rank + 7919 * start_epoch)
+        if ranks.leader:
+            log.info("resuming from the checkpoint after epoch %d", start_epoch)
 
-    batches = Batches(train_tensors, args.batch_size, device, seed=args.seed + start_epoch)
-    log.info(
-        "training on %s: %d rows, %d batches per epoch, input pipeline %s",
-        device,
-        batches.rows,
-        len(batches),
-        batches.strategy,
+    batches = Batches(
+        train_tensors, args.batch_size // ranks.world_size, device, seed=args.seed + start_epoch + 100_003 * ranks.rank
     )
+    if ranks.leader:
+        log.info(
+            "training on %s x %d rank(s): %d rows per rank, %d batches per epoch, input pipeline %s",
+            device.type,
+            ranks.world_size,
+            batches.rows,
+            len(batches),
+            batches.strategy,
+        )
     for epoch in range(start_epoch + 1, args.epochs + 1):
         train_loss, seconds, rows = train_epoch(model, batches, optimizer, criterion, device)
+        waits = gathered(batches.wait_seconds, ranks)
         record = {
             "epoch": epoch,
             "train_loss": train_loss,
             "seconds": seconds,
             "samples_per_second": rows / seconds,
-            "data_wait_fraction": batches.wait_seconds / seconds,
+            "data_wait_fraction": max(waits) / seconds,
         }
         if validation_tensors is not None:
             record.update(
                 {
                     f"validation_{k}": v
-                    for k, v in evaluate_split(model, validation_tensors, schema, device, args.batch_size).items()
+                    for k, v in evaluate_split(
+                        network, validation_tensors, schema, device, args.batch_size, ranks
+                    ).items()
                 }
             )
         history.append(record)
-        log.info(
-            " ".join(
-                f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in record.items()
-                if args.profile or k not in ("seconds", "samples_per_second", "data_wait_fraction")
-            )
-        )
-        if args.profile:
+        if ranks.leader:
             log.info(
-                "profile: epoch %d waited for data %.2f%% of %.2f s (%.0f samples/s, pipeline %s)",
-                epoch,
-                100 * record["data_wait_fraction"],
-                seconds,
-                record["samples_per_second"],
-                batches.strategy,
+                " ".join(
+                    f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in record.items()
+                    if args.profile or k not in ("seconds", "samples_per_second", "data_wait_fraction")
+                )
             )
-        save_checkpoint(
-            folder,
-            {
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schema": schema.to_json(),
-                "history": history,
-                "torch_rng": torch.get_rng_state(),
-            },
-        )
+            if args.profile:
+                log.info(
+                    "profile: epoch %d waited for data %.2f%% of %.2f s (%.0f samples/s, pipeline %s)",
+                    epoch,
+                    100 * record["data_wait_fraction"],
+                    seconds,
+                    record["samples_per_second"],
+                    batches.strategy,
+                )
+        rng_states = gathered(torch.get_rng_state(), ranks)
+        if ranks.leader:
+            save_checkpoint(
+                folder,
+                {
+                    "epoch": epoch,
+                    "model": network.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schema": schema.to_json(),
+                    "history": history,
+                    "torch_rng": rng_states[0],
+                    "torch_rng_by_rank": rng_states,
+                    "world_size": ranks.world_size,
+                },
+            )
 
-    save_model(model.cpu(), schema, args.model_dir)
-    bundle_serving_code(args.model_dir)
     summary = {
         "device": device.type,
+        "world_size": ranks.world_size,
         "input_pipeline": batches.strategy,
         "resumed_from_epoch": start_epoch,
+        "resumed_from_epoch_by_rank": gathered(start_epoch, ranks),
         "history": history,
     }
-    os.makedirs(args.output_dir, exist_ok=True)
-    with open(os.path.join(args.output_dir, "training_metrics.json"), "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2)
+    if ranks.leader:
+        save_model(network.cpu(), schema, args.model_dir)
+        bundle_serving_code(args.model_dir)
+        os.makedirs(args.output_dir, exist_ok=True)
+        with open(os.path.join(args.output_dir, "training_metrics.json"), "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, indent=2)
+    if ranks.distributed:
+        dist.barrier()  # nobody leaves before the model is written
     return summary
 
 
@@ -407,6 +548,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         train(parse_args(argv))
     except DataError as error:
         log.error("training data problem: %s", error)
+        return 2
+    except LaunchError as error:
+        log.error("training launch problem: %s", error)
         return 2
     return 0
 

@@ -119,6 +119,25 @@ def test_schema_writes_a_file(tmp_path):
     assert json.loads(out.read_text())["$id"].endswith("spec-v1.json")
 
 
+def test_written_files_get_the_mode_a_plain_write_gives(tmp_path):
+    """Written whole through a private temporary file, but not left private: the umask's mode for a
+    new file, the existing mode for a file written again."""
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.json"
+        assert main(["schema", "--out", str(fresh)]) == 0
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.json"
+        kept.write_text("{}")
+        kept.chmod(0o640)
+        assert main(["schema", "--out", str(kept)]) == 0
+        assert kept.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(previous)
+
+
 def test_committed_schema_file_is_current():
     """specs/*.yaml point editors at modelform.schema.json; regenerate it with `make schema`."""
     from modelform.spec.json_schema import json_schema_text

@@ -4,6 +4,7 @@ validated strictly against the official schemas of the cluster's version and pin
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import kubernetes_validate
 import pytest
@@ -27,12 +28,15 @@ def test_every_kubernetes_object_validates_strictly(sample_plans, sample_specs, 
     version = sample_specs.platform(env).cluster("serving-eu").kubernetes_version
     objects = k8s_objects(sample_plans[env])
     assert sorted({o["kind"] for o in objects}) == [
+        "CronJob",
         "Deployment",
         "HorizontalPodAutoscaler",
         "Ingress",
         "Namespace",
         "NetworkPolicy",
         "PodDisruptionBudget",
+        "Role",
+        "RoleBinding",
         "Service",
         "ServiceAccount",
     ]
@@ -270,3 +274,103 @@ def test_an_eks_deployment_with_capture_is_monitored_like_a_sagemaker_one(sample
         0,
         ["<car-damage-estimator-monitoring-alerts.arn>"],
     )
+
+
+# --- scheduled capacity on EKS: the capacity scheduler --------------------------------------------
+
+SCHEDULER = "fraud-detector-eu-enterprise-capacity"
+
+
+def test_scheduled_windows_give_an_eks_deployment_its_capacity_scheduler(sample_plans):
+    resources = resources_of(sample_plans["prod"], "fraud-detector.prod")
+    assert sorted(name for name in resources if name.startswith(SCHEDULER)) == [
+        f"{SCHEDULER}-cronjob",
+        f"{SCHEDULER}-networkpolicy",
+        f"{SCHEDULER}-role",
+        f"{SCHEDULER}-rolebinding",
+        f"{SCHEDULER}-serviceaccount",
+    ]
+    cron = resources[f"{SCHEDULER}-cronjob"]["inputs"]["spec"]
+    assert (cron["schedule"], cron["timeZone"], cron["concurrencyPolicy"]) == ("* * * * *", "Etc/UTC", "Forbid")
+    container = cron["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    plan = json.loads(container["args"][container["args"].index("--plan") + 1])
+    # One variant (weight 100): the whole floor; every day 2..20 pods, 8..40 for the year-end sales.
+    assert plan == {
+        "fraud-detector-eu-enterprise-current": {
+            "everyday": [2, 20],
+            "windows": [
+                {
+                    "name": "year-end-sales",
+                    "start": "2026-12-26T06:00:00Z",
+                    "end": "2027-01-02T00:00:00Z",
+                    "min": 8,
+                    "max": 40,
+                }
+            ],
+        }
+    }
+    assert container["args"][:4] == ["-m", "model_code.capacity_scheduler", "--namespace", "models"]
+    # A deployment without windows has none (car-damage-estimator serves on EKS without any).
+    car = resources_of(sample_plans["prod"], "car-damage-estimator.prod")
+    assert not [name for name in car if "-capacity-" in name]
+
+
+def test_the_capacity_scheduler_may_only_get_and_patch_its_own_hpas(sample_plans):
+    resources = resources_of(sample_plans["prod"], "fraud-detector.prod")
+    role = resources[f"{SCHEDULER}-role"]["inputs"]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["autoscaling"],
+            "resources": ["horizontalpodautoscalers"],
+            "resourceNames": ["fraud-detector-eu-enterprise-current"],
+            "verbs": ["get", "patch"],
+        }
+    ]
+    binding = resources[f"{SCHEDULER}-rolebinding"]["inputs"]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SCHEDULER}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SCHEDULER, "namespace": "models"}]
+    account = resources[f"{SCHEDULER}-serviceaccount"]["inputs"]
+    assert account["automountServiceAccountToken"] is False
+    pod = resources[f"{SCHEDULER}-cronjob"]["inputs"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is True and pod["serviceAccountName"] == SCHEDULER
+    context = pod["containers"][0]["securityContext"]
+    assert context["readOnlyRootFilesystem"] is True and context["capabilities"] == {"drop": ["ALL"]}
+    network = resources[f"{SCHEDULER}-networkpolicy"]["inputs"]["spec"]
+    assert network["ingress"] == [] and network["policyTypes"] == ["Ingress", "Egress"]
+
+
+def test_the_scheduler_owns_the_hpa_bounds_of_deployments_with_windows(sample_plans):
+    """`up` must not reset a window's raised bounds: the HPA ignores changes to them, and the
+    scheduler sets them from the schedule every minute (the everyday bounds included)."""
+    fraud = resources_of(sample_plans["prod"], "fraud-detector.prod")
+    hpa = fraud["fraud-detector-eu-enterprise-current-horizontalpodautoscaler"]
+    assert hpa["options"]["ignoreChanges"] == ["spec.maxReplicas", "spec.minReplicas"]
+    car = resources_of(sample_plans["prod"], "car-damage-estimator.prod")
+    assert all(
+        "ignoreChanges" not in r.get("options", {}) for n, r in car.items() if n.endswith("horizontalpodautoscaler")
+    )
+
+
+def test_scheduled_floors_are_shared_by_weight():
+    from decimal import Decimal
+
+    from modelform.eks_endpoint import capacity_plan
+    from modelform.spec.types import EksAutoscaling, EksDeployment, PodResources, ScheduledCapacity, Target, Variant
+
+    day = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    window = ScheduledCapacity("peak", day, day.replace(day=2), 20, 60)
+    deployment = EksDeployment(
+        name="d",
+        target=Target.EKS,
+        cluster="serving",
+        namespace="models",
+        variants=(Variant("a", 1, None, 95), Variant("b", 2, None, 5)),
+        autoscaling=EksAutoscaling(4, 10, 70, (window,)),
+        resources=PodResources(Decimal(1), Decimal(2**30), "1", "1Gi", 0),
+        data_capture_percent=0,
+    )
+    plan = capacity_plan("m", deployment)
+    assert {name: (p["everyday"], p["windows"][0]["min"], p["windows"][0]["max"]) for name, p in plan.items()} == {
+        "m-d-a": ([4, 10], 19, 60),
+        "m-d-b": ([1, 10], 1, 60),
+    }

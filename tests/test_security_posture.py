@@ -194,8 +194,10 @@ def test_stated_exceptions_stand_next_to_every_resource_they_concern(sample_plan
         "car-damage-estimator-default-current-deployment",
         "car-damage-estimator-default-shadow-deployment",
         "car-damage-estimator-training-state-machine",
+        "fraud-detector-eu-enterprise-capacity-cronjob",
         "fraud-detector-eu-enterprise-current-deployment",
     ]
+    assert stated["CKV_K8S_38"] == ["fraud-detector-eu-enterprise-capacity-cronjob"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -115,7 +115,9 @@ def test_eks_training_jobs_validate_and_land_on_the_gpu_group(sample_plans, samp
             "node.kubernetes.io/instance-type": "p4d.24xlarge",
         }
         assert pod["tolerations"][0]["key"] == "nvidia.com/gpu" and pod["automountServiceAccountToken"] is False
-        assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        # Training takes every GPU of its p4d.24xlarge (one rank each); evaluation needs one.
+        gpus = {"Train": "8", "Evaluate": "1"}[state]
+        assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == gpus
         assert job["spec"]["activeDeadlineSeconds"] == 12 * 3600 and job["spec"]["backoffLimit"] == 3
     train = states["Train"]["Parameters"]["Job"]["spec"]["template"]["spec"]
     assert train["containers"][0]["command"] == ["python"]
@@ -126,6 +128,10 @@ def test_eks_training_jobs_validate_and_land_on_the_gpu_group(sample_plans, samp
         "<acme-ml-artifacts.bucket>",
         "--model-key",
         "car-damage-estimator/models/eks/train-{execution}/model.tar.gz",
+        "--nodes",
+        "1",
+        "--processes-per-node",
+        "8",
         "--",
         "--batch_size",
         "256",
@@ -139,6 +145,8 @@ def test_eks_training_jobs_validate_and_land_on_the_gpu_group(sample_plans, samp
         "regression",
         "--checkpoint-dir",
         "/opt/ml/checkpoints",
+        "--world_size",
+        "8",
     ]
     assert {"name": "EXECUTION", "value.$": "$$.Execution.Name"} in train["containers"][0]["env"]
     assert train["initContainers"][0]["args"][:4] == ["-m", "model_code.eks_job", "fetch", "--code"]
@@ -159,6 +167,7 @@ def test_code_is_uploaded_as_a_versioned_archive_and_files(sample_plans):
         [
             "sourcedir.tar.gz",
             "__init__.py",
+            "capacity_scheduler.py",
             "eks_job.py",
             "evaluate.py",
             "inference.py",

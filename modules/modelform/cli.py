@@ -61,11 +61,20 @@ def write_output(text: str, out: Optional[str]) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        # mkstemp makes the file private (0600); the result gets the mode a plain write would give
+        # it: the existing file's, or the umask's.
+        os.chmod(temporary, os.stat(out).st_mode & 0o777 if os.path.exists(out) else 0o666 & ~_umask())
         os.replace(temporary, out)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def output_problem(out: Optional[str]) -> Optional[str]:
@@ -132,6 +141,118 @@ def _images(args: argparse.Namespace) -> int:
         return 1
     for image, stacks in images_to_build(plan, args.registry).items():
         print(f"{image}  {' '.join(stacks)}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """The auditor's page of an environment: HTML (self-contained) or Markdown."""
+    from datetime import datetime, timezone
+
+    from .plan import PlanError, plan_environment
+    from .report import build_report, render_html, render_markdown
+
+    try:
+        as_of = (
+            datetime.strptime(args.as_of, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            if args.as_of
+            else datetime.now(timezone.utc)
+        )
+    except ValueError:
+        print(f"modelform report: --as-of {args.as_of!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
+        return 2
+    specs = _load(args.specs, args.root)
+    if specs is None:
+        return 1
+    try:
+        plan = plan_environment(specs, args.env)
+    except PlanError as error:
+        print(f"modelform report: {error}", file=sys.stderr)
+        return 1
+    root = specs.root or os.getcwd()
+    report = build_report(specs, args.env, plan, as_of=as_of, repo_root=root, pictures=args.format == "html")
+    write_output(render_html(report) if args.format == "html" else render_markdown(report), args.out)
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    """Replay traffic through one deployment's scaling: as specified, reactive only, and with the
+    recommended pre-scaling windows; a table (or JSON) and, with --png, the picture."""
+    import json
+
+    from .simulation import SimulationError, baseline_rps, recommend, simulate, spike, trace
+    from .spec.parsers import format_timestamp, parse_duration
+
+    specs = _load(args.specs, args.root)
+    if specs is None:
+        return 1
+    if args.env not in specs.environments:
+        print(f"modelform simulate: unknown environment '{args.env}'", file=sys.stderr)
+        return 2
+    names = sorted(m.name for m in specs.models(args.env))
+    if args.model not in names:
+        print(f"modelform simulate: no model '{args.model}' (models: {', '.join(names)})", file=sys.stderr)
+        return 2
+    model = specs.model(args.model, args.env)
+    try:
+        startup = parse_duration(args.startup) if args.startup else None
+        if args.trace:
+            traffic = trace(args.trace)
+        else:
+            rate = args.baseline_rps
+            if rate is None:
+                rate = baseline_rps(model, args.deployment, args.max_rps_per_instance)
+            traffic = spike(args.spike, rate)
+        options = {"max_rps": args.max_rps_per_instance, "startup_s": startup}
+        as_specified = simulate(model, args.deployment, traffic, **options)
+        advice = recommend(model, args.deployment, traffic, **options)
+    except (SimulationError, ValueError) as error:
+        print(f"modelform simulate: {error}", file=sys.stderr)
+        return 1
+    runs = {"as_specified": as_specified, "reactive": advice.reactive, "recommended": advice.with_windows}
+    if args.png:
+        from .charts import traffic_vs_capacity
+
+        traffic_vs_capacity(advice.reactive, advice.with_windows, args.png)
+    if args.format == "json":
+        document = {
+            "model": model.name,
+            "deployment": args.deployment,
+            "env": args.env,
+            "traffic": {
+                "description": traffic.description,
+                "start": format_timestamp(traffic.start),
+                "seconds": traffic.seconds,
+            },
+            "runs": {name: run.summary() for name, run in runs.items()},
+            "recommendation": {
+                "target": advice.target,
+                "target_unit": advice.target_unit,
+                "windows": advice.with_windows.summary()["windows"],
+            },
+        }
+        write_output(json.dumps(document, indent=2, sort_keys=True) + "\n", args.out)
+        return 0
+    lines = [
+        f"{model.name} / {args.deployment} ({args.env}): {traffic.description}",
+        "",
+        f"{'':24}{'served':>12}{'dropped':>12}{'peak queue':>12}{'peak wait':>11}{'instance-h':>12}",
+    ]
+    labels = {"as_specified": "as specified", "reactive": "scaling alone", "recommended": "recommended windows"}
+    for name, run in runs.items():
+        summary = run.summary()
+        lines.append(
+            f"{labels[name]:24}{summary['served']:>12,}{summary['dropped']:>12,}{summary['peak_queue']:>12,}"
+            f"{summary['peak_wait_s']:>10.1f}s{summary['instance_hours']:>12,.1f}"
+        )
+    lines += ["", f"recommended target: {advice.target:g} {advice.target_unit}"]
+    for window in advice.windows:
+        lines.append(
+            f"recommended window {window.name}: {format_timestamp(window.start)} to {format_timestamp(window.end)}, "
+            f"floor {window.floor}, ceiling {window.ceiling}"
+        )
+    if not advice.windows:
+        lines.append("no window needed: the everyday floor absorbs this traffic")
+    write_output("\n".join(lines) + "\n", args.out)
     return 0
 
 
@@ -342,6 +463,46 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--against", metavar="PLAN.json", help="compare with a saved plan (`plan --format json`)")
     common(diff)
     diff.set_defaults(handler=_diff)
+
+    report = commands.add_parser(
+        "report",
+        help="the auditor's report of an environment: owners, data, serving, scaling, monitors, access, history",
+    )
+    report.add_argument("--env", default="prod", help="environment (default: prod)")
+    report.add_argument("--specs", default="specs", help="folder of spec files (default: specs/)")
+    report.add_argument("--root", help="repository root that model.code is relative to")
+    report.add_argument("--format", choices=("html", "markdown"), default="html")
+    report.add_argument("--out", help="write to this file instead of standard output")
+    report.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day the capacity timelines start (default: today)")
+    report.set_defaults(handler=_report)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="replay traffic through a deployment's scaling policy: served, dropped, queueing, cost, advice",
+        description="Replay a traffic trace or a spike through one deployment's autoscaling as the platform runs it "
+        "(SageMaker target tracking, or the EKS HPA), and recommend a target and pre-scaling windows.",
+    )
+    simulate.add_argument("model", metavar="MODEL")
+    simulate.add_argument("--deployment", required=True)
+    simulate.add_argument("--env", default="prod", help="environment (default: prod)")
+    simulate.add_argument("--specs", default="specs", help="folder of spec files (default: specs/)")
+    simulate.add_argument("--root", help="repository root that model.code is relative to")
+    traffic = simulate.add_mutually_exclusive_group(required=True)
+    traffic.add_argument("--trace", metavar="CSV", help="timestamp,requests_per_second rows")
+    traffic.add_argument("--spike", metavar="FACTORx@START/DURATION", help="e.g. 10x@2026-11-27T00:00:00Z/2h")
+    simulate.add_argument(
+        "--baseline-rps",
+        type=float,
+        help="everyday traffic around a --spike (default: the deployment's floor at its target)",
+    )
+    simulate.add_argument(
+        "--max-rps-per-instance", type=float, help="one instance's capacity (default: the spec's max_rps_per_instance)"
+    )
+    simulate.add_argument("--startup", metavar="DURATION", help="how long a new instance or pod takes to serve")
+    simulate.add_argument("--png", help="write the traffic-against-capacity picture here")
+    simulate.add_argument("--format", choices=("table", "json"), default="table")
+    simulate.add_argument("--out", help="write to this file instead of standard output")
+    simulate.set_defaults(handler=_simulate)
 
     for action, text in (
         ("preview", "preview the changes with the Pulumi CLI"),

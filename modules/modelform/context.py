@@ -51,6 +51,8 @@ class Resolved:
     subnet_ids: tuple[str, ...]
     security_group_ids: tuple[str, ...]
     serving_repository: str = ""  # ECR URL of the serving image (tag: the code version)
+    #: Training jobs' group: like the model group, and open between its members (distributed training).
+    training_security_group_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ class ModelContext:
             shared.private_subnet_ids,
             shared.model_security_group_id,
             shared.serving_repository,
-        ).apply(lambda v: Resolved(self.region, v[0], v[1], v[2], v[3], v[4], tuple(v[5]), (v[6],), v[7]))
+            shared.training_security_group_id,
+        ).apply(lambda v: Resolved(self.region, v[0], v[1], v[2], v[3], v[4], tuple(v[5]), (v[6],), v[7], (v[8],)))
 
     def apply(self, build: Callable[[Resolved], T]) -> pulumi.Output:
         """`build(resolved)` once the platform's values are known."""

@@ -58,6 +58,7 @@ class PlatformOutputs(_Exported):
     vpc_id: pulumi.Input[str] = _export("vpcId")
     private_subnet_ids: pulumi.Input[list] = _export("privateSubnetIds")
     model_security_group_id: pulumi.Input[str] = _export("modelSecurityGroupId")
+    training_security_group_id: pulumi.Input[str] = _export("trainingSecurityGroupId")
     kms_key_arn: pulumi.Input[str] = _export("kmsKeyArn")
     artifact_bucket: pulumi.Input[str] = _export("artifactBucket")
     capture_bucket: pulumi.Input[str] = _export("captureBucket")

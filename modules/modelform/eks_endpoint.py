@@ -40,6 +40,7 @@ from .contract import ClusterOutputs
 from .model_registry import model_package_arn
 from .sagemaker_endpoint import capture_prefix as sagemaker_capture_prefix
 from .spec import EksDeployment, Variant
+from .spec.parsers import format_timestamp
 
 SERVE_PORT = 8080
 MODEL_MOUNT = "/opt/ml/model"
@@ -234,6 +235,149 @@ def variant_objects(
     }
 
 
+#: How often the capacity scheduler sets the HPAs' bounds (a cron schedule: every minute, so a
+#: window's capacity is asked for within a minute of its start).
+CAPACITY_SCHEDULE = "* * * * *"
+
+
+def capacity_plan(model: str, deployment: EksDeployment) -> dict[str, dict[str, Any]]:
+    """What the capacity scheduler holds each variant's HPA to: the everyday bounds and, per
+    window, the window's floor (shared by weight) and ceiling."""
+    scaling = deployment.autoscaling
+    plan = {}
+    for variant in deployment.variants:
+        share = lambda floor, variant=variant: weight_share(floor, variant, deployment.variants)  # noqa: E731
+        plan[naming.variant_resource(model, deployment.name, variant.name)] = {
+            "everyday": [share(scaling.min_replicas), scaling.max_replicas],
+            "windows": [
+                {
+                    "name": w.name,
+                    "start": format_timestamp(w.start),
+                    "end": format_timestamp(w.end),
+                    "min": share(w.floor),
+                    "max": w.ceiling,
+                }
+                for w in sorted(scaling.scheduled, key=lambda w: w.start)
+            ],
+        }
+    return plan
+
+
+def capacity_scheduler_objects(
+    *, model: str, deployment: EksDeployment, image: str, labels: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """ServiceAccount, Role, RoleBinding, CronJob and NetworkPolicy of a deployment's capacity
+    scheduler (`model_code/capacity_scheduler.py`): every minute, it sets the variants' HPA bounds to
+    what the scheduled windows ask for. Its Role may only get and patch those HPAs."""
+    name = naming.capacity_scheduler(model, deployment.name)
+    namespace = deployment.namespace
+    selector = {"app.kubernetes.io/name": model, "modelform/deployment": deployment.name, "modelform/role": "capacity"}
+    meta = {"name": name, "namespace": namespace, "labels": {**labels, **selector}}
+    plan = capacity_plan(model, deployment)
+    pod: dict[str, Any] = {
+        "serviceAccountName": name,
+        # The one pod that talks to the API server: its token is the projected, expiring one.
+        "automountServiceAccountToken": True,
+        "restartPolicy": "Never",
+        "securityContext": kubernetes.pod_security(),
+        "containers": [
+            {
+                "name": "scheduler",
+                "image": image,
+                "imagePullPolicy": "Always",
+                "command": ["python"],
+                "args": [
+                    "-m",
+                    "model_code.capacity_scheduler",
+                    "--namespace",
+                    namespace,
+                    "--plan",
+                    json.dumps(plan, sort_keys=True, separators=(",", ":")),
+                ],
+                "resources": kubernetes.fixed_resources("100m", "128Mi"),
+                "securityContext": kubernetes.container_security(),
+            }
+        ],
+    }
+    if deployment.resources.gpu:  # where the serving pods run, the image is already on the node
+        pod["nodeSelector"] = {kubernetes.GPU_NODE_LABEL: "true"}
+        pod["tolerations"] = [kubernetes.GPU_TOLERATION]
+    exceptions = kubernetes.scanner_exceptions("CKV_K8S_43", "CKV_K8S_38")
+    return {
+        "ServiceAccount": {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": meta,
+            "automountServiceAccountToken": False,  # only the scheduler's pod mounts it, explicitly
+        },
+        "Role": {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": meta,
+            "rules": [
+                {
+                    "apiGroups": ["autoscaling"],
+                    "resources": ["horizontalpodautoscalers"],
+                    "resourceNames": sorted(plan),
+                    "verbs": ["get", "patch"],
+                }
+            ],
+        },
+        "RoleBinding": {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        },
+        "CronJob": {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {**meta, "annotations": exceptions},
+            "spec": {
+                "schedule": CAPACITY_SCHEDULE,
+                "timeZone": "Etc/UTC",
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 50,
+                "successfulJobsHistoryLimit": 1,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "spec": {
+                        "backoffLimit": 0,
+                        "activeDeadlineSeconds": 50,
+                        "ttlSecondsAfterFinished": 600,
+                        "template": {"metadata": {"labels": {**labels, **selector}}, "spec": pod},
+                    }
+                },
+            },
+        },
+        "NetworkPolicy": {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta,
+            "spec": {
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [],
+                "egress": [
+                    {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+                    {"ports": [{"port": 443, "protocol": "TCP"}]},  # the API server
+                ],
+            },
+        },
+    }
+
+
+#: The objects of a deployment's capacity scheduler, in the order they are declared.
+SCHEDULER_KINDS = (
+    ("v1", "ServiceAccount"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("batch/v1", "CronJob"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+)
+
+
 #: The annotations Prometheus' Kubernetes pod discovery (and the agents that follow it) scrape by.
 PROMETHEUS_SCRAPE = {
     "prometheus.io/scrape": "true",
@@ -362,7 +506,31 @@ class EksEndpoint(pulumi.ComponentResource):
                 )
             )
             for api_version, kind in VARIANT_KINDS:
-                kubernetes.register(prefix, api_version, kind, objects.apply(lambda o, kind=kind: o[kind]), on_cluster)
+                options = on_cluster
+                if kind == "HorizontalPodAutoscaler" and deployment.autoscaling.scheduled:
+                    # The capacity scheduler owns the bounds (it sets them every minute from the
+                    # schedule, which the CronJob carries); `up` would otherwise reset a window's.
+                    options = pulumi.ResourceOptions.merge(
+                        on_cluster, pulumi.ResourceOptions(ignore_changes=["spec.minReplicas", "spec.maxReplicas"])
+                    )
+                kubernetes.register(prefix, api_version, kind, objects.apply(lambda o, kind=kind: o[kind]), options)
+        if deployment.autoscaling.scheduled:
+            scheduler = context.resolved().apply(
+                lambda where: capacity_scheduler_objects(
+                    model=model,
+                    deployment=deployment,
+                    image=serving_image(where.serving_repository, version),
+                    labels=context.labels,
+                )
+            )
+            for api_version, kind in SCHEDULER_KINDS:
+                kubernetes.register(
+                    naming.capacity_scheduler(model, deployment.name),
+                    api_version,
+                    kind,
+                    scheduler.apply(lambda o, kind=kind: o[kind]),
+                    on_cluster,
+                )
         ingress = ingress_object(model=model, deployment=deployment, labels=context.labels)
         kubernetes.register(
             naming.endpoint(model, deployment.name), ingress["apiVersion"], ingress["kind"], ingress, on_cluster

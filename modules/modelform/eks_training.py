@@ -57,6 +57,16 @@ TRAIN_DIR, VALIDATION_DIR, TEST_DIR = (
 )
 
 
+#: The port torchrun's rendezvous listens on, on the first pod of a multi-node train Job.
+RENDEZVOUS_PORT = 29500
+
+
+def rendezvous_service(model: str) -> str:
+    """The headless Service giving the pods of a multi-node train Job stable DNS names
+    (`<job>-<index>.<service>`): the first one is where torchrun's rendezvous is."""
+    return f"{model}-train"
+
+
 def service_account(model: str) -> str:
     return f"{model}{SERVICE_ACCOUNT_SUFFIX}"
 
@@ -80,13 +90,17 @@ def job_manifest(
     channels: list[tuple[str, S3Uri, str]],
     arguments: list[str],
     name_expression: str,
+    nodes: int = 1,
+    gpus_per_pod: int = 1,
 ) -> dict[str, Any]:
-    """A batch/v1 Job for `eks:runJob`; its name and EXECUTION are Step Functions expressions."""
+    """A batch/v1 Job for `eks:runJob`; its name and EXECUTION are Step Functions expressions.
+    With `nodes` > 1 (a data-parallel train Job): an Indexed Job of that many pods, one per node,
+    each with every GPU of its node, named `<job>-<index>` under the rendezvous Service."""
     training = spec.training
     assert training is not None
     group = cluster.training_node_group(training.instance_type, training.spot)
     assert group is not None, "validated: the cluster offers the instance type with that capacity"
-    gpus = 1 if group.gpu else 0
+    gpus = gpus_per_pod if group.gpu else 0
     mounts = [{"name": name, "mountPath": path} for name, path in MOUNTS]
     fetch = ["-m", "model_code.eks_job", "fetch", "--code", code_uri]
     for name, uri, folder in channels:
@@ -137,22 +151,59 @@ def job_manifest(
     }
     if group.gpu:
         pod["tolerations"] = [kubernetes.GPU_TOLERATION]
+    labels = {"app.kubernetes.io/name": spec.name}
+    job_spec: dict[str, Any] = {
+        "backoffLimit": 3,
+        "activeDeadlineSeconds": training.max_runtime_seconds,
+        "ttlSecondsAfterFinished": 86400,
+    }
+    if nodes > 1:
+        labels["modelform/step"] = "train"
+        pod["subdomain"] = rendezvous_service(spec.name)
+        pod["affinity"] = {
+            "podAntiAffinity": {  # one pod per node: each takes the node's GPUs and network
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "labelSelector": {"matchLabels": dict(labels)},
+                        "matchLabelKeys": ["batch.kubernetes.io/job-name"],
+                        "topologyKey": "kubernetes.io/hostname",
+                    }
+                ]
+            }
+        }
+        pod["containers"][0]["env"].append(
+            {
+                "name": "JOB_NAME",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
+            }
+        )
+        pod["containers"][0]["ports"] = [{"name": "rendezvous", "containerPort": RENDEZVOUS_PORT}]
+        # A lost pod fails the whole group (the others would wait for it): the Job retries as one.
+        job_spec.update({"completionMode": "Indexed", "completions": nodes, "parallelism": nodes, "backoffLimit": 0})
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
             "name.$": name_expression,
             "namespace": NAMESPACE,
-            "labels": {"app.kubernetes.io/name": spec.name},
+            "labels": dict(labels),
             "annotations": kubernetes.scanner_exceptions("CKV_K8S_43"),
         },
-        "spec": {
-            "backoffLimit": 3,
-            "activeDeadlineSeconds": training.max_runtime_seconds,
-            "ttlSecondsAfterFinished": 86400,
-            "template": {"metadata": {"labels": {"app.kubernetes.io/name": spec.name}}, "spec": pod},
-        },
+        "spec": {**job_spec, "template": {"metadata": {"labels": dict(labels)}, "spec": pod}},
     }
+
+
+def launch_arguments(spec: ModelSpec) -> list[str]:
+    """How `eks_job.py train` launches train.py: one process, or torchrun over the Job's pods
+    (rank 0's pod hosts the rendezvous) with one process per GPU."""
+    training = spec.training
+    assert training is not None
+    if training.world_size <= 1:
+        return []
+    arguments = ["--nodes", str(training.instance_count), "--processes-per-node", str(training.processes_per_instance)]
+    if training.instance_count > 1:
+        arguments += ["--rendezvous", f"{rendezvous_service(spec.name)}:{RENDEZVOUS_PORT}"]
+    return arguments
 
 
 def hyperparameter_arguments(spec: ModelSpec) -> list[str]:
@@ -196,11 +247,15 @@ def definition(
             bucket,
             "--model-key",
             model_key(spec.name),
+            *launch_arguments(spec),
             "--",
             *hyperparameter_arguments(spec),
             "--checkpoint-dir",
             "/opt/ml/checkpoints",
+            *(["--world_size", str(training.world_size)] if training.world_size > 1 else []),
         ],
+        nodes=training.instance_count,
+        gpus_per_pod=training.processes_per_instance,
         **common,
     )
     evaluate_job = job_manifest(
@@ -445,4 +500,22 @@ class EksTraining(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
+        if training.instance_count > 1:
+            # Stable names for the pods of a multi-node train Job (`<job>-0.<service>` hosts the
+            # rendezvous); headless, and listing pods before they are ready, as the rendezvous needs.
+            k8s.core.v1.Service(
+                f"{name}-rendezvous-service",
+                metadata={
+                    "name": rendezvous_service(model),
+                    "namespace": NAMESPACE,
+                    "labels": {"app.kubernetes.io/name": model, "app.kubernetes.io/managed-by": "modelform"},
+                },
+                spec={
+                    "clusterIP": "None",
+                    "publishNotReadyAddresses": True,
+                    "selector": {"app.kubernetes.io/name": model, "modelform/step": "train"},
+                    "ports": [{"name": "rendezvous", "port": RENDEZVOUS_PORT, "targetPort": RENDEZVOUS_PORT}],
+                },
+                opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            )
         self.register_outputs({"stateMachineArn": self.state_machine.arn, "podRoleArn": self.pod_role.arn})

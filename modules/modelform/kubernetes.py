@@ -74,6 +74,22 @@ KINDS: dict[tuple[str, str], tuple[type, str]] = {
     ("policy/v1", "PodDisruptionBudget"): (k8s.policy.v1.PodDisruptionBudget, "poddisruptionbudget"),
     ("networking.k8s.io/v1", "NetworkPolicy"): (k8s.networking.v1.NetworkPolicy, "networkpolicy"),
     ("networking.k8s.io/v1", "Ingress"): (k8s.networking.v1.Ingress, "ingress"),
+    ("rbac.authorization.k8s.io/v1", "Role"): (k8s.rbac.v1.Role, "role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): (k8s.rbac.v1.RoleBinding, "rolebinding"),
+    ("batch/v1", "CronJob"): (k8s.batch.v1.CronJob, "cronjob"),
+}
+#: The top-level fields each kind carries besides apiVersion, kind and metadata.
+_BODY_FIELDS = {
+    "ServiceAccount": ("automountServiceAccountToken",),
+    "Role": ("rules",),
+    "RoleBinding": ("roleRef", "subjects"),
+}
+_ARGUMENT_NAMES = {
+    "automountServiceAccountToken": "automount_service_account_token",
+    "roleRef": "role_ref",
+    "rules": "rules",
+    "subjects": "subjects",
+    "spec": "spec",
 }
 
 
@@ -83,9 +99,8 @@ def register(
     """The Pulumi resource of one manifest (whose values may still be outputs)."""
     resource_class, suffix = KINDS[(api_version, kind)]
     body = pulumi.Output.from_input(manifest)
-    fields = {key: body.apply(lambda m, key=key: m.get(key)) for key in ("metadata", "spec")}
-    if kind == "ServiceAccount":
-        return resource_class(
-            f"{prefix}-{suffix}", metadata=fields["metadata"], automount_service_account_token=False, opts=opts
-        )
-    return resource_class(f"{prefix}-{suffix}", metadata=fields["metadata"], spec=fields["spec"], opts=opts)
+    fields = {
+        key: body.apply(lambda m, key=key: m.get(key)) for key in ("metadata", *_BODY_FIELDS.get(kind, ("spec",)))
+    }
+    arguments = {_ARGUMENT_NAMES[key]: value for key, value in fields.items() if key != "metadata"}
+    return resource_class(f"{prefix}-{suffix}", metadata=fields["metadata"], **arguments, opts=opts)

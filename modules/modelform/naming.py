@@ -34,6 +34,15 @@ def variant_resource(model: str, deployment: str, variant: str) -> str:
     return f"{model}-{deployment}-{variant}"
 
 
+#: Kubernetes CronJob names: 52 characters, so that the Jobs it creates (+ 11) stay within 63.
+CRONJOB_NAME_LIMIT = 52
+
+
+def capacity_scheduler(model: str, deployment: str) -> str:
+    """The EKS deployment's capacity scheduler (CronJob, its service account and Role)."""
+    return fit(f"{model}-{deployment}-capacity", CRONJOB_NAME_LIMIT)
+
+
 def autoscaling_resource_id(endpoint_name: str, variant: str) -> str:
     return f"endpoint/{endpoint_name}/variant/{variant}"
 

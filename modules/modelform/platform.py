@@ -158,6 +158,24 @@ class Platform(pulumi.ComponentResource):
             tags={"Name": f"{name}-models"},
             opts=child,
         )
+        # Training jobs of several instances talk to each other (torchrun's rendezvous, NCCL; EFA
+        # needs every protocol): all traffic between members of this group, nothing from outside.
+        between_members = {
+            "description": "Training instances of one job to each other (NCCL, EFA)",
+            "protocol": "-1",
+            "from_port": 0,
+            "to_port": 0,
+            "self": True,
+        }
+        self.training_security_group = aws.ec2.SecurityGroup(
+            f"{name}-training",
+            vpc_id=self.vpc.id,
+            description="Training jobs: each other's instances; outbound HTTPS to S3 and the AWS APIs",
+            ingress=[between_members],
+            egress=[*model_egress(spec, s3_endpoint.prefix_list_id, self.egress.security_group_id), between_members],
+            tags={"Name": f"{name}-training"},
+            opts=child,
+        )
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"modelform {name}: buckets, endpoint volumes, data capture, alert topics",
@@ -198,6 +216,7 @@ class Platform(pulumi.ComponentResource):
             vpc_id=self.vpc.id,
             private_subnet_ids=pulumi.Output.all(*subnet_ids),
             model_security_group_id=self.model_security_group.id,
+            training_security_group_id=self.training_security_group.id,
             kms_key_arn=self.key.arn,
             artifact_bucket=self.artifact_bucket.bucket.bucket,
             capture_bucket=self.capture_bucket.bucket.bucket,

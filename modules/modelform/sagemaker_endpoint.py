@@ -67,7 +67,7 @@ def initial_instance_count(deployment: SageMakerDeployment, variant: Variant) ->
     scaling = deployment.autoscaling
     if scaling is None:
         return deployment.instance_count
-    floors = [scaling.min_instances, *(w.min_instances for w in scaling.scheduled)]
+    floors = [scaling.min_instances, *(w.floor for w in scaling.scheduled)]
     return weight_share(max(floors), variant, deployment.variants)
 
 
@@ -94,8 +94,8 @@ def scheduled_steps(deployment: SageMakerDeployment, variant: Variant) -> list[S
     everyday = weight_share(scaling.min_instances, variant, deployment.variants)
     steps = []
     for window in scaling.scheduled:
-        floor = weight_share(window.min_instances, variant, deployment.variants)
-        steps.append(ScheduledStep(f"{window.name}-start", _at(window.start), floor, window.max_instances))
+        floor = weight_share(window.floor, variant, deployment.variants)
+        steps.append(ScheduledStep(f"{window.name}-start", _at(window.start), floor, window.ceiling))
         steps.append(ScheduledStep(f"{window.name}-end", _at(window.end), everyday, scaling.max_instances))
     return steps
 

@@ -88,5 +88,6 @@ def _build(folder: str, build_dir: str, files: list[str]) -> SourceArchive:
         handle, temporary = tempfile.mkstemp(dir=build_dir, prefix=".sourcedir-", suffix=".tmp")
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)
+        os.chmod(temporary, 0o644)  # a build output anyone may read, not mkstemp's private file
         os.replace(temporary, path)
     return SourceArchive(path, sha256, tuple(files))

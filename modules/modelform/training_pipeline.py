@@ -56,6 +56,20 @@ class PipelineLocations:
     code_version: str
 
 
+def distribution_hyperparameters(training) -> dict[str, Any]:
+    """Data-parallel training on every GPU of every instance: the AWS PyTorch training container's
+    `torch_distributed` launcher (what the SDK's `distribution={"torch_distributed": {"enabled":
+    True}}` sets) runs `torchrun` on each instance with one process per GPU; NCCL uses EFA where
+    the instance has it. `world_size` is the plan's rank count, which train.py checks at start."""
+    if training.world_size <= 1:
+        return {}
+    return {
+        "sagemaker_torch_distributed_enabled": True,
+        "sagemaker_instance_type": training.instance_type,
+        "world_size": training.world_size,
+    }
+
+
 def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     """The pipeline definition JSON (SageMaker Pipelines schema 2020-12-01), deterministic."""
     training, data = spec.training, spec.data
@@ -86,7 +100,8 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     session = offline_session(where.platform.region, where.platform.artifact_bucket)
     prefix = f"s3://{where.platform.artifact_bucket}/{spec.name}"
     networking = dict(
-        subnets=list(where.platform.subnet_ids), security_group_ids=list(where.platform.security_group_ids)
+        subnets=list(where.platform.subnet_ids),
+        security_group_ids=list(where.platform.training_security_group_ids),
     )
     training_image = framework_image(
         spec.model.framework_version, where.platform.region, training.instance_type, "training"
@@ -97,6 +112,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         # The code comes as an input channel, so the container needs no network to fetch it.
         "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
         "sagemaker_region": where.platform.region,
+        **distribution_hyperparameters(training),
     }
     channels = [
         InputData(channel_name="code", data_source=f"{where.code_prefix}sourcedir.tar.gz"),

@@ -150,5 +150,5 @@ def test_an_empty_feature_list_is_reported_where_it_was_written():
         root=str(REPO),
     )
     assert [str(e) for e in specs.errors] == [
-        "fraud-detector.yaml:70:50: monitoring.drift.features: needs a value (got null)"
+        "fraud-detector.yaml:81:50: monitoring.drift.features: needs a value (got null)"
     ]

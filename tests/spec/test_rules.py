@@ -195,6 +195,51 @@ def test_min_replicas_above_max(repo):
     ]
 
 
+EKS_WINDOW = """\
+      scheduled:
+        - {name: peak, start: "2026-11-27T00:00:00Z", end: "2026-11-28T00:00:00Z", min_replicas: 6, max_replicas: 12}
+"""
+EKS_SCALING = EKS.replace(
+    "autoscaling: {min_replicas: 5, max_replicas: 2}\n", "autoscaling:\n      min_replicas: 1\n      max_replicas: 4\n"
+)
+
+
+def test_eks_deployments_schedule_peaks_in_replicas(repo):
+    assert problems_of(repo, HEADER + EKS_SCALING + EKS_WINDOW) == []
+
+
+def test_a_window_speaks_its_targets_units(repo):
+    eks_in_instances = EKS_WINDOW.replace("min_replicas: 6, max_replicas: 12", "min_instances: 6, max_instances: 12")
+    assert problems_of(repo, HEADER + EKS_SCALING + eks_in_instances) == [
+        f"{F}:16:11: deployments[0].autoscaling.scheduled[0].max_replicas: required in a scheduled window for "
+        "target eks",
+        f"{F}:16:11: deployments[0].autoscaling.scheduled[0].min_replicas: required in a scheduled window for "
+        "target eks",
+        f"{F}:16:99: deployments[0].autoscaling.scheduled[0].min_instances: does not apply to target eks",
+        f"{F}:16:117: deployments[0].autoscaling.scheduled[0].max_instances: does not apply to target eks",
+    ]
+    sagemaker_in_replicas = SCALING.replace("min_instances: 2, max_instances: 8", "min_replicas: 2, max_instances: 8")
+    assert problems_of(repo, HEADER + DEPLOYMENT + sagemaker_in_replicas) == [
+        f"{F}:16:11: deployments[0].autoscaling.scheduled[0].min_instances: required in a scheduled window for "
+        "target sagemaker",
+        f"{F}:16:98: deployments[0].autoscaling.scheduled[0].min_replicas: does not apply to target sagemaker",
+    ]
+
+
+def test_eks_window_rules_are_the_sagemaker_ones(repo):
+    overlapping = EKS_WINDOW + (
+        '        - {name: later, start: "2026-11-27T12:00:00Z", end: "2026-11-26T00:00:00Z", '
+        "min_replicas: 20, max_replicas: 8}\n"
+    )
+    assert problems_of(repo, HEADER + EKS_SCALING + overlapping) == [
+        f"{F}:17:32: deployments[0].autoscaling.scheduled[1].start: window 'later' overlaps window 'peak'; the "
+        "restore at the end of one would cut the other short",
+        f"{F}:17:61: deployments[0].autoscaling.scheduled[1].end: must be after start",
+        f"{F}:17:99: deployments[0].autoscaling.scheduled[1].min_replicas: min_replicas (20) is greater than "
+        "max_replicas (8)",
+    ]
+
+
 def test_node_group_min_above_max(repo):
     platform = PLATFORM.replace(
         "{name: system, instance_types: [m6i.large], max: 4}",

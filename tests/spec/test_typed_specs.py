@@ -126,7 +126,7 @@ def test_fraud_detector_dev_override(samples):
 
 def test_demand_forecaster_has_both_retail_peaks(samples):
     scaling = samples.model("demand-forecaster", "prod").deployments[0].autoscaling
-    assert [(w.name, w.min_instances, w.max_instances) for w in scaling.scheduled] == [
+    assert [(w.name, w.floor, w.ceiling) for w in scaling.scheduled] == [
         ("black-friday", 12, 80),
         ("cyber-monday", 16, 100),
     ]

@@ -40,10 +40,16 @@ STATED_EXCEPTIONS = (
     ),
     StatedException(
         "CKV_K8S_43",
-        ("kubernetes:apps/v1:Deployment", "aws:sfn/stateMachine:StateMachine"),
+        ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob", "aws:sfn/stateMachine:StateMachine"),
         "images by tag, not digest: the serving image's tag is its code version (a content hash) in the ECR "
         "repository modelform/serve, and the AWS training image is pinned to a framework release; digests are "
         "unknown at plan time, before CI builds the image",
+    ),
+    StatedException(
+        "CKV_K8S_38",
+        ("kubernetes:batch/v1:CronJob",),
+        "the capacity scheduler's pod mounts its service-account token: it patches its deployment's HPAs through "
+        "the API server, and its Role allows only get and patch on those HPAs by name",
     ),
 )
 

@@ -102,6 +102,7 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     # Kubernetes: a changed name or namespace is a new object; and the API's immutable fields.
     "kubernetes:apps/v1:Deployment": ("metadata.name", "metadata.namespace", "spec.selector"),
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ("metadata.name", "metadata.namespace"),
+    "kubernetes:batch/v1:CronJob": ("metadata.name", "metadata.namespace"),
     "kubernetes:core/v1:Namespace": ("metadata.name",),
     "kubernetes:core/v1:Service": ("metadata.name", "metadata.namespace", "spec.clusterIP", "spec.clusterIPs"),
     "kubernetes:core/v1:ServiceAccount": ("metadata.name", "metadata.namespace"),
@@ -109,6 +110,9 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "kubernetes:networking.k8s.io/v1:Ingress": ("metadata.name", "metadata.namespace"),
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": ("metadata.name", "metadata.namespace"),
     "kubernetes:policy/v1:PodDisruptionBudget": ("metadata.name", "metadata.namespace"),
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": ("metadata.name", "metadata.namespace"),
+    # A RoleBinding's roleRef cannot be changed (the API server refuses it): a new binding.
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": ("metadata.name", "metadata.namespace", "roleRef"),
     # Providers: a changed region or cluster is a new provider, and every resource it manages moves.
     "pulumi:providers:aws": ("region",),
     "pulumi:providers:kubernetes": ("kubeconfig.clusters",),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Optional
 
 import botocore.session
 
@@ -47,3 +48,27 @@ _GPU_FAMILY = re.compile(r"(ml\.)?(p[0-9]+[a-z]*|g[0-9]+[a-z]*|gr[0-9]+[a-z]*)\.
 
 def is_gpu_instance_type(instance_type: str) -> bool:
     return bool(_GPU_FAMILY.match(instance_type))
+
+
+@lru_cache(maxsize=None)
+def _gpu_counts() -> dict[str, int]:
+    """GPUs per instance type, from the catalogue the sagemaker SDK bundles (AWS's own data for
+    the training and hosting instance types, per region; the same count everywhere)."""
+    import json
+    from importlib import resources
+
+    path = resources.files("sagemaker.core").joinpath("image_uri_config", "instance_gpu_info.json")
+    counts: dict[str, int] = {}
+    for per_region in json.loads(path.read_text(encoding="utf-8")).values():
+        for instance_type, info in per_region.items():
+            counts[instance_type] = int(info["Count"])
+    return counts
+
+
+def gpus_per_instance(instance_type: str) -> Optional[int]:
+    """How many GPUs one instance of `instance_type` (SageMaker `ml.` or EC2) has: 0 for CPU
+    instances, None for a GPU type the catalogue does not know."""
+    if not is_gpu_instance_type(instance_type):
+        return 0
+    name = instance_type if instance_type.startswith("ml.") else f"ml.{instance_type}"
+    return _gpu_counts().get(name)

@@ -52,6 +52,10 @@ RULES = (
     "`data.ground_truth`; `schedule` needs `retraining.schedule`; `new_data` needs `data.training`.",
     "Quality and evaluation metrics fit `monitoring.problem_type` (auc is not a regression metric); "
     "`training.hyperparameters.problem_type`, when given, equals `monitoring.problem_type`.",
+    "Training is data-parallel, one rank per GPU of every instance (`instance_count` x the instance's "
+    "GPUs, from AWS's instance data): a multi-instance job needs a GPU type whose GPUs are known, "
+    "`hyperparameters.batch_size` must split evenly over the ranks, and an EKS node group must hold one "
+    "node per training pod.",
     "Durations, `rate(...)`/`cron(...)` expressions, S3 URIs, e-mail addresses, timestamps, CIDR "
     "blocks and Kubernetes quantities are parsed, not pattern-matched.",
     "Derived AWS names fit AWS's limits (e.g. `<model>-<deployment>-<variant>` leaves room for a "
@@ -77,7 +81,6 @@ _SAGEMAKER_SCALING = (
     "target_invocations_per_instance",
     "scale_in_cooldown",
     "scale_out_cooldown",
-    "scheduled",
 )
 _EKS_SCALING = ("min_replicas", "max_replicas", "target_cpu_percent")
 
@@ -147,6 +150,12 @@ def shape_problems(document: dict) -> Iterator[Problem]:
             for bound in own_scaling[:2]:
                 if bound not in scaling:
                     yield at + ("autoscaling", bound), f"required in autoscaling for target {target}"
+            for w_index, window in enumerate(scaling.get("scheduled") or ()):
+                where = at + ("autoscaling", "scheduled", w_index)
+                yield from _not_for(window, where, other_scaling[:2], f"target {target}")
+                for bound in own_scaling[:2]:
+                    if bound not in window:
+                        yield where + (bound,), f"required in a scheduled window for target {target}"
         rollout = deployment.get("rollout") or {}
         strategy = rollout.get("strategy", "all_at_once")
         if strategy == "all_at_once" and "step_percent" in rollout:
@@ -291,6 +300,7 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
             yield from _min_max(
                 scaling.min_replicas, scaling.max_replicas, at + ("autoscaling",), "min_replicas", "max_replicas"
             )
+            yield from _window_problems(scaling.scheduled, at, "replicas")
 
     if spec.training is not None:
         training = spec.training
@@ -311,6 +321,7 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
         if training.evaluation is not None:
             yield from _bound_problems(training.evaluation, ("training", "evaluation"), problem_type)
         yield from _hyperparameter_problem_type(training.hyperparameters.get("problem_type"), problem_type)
+        yield from _data_parallel_problems(training)
 
     if spec.monitoring is not None:
         monitoring = spec.monitoring
@@ -351,15 +362,18 @@ def _sagemaker_deployment_problems(deployment: SageMakerDeployment, at: FieldPat
     yield from _min_max(
         scaling.min_instances, scaling.max_instances, at + ("autoscaling",), "min_instances", "max_instances"
     )
+    yield from _window_problems(scaling.scheduled, at, "instances")
+
+
+def _window_problems(scheduled: tuple, at: FieldPath, unit: str) -> Iterator[Problem]:
+    """Scheduled windows: unique names, floor <= ceiling, start before end, no overlaps."""
     windows = at + ("autoscaling", "scheduled")
-    yield from _duplicates((s.name for s in scaling.scheduled), windows, "scheduled window")
-    for index, window in enumerate(scaling.scheduled):
-        yield from _min_max(
-            window.min_instances, window.max_instances, windows + (index,), "min_instances", "max_instances"
-        )
+    yield from _duplicates((s.name for s in scheduled), windows, "scheduled window")
+    for index, window in enumerate(scheduled):
+        yield from _min_max(window.floor, window.ceiling, windows + (index,), f"min_{unit}", f"max_{unit}")
         if window.start >= window.end:
             yield windows + (index, "end"), "must be after start"
-    ordered = sorted(enumerate(scaling.scheduled), key=lambda item: item[1].start)
+    ordered = sorted(enumerate(scheduled), key=lambda item: item[1].start)
     for (_, earlier), (index, later) in zip(ordered, ordered[1:]):
         if later.start < earlier.end:
             yield (
@@ -380,6 +394,27 @@ def _duplicate_metrics(bounds: tuple[Bound, ...]) -> Iterator[Problem]:
                 f"metric '{bound.metric}' is bounded twice; use one entry with min and max",
             )
         seen.add(bound.metric)
+
+
+def _data_parallel_problems(training) -> Iterator[Problem]:
+    """Data-parallel training runs one rank per GPU of every instance: the GPUs must be known, and
+    every rank must get an equal part of each batch."""
+    gpus = aws_catalog.gpus_per_instance(training.instance_type)
+    if gpus is None and training.instance_count > 1:
+        yield (
+            ("training", "instance_type"),
+            f"how many GPUs '{training.instance_type}' has is not known here, and training on "
+            f"{training.instance_count} instances runs one process per GPU: choose a listed GPU type",
+        )
+        return
+    batch = training.hyperparameters.get("batch_size")
+    world = training.world_size
+    if isinstance(batch, int) and not isinstance(batch, bool) and world > 1 and batch % world:
+        yield (
+            ("training", "hyperparameters", "batch_size"),
+            f"batch_size {batch} does not split over the {world} ranks ({training.instance_count} instance(s) x "
+            f"{training.processes_per_instance} GPU(s)): each rank takes an equal part of every batch",
+        )
 
 
 def _retraining_problems(spec: ModelSpec) -> Iterator[Problem]:
@@ -490,7 +525,7 @@ def model_warnings(spec: ModelSpec, now: datetime) -> Iterator[Problem]:
     monitoring without any data capture (no drift or quality metric is ever published, so its
     alarms never fire). Overlapping windows are errors, not warnings."""
     for index, deployment in enumerate(spec.deployments):
-        if isinstance(deployment, SageMakerDeployment) and deployment.autoscaling is not None:
+        if deployment.autoscaling is not None:
             windows = deployment.autoscaling.scheduled
             for w_index, window in enumerate(windows):
                 at = ("deployments", index, "autoscaling", "scheduled", w_index)
@@ -582,6 +617,16 @@ def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> It
                         f"'{training.instance_type}' (offering it: {groups})"
                     ),
                 )
+            else:
+                group = cluster.training_node_group(training.instance_type, training.spot)
+                if group is not None and group.max < training.instance_count:
+                    yield (
+                        ("training", "instance_count"),
+                        (
+                            f"{training.instance_count} training pods need as many nodes, one each; node group "
+                            f"'{group.name}' of cluster '{cluster.name}' holds at most {group.max}"
+                        ),
+                    )
 
 
 def unknown_environment_problems(document: dict, known: Iterable[str]) -> Iterator[Problem]:

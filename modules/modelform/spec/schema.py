@@ -165,7 +165,8 @@ VARIANT = mapping(
 )
 
 SCHEDULED_CAPACITY = mapping(
-    "A known traffic peak: capacity is raised at `start` and restored at `end`.",
+    "A known traffic peak: capacity is raised at `start` and restored at `end` (SageMaker: scheduled actions; "
+    "EKS: the deployment's capacity scheduler, which sets the HPAs' bounds within a minute).",
     {
         "name": string("Window name, unique within the deployment.", required=True, regex=NAME_PATTERN, maxlength=40),
         "start": string(
@@ -173,19 +174,25 @@ SCHEDULED_CAPACITY = mapping(
         ),
         "end": string("ISO 8601 timestamp with time zone; after `start`.", required=True, check_with="timestamp"),
         "min_instances": integer(
-            "Fewest instances of the deployment during the window, shared by the variants by weight (rounded up, "
-            "at least 1 each).",
-            required=True,
+            "SageMaker: fewest instances of the deployment during the window, shared by the variants by weight "
+            "(rounded up, at least 1 each).",
             min=1,
             max=MAX_CAPACITY,
         ),
-        "max_instances": integer("Maximum instances during the window.", required=True, min=1, max=MAX_CAPACITY),
+        "max_instances": integer("SageMaker: most instances per variant during the window.", min=1, max=MAX_CAPACITY),
+        "min_replicas": integer(
+            "EKS: fewest pods of the deployment during the window, shared by the variants by weight (rounded up, "
+            "at least 1 each).",
+            min=1,
+            max=MAX_CAPACITY,
+        ),
+        "max_replicas": integer("EKS: most pods per variant during the window.", min=1, max=MAX_CAPACITY),
     },
 )
 
 AUTOSCALING = mapping(
-    "Autoscaling. SageMaker deployments use *_instances, target_invocations_per_instance, cooldowns "
-    "and scheduled; EKS deployments use *_replicas and target_cpu_percent.",
+    "Autoscaling. SageMaker deployments use *_instances, target_invocations_per_instance and cooldowns; "
+    "EKS deployments use *_replicas and target_cpu_percent; both may schedule known peaks.",
     {
         "min_instances": integer(
             "SageMaker: fewest instances of the deployment, shared by the variants by weight (rounded up, at least "
@@ -199,7 +206,7 @@ AUTOSCALING = mapping(
         ),
         "scale_in_cooldown": string("SageMaker: wait after a scale-in before the next.", "5m", check_with="duration"),
         "scale_out_cooldown": string("SageMaker: wait after a scale-out before the next.", "1m", check_with="duration"),
-        "scheduled": list_of("SageMaker: known peaks with raised capacity.", SCHEDULED_CAPACITY, []),
+        "scheduled": list_of("Known peaks with raised capacity.", SCHEDULED_CAPACITY, []),
         "min_replicas": integer(
             "EKS: fewest pods of the deployment, shared by the variants by weight (rounded up, at least 1 each).",
             min=1,
@@ -258,6 +265,11 @@ DEPLOYMENT = mapping(
             max=100,
         ),
         "resources": RESOURCES,
+        "max_rps_per_instance": number(
+            "Requests per second one instance (SageMaker) or pod (EKS) serves at most, as measured with "
+            "bench/serve_load.py; `modelform simulate` replays traffic against it.",
+            min=0.001,
+        ),
     },
 )
 

@@ -140,6 +140,18 @@ class TrainingSpec:
     hyperparameters: Mapping[str, Union[str, int, float, bool]]
     evaluation: Optional[Bound]
 
+    @property
+    def processes_per_instance(self) -> int:
+        """One training process per GPU (one on a CPU instance, or on a GPU type of unknown size)."""
+        from .aws_catalog import gpus_per_instance
+
+        return gpus_per_instance(self.instance_type) or 1
+
+    @property
+    def world_size(self) -> int:
+        """The ranks of data-parallel training: instances x processes per instance."""
+        return self.instance_count * self.processes_per_instance
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -151,11 +163,14 @@ class Variant:
 
 @dataclass(frozen=True)
 class ScheduledCapacity:
+    """A known peak: from `start` to `end`, the deployment's floor is `floor` (shared by the
+    variants by weight) and each variant's ceiling `ceiling` (instances on SageMaker, pods on EKS)."""
+
     name: str
     start: datetime
     end: datetime
-    min_instances: int
-    max_instances: int
+    floor: int
+    ceiling: int
 
 
 @dataclass(frozen=True)
@@ -185,6 +200,8 @@ class SageMakerDeployment:
     autoscaling: Optional[SageMakerAutoscaling]
     rollout: Rollout
     data_capture_percent: int
+    #: Requests per second one instance (pod) serves at most; None when not measured.
+    max_rps_per_instance: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +209,7 @@ class EksAutoscaling:
     min_replicas: int
     max_replicas: int
     target_cpu_percent: int
+    scheduled: tuple[ScheduledCapacity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,6 +231,8 @@ class EksDeployment:
     autoscaling: EksAutoscaling  # without `autoscaling` in the spec: one pod per variant
     resources: PodResources
     data_capture_percent: int
+    #: Requests per second one instance (pod) serves at most; None when not measured.
+    max_rps_per_instance: Optional[float] = None
 
 
 Deployment = Union[SageMakerDeployment, EksDeployment]
@@ -433,21 +453,26 @@ def _sagemaker_deployment(read: _Reader) -> SageMakerDeployment:
             target_invocations_per_instance=scaling("target_invocations_per_instance"),
             scale_in_cooldown_seconds=parsers.parse_duration(scaling("scale_in_cooldown")),
             scale_out_cooldown_seconds=parsers.parse_duration(scaling("scale_out_cooldown")),
-            scheduled=tuple(
-                ScheduledCapacity(
-                    s("name"),
-                    parsers.parse_timestamp(s("start")),
-                    parsers.parse_timestamp(s("end")),
-                    s("min_instances"),
-                    s("max_instances"),
-                )
-                for s in scaling.children("scheduled")
-            ),
+            scheduled=_windows(scaling, "instances"),
         ),
         rollout=Rollout(
             RolloutStrategy(rollout("strategy")), rollout("step_percent"), parsers.parse_duration(rollout("wait"))
         ),
         data_capture_percent=read("data_capture_percent"),
+        max_rps_per_instance=read("max_rps_per_instance"),
+    )
+
+
+def _windows(scaling: _Reader, unit: str) -> tuple[ScheduledCapacity, ...]:
+    return tuple(
+        ScheduledCapacity(
+            s("name"),
+            parsers.parse_timestamp(s("start")),
+            parsers.parse_timestamp(s("end")),
+            s(f"min_{unit}"),
+            s(f"max_{unit}"),
+        )
+        for s in scaling.children("scheduled")
     )
 
 
@@ -460,7 +485,12 @@ def _eks_deployment(read: _Reader) -> EksDeployment:
         cluster=read("cluster"),
         namespace=read("namespace"),
         variants=_variants(read),
-        autoscaling=EksAutoscaling(scaling("min_replicas"), scaling("max_replicas"), scaling("target_cpu_percent"))
+        autoscaling=EksAutoscaling(
+            scaling("min_replicas"),
+            scaling("max_replicas"),
+            scaling("target_cpu_percent"),
+            _windows(scaling, "replicas"),
+        )
         if scaling is not None
         else EksAutoscaling(1, 1, _Reader({}, read.schema, read.path + ("autoscaling",))("target_cpu_percent")),
         resources=PodResources(
@@ -471,6 +501,7 @@ def _eks_deployment(read: _Reader) -> EksDeployment:
             gpu=resources("gpu"),
         ),
         data_capture_percent=read("data_capture_percent"),
+        max_rps_per_instance=read("max_rps_per_instance"),
     )
 
 

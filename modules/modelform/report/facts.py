@@ -1,0 +1,208 @@
+"""What the report says of each model, gathered from its typed spec and its planned stack.
+
+Every fact comes from one of two sources: the spec (who owns the model, what data it reads, how it
+scales, what watches it) or the plan (the code version, the roles and what they may do, the
+rollback alarms, the findings), so that the report cannot drift from what `up` would create.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any, Optional
+
+from .. import naming
+from ..capacity import weight_share
+from ..source_archive import build_source_archive
+from ..context import BUILD_DIR
+from ..spec import EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
+from ..spec.parsers import format_timestamp
+from .access import role_access
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _bound(bound) -> str:
+    parts = []
+    if bound.min is not None:
+        parts.append(f">= {bound.min:g}")
+    if bound.max is not None:
+        parts.append(f"<= {bound.max:g}")
+    return f"{bound.metric} {' and '.join(parts)}"
+
+
+def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack: dict) -> dict[str, Any]:
+    """Where and how one deployment serves, scales and rolls out."""
+    variants = deployment.variants
+    scaling = deployment.autoscaling
+    facts: dict[str, Any] = {"name": deployment.name, "target": deployment.target.value, "region": platform.region}
+    if isinstance(deployment, SageMakerDeployment):
+        unit = "instances"
+        facts["where"] = f"SageMaker endpoint {naming.endpoint(model.name, deployment.name)}"
+        facts["instance_type"] = deployment.instance_type
+        floor = scaling.min_instances if scaling else deployment.instance_count
+        ceiling = scaling.max_instances if scaling else deployment.instance_count
+        facts["scaling"] = (
+            {
+                "floor": floor,
+                "ceiling": ceiling,
+                "target": f"{scaling.target_invocations_per_instance} invocations per instance per minute",
+                "cooldowns": f"scale in {_duration(scaling.scale_in_cooldown_seconds)}, "
+                f"scale out {_duration(scaling.scale_out_cooldown_seconds)}",
+            }
+            if scaling
+            else {"floor": floor, "ceiling": ceiling, "target": "fixed", "cooldowns": "none"}
+        )
+        rollout = deployment.rollout
+        facts["rollout"] = rollout.strategy.value + (
+            f", {rollout.step_percent} % at a time, {_duration(rollout.wait_seconds)} apart"
+            if rollout.step_percent
+            else ""
+        )
+        endpoint = next(
+            (
+                r
+                for r in stack["resources"]
+                if r["type"] == "aws:sagemaker/endpoint:Endpoint"
+                and r["inputs"].get("name") == naming.endpoint(model.name, deployment.name)
+            ),
+            None,
+        )
+        alarms = (
+            ((endpoint or {}).get("inputs", {}).get("deploymentConfig") or {})
+            .get("autoRollbackConfiguration", {})
+            .get("alarms", [])
+        )
+        facts["rollback_alarms"] = [a["alarmName"] for a in alarms]
+    else:
+        assert isinstance(deployment, EksDeployment)
+        unit = "pods"
+        facts["where"] = f"EKS cluster {deployment.cluster}, namespace {deployment.namespace}"
+        resources = deployment.resources
+        facts["instance_type"] = f"pods of {resources.cpu_text} CPU, {resources.memory_text}" + (
+            f", {resources.gpu} GPU" if resources.gpu else ""
+        )
+        floor, ceiling = scaling.min_replicas, scaling.max_replicas
+        facts["scaling"] = {
+            "floor": floor,
+            "ceiling": ceiling,
+            "target": f"{scaling.target_cpu_percent} % CPU (HPA)",
+            "cooldowns": "HPA: 5 minutes of stabilisation before scaling down",
+        }
+        facts["rollout"] = "rolling update, one pod more at a time, never one fewer"
+        facts["rollback_alarms"] = []
+    windows = scaling.scheduled if scaling is not None else ()
+    facts["unit"] = unit
+    facts["windows"] = [
+        {
+            "name": w.name,
+            "start": format_timestamp(w.start),
+            "end": format_timestamp(w.end),
+            "floor": w.floor,
+            "ceiling": w.ceiling,
+        }
+        for w in windows
+    ]
+    facts["window_specs"] = windows
+    facts["variants"] = [
+        {
+            "name": v.name,
+            "weight": v.weight,
+            "serves": f"registry version {v.model_version}" if v.model_version is not None else str(v.artifact),
+            "floor": weight_share(facts["scaling"]["floor"], v, variants),
+        }
+        for v in variants
+    ]
+    facts["data_capture_percent"] = deployment.data_capture_percent
+    facts["max_rps_per_instance"] = deployment.max_rps_per_instance
+    return facts
+
+
+def model_facts(
+    model: ModelSpec, platform: PlatformSpec, stack: dict, findings: list[dict], repo_root: str
+) -> dict[str, Any]:
+    code_dir = os.path.join(repo_root, model.model.code)
+    archive = build_source_archive(code_dir, os.path.join(repo_root, BUILD_DIR))
+    data = model.data
+    monitoring, retraining = model.monitoring, model.retraining
+    return {
+        "name": model.name,
+        "stack": stack["stack"],
+        "spec": model.source,
+        "owner": model.owner,
+        "team": model.team,
+        "description": model.description,
+        "tags": dict(model.tags),
+        "data_classification": model.tags.get("data-classification", "not stated"),
+        "data": None
+        if data is None
+        else {
+            "training": str(data.training) if data.training else None,
+            "validation": str(data.validation) if data.validation else None,
+            "ground_truth": str(data.ground_truth) if data.ground_truth else None,
+            "version": data.version,
+        },
+        "code": {
+            "folder": model.model.code,
+            "version": archive.version,
+            "framework": f"{model.model.framework} {model.model.framework_version}",
+            "entry_point": model.model.entry_point,
+        },
+        "training": None
+        if model.training is None
+        else {
+            "backend": model.training.backend.value,
+            "where": model.training.instance_type + (f" on {model.training.cluster}" if model.training.cluster else ""),
+            "instances": model.training.instance_count,
+            "spot": model.training.spot,
+            "max_runtime": _duration(model.training.max_runtime_seconds),
+            "evaluation": _bound(model.training.evaluation) if model.training.evaluation else None,
+        },
+        "deployments": [deployment_facts(model, d, platform, stack) for d in model.deployments],
+        "monitoring": None
+        if monitoring is None
+        else {
+            "schedule": monitoring.schedule.text,
+            "problem_type": monitoring.problem_type.value,
+            "quality": [_bound(b) for b in monitoring.quality],
+            "drift": None
+            if monitoring.drift is None
+            else f"{monitoring.drift.method.value} above {monitoring.drift.threshold:g} on "
+            + ("every feature" if monitoring.drift.features is None else ", ".join(monitoring.drift.features)),
+            "latency_p99_ms": monitoring.latency_p99_ms,
+            "error_rate_percent": monitoring.error_rate_percent,
+            "notify": list(monitoring.notify),
+        },
+        "endpoint_alarms": {
+            "latency_p99_ms": model.endpoint_alarms.latency_p99_ms,
+            "error_rate_percent": model.endpoint_alarms.error_rate_percent,
+        },
+        "retraining": None
+        if retraining is None
+        else {
+            "triggers": [t.value for t in retraining.triggers],
+            "schedule": retraining.schedule.text if retraining.schedule else None,
+            "cooldown": _duration(retraining.cooldown_seconds),
+            "approval": retraining.approval.value,
+        },
+        "approval": model.approval.value,
+        "protect": model.protect,
+        "decommission": model.decommission,
+        "roles": role_access(stack["resources"]),
+        "findings": findings,
+        "resources": len(stack["resources"]),
+    }
+
+
+def stack_findings(plan: dict, stack: str) -> list[dict]:
+    marker = f"urn:pulumi:{stack}::"
+    return [f for f in plan["findings"] if f["urn"].startswith(marker)]
+
+
+def timeline_start(as_of: Optional[datetime]) -> datetime:
+    return as_of.replace(hour=0, minute=0, second=0, microsecond=0)
