@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from model_code import train
 from tests.conftest import REPO
@@ -70,21 +71,19 @@ def test_a_restart_restores_every_rank_from_the_checkpoint(tmp_path):
     assert after["history"][:2] == before["history"]
 
 
-def test_a_launch_with_another_number_of_ranks_fails_at_once(tmp_path):
-    result = torchrun(tmp_path, 2, 1, "--world-size", "16")
-    assert result.returncode != 0
-    assert "launched with 2 process(es), but this training runs on 16 ranks" in result.stdout
+def test_a_launch_with_another_number_of_ranks_fails_at_once(monkeypatch, caplog):
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun would set it for 2 processes
+    assert train.main(["--world-size", "16", "--epochs", "1"]) == 2
+    assert "launched with 2 process(es), but this training runs on 16 ranks" in caplog.text
 
 
 def test_the_batch_must_split_evenly_over_the_ranks(tmp_path):
-    result = torchrun(tmp_path, 2, 1, "--batch_size", "255")
-    assert result.returncode != 0
-    assert "batch_size 255 is not divisible by the 2 ranks" in result.stdout
+    arguments = train.parse_args(["--batch_size", "255", "--checkpoint-dir", str(tmp_path)])
+    with pytest.raises(train.LaunchError, match="batch_size 255 is not divisible by the 2 ranks"):
+        train._train(arguments, train.Ranks(0, 0, 2), torch.device("cpu"))
 
 
 def test_shards_cover_every_row_and_are_equal():
-    import torch
-
     rows = (torch.arange(7),)
     shards = [train.shard(rows, train.Ranks(rank, rank, 3))[0].tolist() for rank in range(3)]
     assert shards == [[0, 3, 6], [1, 4, 0], [2, 5, 1]]  # padded with the first rows, as DistributedSampler
