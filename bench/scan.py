@@ -56,8 +56,8 @@ CHECKOV_AWS_EXCEPTIONS: dict[str, str] = {
     "versions, incomplete uploads); same scanner limitation as CKV2_AWS_6",
     "CKV2_AWS_62": "every bucket sends its events to EventBridge (aws_s3_bucket_notification); same scanner "
     "limitation as CKV2_AWS_6",
-    "CKV2_AWS_5": "the model security group is attached by SageMaker models, processing and training jobs through "
-    "their VPC configuration, which a Terraform plan does not show as an attachment",
+    "CKV2_AWS_5": "the model and training security groups are attached by SageMaker models, processing and "
+    "training jobs through their VPC configuration, which a Terraform plan does not show as an attachment",
 }
 #: (parliament issue, policy statement Sid) -> why it does not apply.
 PARLIAMENT_EXCEPTIONS: dict[tuple[str, str], str] = {
