@@ -18,6 +18,10 @@ settings.register_profile("deterministic", derandomize=True, database=None, max_
 settings.register_profile("fuzz", derandomize=False, max_examples=5000, deadline=None)
 settings.load_profile(os.environ.get("MODELFORM_HYPOTHESIS_PROFILE", "deterministic"))
 
+# The spec cache is exercised by its own tests (tests/spec/test_spec_cache.py); everywhere else each
+# load validates, so that a test that changes a rule never reads an entry made before the change.
+os.environ.setdefault("MODELFORM_SPEC_CACHE", "off")
+
 REPO = Path(__file__).resolve().parents[1]
 #: The sample specs the tests plan and pin: a copy of specs/ at the time the snapshots were made,
 #: so that a user editing or adding specs in specs/ never changes what the tests expect.

@@ -12,11 +12,13 @@ from __future__ import annotations
 import gc
 import os
 import re
-from datetime import datetime, timezone
+from collections import Counter
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Any, Collection, Iterator, Mapping, Optional, Sequence
 
+from . import cache as spec_cache
 from . import rules
 from .errors import ROOT_PATH_TEXT, FieldPath, SpecError, SpecErrors, describe_value, did_you_mean, format_path
 from .located import LocatedMap, locate, marks_along
@@ -24,7 +26,7 @@ from .merge import apply_environment, override_mark
 from .schema import DEFAULT_ENVIRONMENTS, SCHEMAS, SPEC_VERSION
 from .types import ModelSpec, PlatformSpec, in_environment, model_from_document, platform_from_document
 from .validator import structural_errors
-from .yaml_loader import parse_document, read_bytes, read_document
+from .yaml_loader import parse_document, read_bytes
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -188,22 +190,72 @@ def load_specs(
 
 def _load_files(paths: Sequence[str], root: Optional[str], only: Optional[set[str]]) -> SpecSet:
     files, problems = find_spec_files(paths)
-    sources: list[tuple[str, LocatedMap]] = []
-    indexed: dict[str, str] = {}
+    raws: dict[str, bytes] = {}
     for file in files:
         try:
-            if only is not None and os.path.abspath(file) not in only:
-                raw = read_bytes(file)
-                name = model_name_of(raw)
-                if name is not None:
-                    indexed[file] = name
-                    continue
-                sources.append((file, parse_document(raw, file)))
-            else:
-                sources.append((file, read_document(file)))
+            raws[file] = read_bytes(file)
         except SpecErrors as unreadable:
             problems.extend(unreadable.errors)
-    return _load(files, sources, problems, root, indexed)
+    names = {file: model_name_of(raw) for file, raw in raws.items()}
+    now = datetime.now(timezone.utc)
+    store = None
+    if spec_cache.enabled():
+        repo = root if root is not None else (repository_root(files[0], None) if files else os.getcwd())
+        # Every spec file that is not plainly a model spec (the Platform spec, above all) is context.
+        context = b"".join(f.encode() + b"\0" + raw + b"\0" for f, raw in sorted(raws.items()) if names[f] is None)
+        store = spec_cache.SpecCache(repo, context)
+    indexed: dict[str, str] = {}
+    cached: dict[str, spec_cache.Entry] = {}
+    keys: dict[str, str] = {}
+    for file, raw in raws.items():
+        name = names[file]
+        if only is not None and os.path.abspath(file) not in only and name is not None:
+            indexed[file] = name
+        elif store is not None and name is not None:
+            keys[file] = store.key(file, raw)
+            entry = store.get(keys[file], now)
+            if entry is not None and entry.name == name and _code_still_checks_out(entry, file, root):
+                cached[file] = entry
+    taken = Counter([*indexed.values(), *(e.name for e in cached.values())])
+    for file in [f for f, e in cached.items() if taken[e.name] > 1]:
+        del cached[file]  # a name twice: validate, so that the rule is reported where it belongs
+    sources: list[tuple[str, LocatedMap]] = []
+    for file, raw in raws.items():
+        if file in indexed or file in cached:
+            continue
+        try:
+            sources.append((file, parse_document(raw, file)))
+        except SpecErrors as unparsable:
+            problems.extend(unparsable.errors)
+    result = _load(files, sources, problems, root, indexed, cached)
+    if store is not None:
+        _remember(store, result, {f: k for f, k in keys.items() if f not in cached}, now)
+    return result
+
+
+def _code_still_checks_out(entry: "spec_cache.Entry", file: str, root: Optional[str]) -> bool:
+    """The filesystem is not cached: the code folder and entry points must still be there."""
+    code_root = repository_root(file, root)
+    for spec in entry.specs.values():
+        model = spec.model
+        needed = spec.training is not None
+        if rules._code_layout_problems(code_root, model.code, model.entry_point, model.inference_entry_point, needed):
+            return False
+    return True
+
+
+def _remember(store: "spec_cache.SpecCache", result: SpecSet, keys: dict[str, str], now: datetime) -> None:
+    """Cache the specs validated this time that came out valid."""
+    failed = {error.file for error in result.errors}
+    for file, key in keys.items():
+        if file in failed:
+            continue
+        specs = {env: spec for (_, env), spec in result._models.items() if spec.source == file}
+        if not specs:
+            continue
+        name = next(iter(specs.values())).name
+        warnings = tuple(w for w in result.warnings if w.file == file)
+        store.put(key, spec_cache.Entry(name, specs, warnings, spec_cache.valid_until(specs, now)))
 
 
 def load_spec_texts(
@@ -252,7 +304,9 @@ def _load(
     problems: list[SpecError],
     root: Optional[str],
     indexed: dict[str, str],
+    cached: Optional[dict[str, "spec_cache.Entry"]] = None,
 ) -> SpecSet:
+    cached = cached or {}
     result = SpecSet(files=files, errors=problems, indexed=indexed)
     result.root = root if root is not None else (repository_root(files[0], None) if files else os.getcwd())
     documents: list[_Document] = []
@@ -272,7 +326,7 @@ def _load(
     result.environments = _known_environments(platform_document)
 
     typed = {id(d): _validate_document(d, result.environments, root) for d in documents}
-    _check_model_names(documents, indexed)
+    _check_model_names(documents, {**indexed, **{file: entry.name for file, entry in cached.items()}})
     platform_ok = platform_document is not None and not platform_document.errors
     for document in documents:
         # Environments without an override first: a problem of the base is then reported once,
@@ -297,6 +351,10 @@ def _load(
                 result._models[(spec.name, environment)] = spec
             else:
                 result._platforms[environment] = spec
+    for entry in cached.values():  # valid before, and nothing they depend on has changed
+        for environment, spec in entry.specs.items():
+            result._models[(spec.name, environment)] = spec
+        result.warnings.extend(entry.warnings)
     result.errors.sort()
     result.warnings.sort()
     return result

@@ -1,0 +1,108 @@
+"""Validated model specs by content: a repository of 1,000 specs validates only what changed.
+
+Validating a spec is a pure function of its bytes, the Platform spec it is checked against and
+the code that validates it, with two exceptions, both checked on every use instead of cached:
+the filesystem (the code folder and entry points must exist) and the clock (a scheduled window
+that has ended becomes a warning). An entry is therefore keyed by a hash of the spec file's name
+and bytes, every non-model spec file's bytes (the Platform spec), the repository root and the
+source of the spec package itself; it holds the typed spec of every environment and the
+warnings, and is used only while no window it knows of has ended since and only if its code
+folders still check out. Only valid specs are cached: a spec with errors is validated again, so
+that its errors are always worded and placed by the validator.
+
+Entries live in `<repository>/.modelform/cache/specs/` (modelform's own output folder) as pickles
+of the typed specs, written atomically; anything unreadable is a miss. `MODELFORM_SPEC_CACHE=off`
+turns the cache off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from .errors import SpecError
+from .types import ModelSpec
+
+#: Raised with any change to what an entry holds.
+FORMAT = 1
+FOLDER = os.path.join(".modelform", "cache", "specs")
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    specs: dict[str, ModelSpec]  # environment -> typed spec
+    warnings: tuple[SpecError, ...]
+    #: The earliest end of a scheduled window still to come when the entry was made: from then on,
+    #: that window's "already over" warning is due, so the entry is no longer used.
+    valid_until: Optional[datetime]
+
+
+@lru_cache(maxsize=None)
+def _validator_source() -> str:
+    """A hash of what validates: the spec package's source, the naming rules it checks derived
+    names with, and the versions of the AWS data it reads (botocore's models, the SDK's GPU
+    catalogue). Another validator, other entries."""
+    import botocore
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"{FORMAT} {botocore.__version__} {version('sagemaker')}".encode())
+    here = Path(__file__).parent
+    for path in [*sorted(here.glob("*.py")), here.parent / "naming.py"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def enabled() -> bool:
+    return os.environ.get("MODELFORM_SPEC_CACHE", "on").lower() not in ("off", "0", "false", "no")
+
+
+class SpecCache:
+    def __init__(self, root: str, context: bytes):
+        """`context`: what every entry depends on besides its own file (the non-model spec
+        files' names and bytes)."""
+        self.folder = os.path.join(root, FOLDER)
+        self.context = hashlib.sha256(_validator_source().encode() + os.path.abspath(root).encode() + context).digest()
+
+    def key(self, file: str, raw: bytes) -> str:
+        return hashlib.sha256(self.context + file.encode() + b"\0" + raw).hexdigest()
+
+    def get(self, key: str, now: datetime) -> Optional[Entry]:
+        try:
+            with open(os.path.join(self.folder, key[:2], key), "rb") as handle:
+                entry = pickle.load(handle)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+            return None
+        if not isinstance(entry, Entry) or (entry.valid_until is not None and now >= entry.valid_until):
+            return None
+        return entry
+
+    def put(self, key: str, entry: Entry) -> None:
+        folder = os.path.join(self.folder, key[:2])
+        try:
+            os.makedirs(folder, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".entry-")
+            with os.fdopen(handle, "wb") as stream:
+                pickle.dump(entry, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, os.path.join(folder, key))
+        except OSError:
+            pass  # a read-only checkout validates every time; nothing else changes
+
+
+def valid_until(specs: dict[str, ModelSpec], now: datetime) -> Optional[datetime]:
+    ends = [
+        window.end
+        for spec in specs.values()
+        for deployment in spec.deployments
+        if deployment.autoscaling is not None
+        for window in deployment.autoscaling.scheduled
+        if window.end > now
+    ]
+    return min(ends) if ends else None
