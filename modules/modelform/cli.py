@@ -174,6 +174,75 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _promote(args: argparse.Namespace) -> int:
+    """Edit one variant's model version or weight in its spec file; nothing else changes."""
+    from .promote import PromoteError, edit_text, registry_status
+    from .spec import load_spec_texts
+
+    if args.to_version is None and args.weight is None:
+        print("modelform promote: say what changes: --to-version N and/or --weight W", file=sys.stderr)
+        return 2
+    specs = _load(args.specs, args.root)
+    if specs is None:
+        return 1
+    environment = args.env or specs.environments[0]
+    if environment not in specs.environments:
+        print(f"modelform promote: unknown environment '{environment}'", file=sys.stderr)
+        return 2
+    names = sorted(m.name for m in specs.models(environment))
+    if args.model not in names:
+        print(f"modelform promote: no model '{args.model}' (models: {', '.join(names)})", file=sys.stderr)
+        return 2
+    file = specs.model(args.model, environment).source
+    changes = {}
+    if args.to_version is not None:
+        changes["model_version"] = str(args.to_version)
+    if args.weight is not None:
+        changes["weight"] = f"{args.weight:g}"
+    try:
+        with open(file, encoding="utf-8", newline="") as handle:
+            text = handle.read()
+        edited, edits = edit_text(
+            text, file, deployment=args.deployment, variant=args.variant, environment=args.env, changes=changes
+        )
+        texts = []
+        for other in specs.files:
+            if os.path.abspath(other) == os.path.abspath(file):
+                texts.append((other, edited))
+            else:
+                with open(other, "rb") as handle:
+                    texts.append((other, handle.read()))
+        checked = load_spec_texts(texts, root=specs.root)
+        if checked.errors:
+            for error in checked.errors:
+                print(error, file=sys.stderr)
+            print(f"modelform promote: the edit would make the specs invalid; {file} is unchanged", file=sys.stderr)
+            return 1
+        notice = None
+        platform = specs.platform(environment)
+        if args.to_version is not None and platform is not None:
+            status = registry_status(platform.region, args.model, args.to_version)
+            if status is None:
+                notice = (
+                    f"not checked against the registry (no AWS credentials): is version {args.to_version} Approved?"
+                )
+            elif status != "Approved":
+                raise PromoteError(
+                    f"version {args.to_version} of {args.model} is {status} in the registry; only Approved versions "
+                    "are promoted"
+                )
+    except PromoteError as error:
+        print(f"modelform promote: {error}", file=sys.stderr)
+        return 1
+    write_output(edited, file)
+    for edit in edits:
+        was = "added" if edit.before is None else edit.before
+        print(f"{file}:{edit.line}: {edit.path}: {was} -> {edit.after}")
+    if notice:
+        print(f"modelform promote: {notice}", file=sys.stderr)
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     """Replay traffic through one deployment's scaling: as specified, reactive only, and with the
     recommended pre-scaling windows; a table (or JSON) and, with --png, the picture."""
@@ -463,6 +532,25 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--against", metavar="PLAN.json", help="compare with a saved plan (`plan --format json`)")
     common(diff)
     diff.set_defaults(handler=_diff)
+
+    promote = commands.add_parser(
+        "promote",
+        help="move a variant to another model version or weight by editing its spec (GitOps)",
+        description="Edit one variant's model_version and/or weight in the model's spec file, changing nothing "
+        "else (comments and formatting stay), after validating the result and, with AWS credentials, checking "
+        "that the version is Approved in the model's registry.",
+    )
+    promote.add_argument("model", metavar="MODEL")
+    promote.add_argument("--deployment", required=True)
+    promote.add_argument("--variant", required=True)
+    promote.add_argument("--to-version", type=_positive, metavar="N", help="the registry version to serve")
+    promote.add_argument("--weight", type=float, metavar="W", help="the variant's traffic weight")
+    promote.add_argument(
+        "--env", help="edit this environment's override when it sets the value (default: the spec's base)"
+    )
+    promote.add_argument("--specs", default="specs", help="folder of spec files (default: specs/)")
+    promote.add_argument("--root", help="repository root that model.code is relative to")
+    promote.set_defaults(handler=_promote)
 
     report = commands.add_parser(
         "report",
