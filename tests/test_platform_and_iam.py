@@ -215,3 +215,67 @@ def test_no_component_writes_policy_json_by_hand():
         if path.name != "iam.py" and ('"Statement"' in text or "'Statement'" in text or '"2012-10-17"' in text):
             offenders.append(path.name)
     assert offenders == []
+
+
+# --- accounts per environment ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "env, account", [("dev", "111122223333"), ("staging", "111122223333"), ("prod", "444455556666")]
+)
+def test_every_stack_deploys_into_its_environments_account(sample_plans, env, account):
+    plan = sample_plans[env]
+    assert {s["stack"]: s.get("account") for s in plan["stacks"]} == {s["stack"]: account for s in plan["stacks"]}
+    for stack in plan["stacks"]:
+        (provider,) = [r for r in stack["resources"] if r["type"] == "pulumi:providers:aws"]
+        assert provider["inputs"]["allowedAccountIds"] == [account]  # other credentials fail before any change
+        roles = provider["inputs"].get("assumeRoles")
+        if env == "prod":
+            assert roles == [{"roleArn": "arn:aws:iam::444455556666:role/acme-ml-deploy", "sessionName": "modelform"}]
+        else:
+            assert roles is None
+
+
+def test_kubernetes_sees_the_identity_aws_sees(sample_plans):
+    """The kubeconfig's token is asked for as the role the AWS provider assumes."""
+    import json as json_module
+
+    from modelform.eks_cluster import kubeconfig
+
+    config = json_module.loads(kubeconfig("c", "https://x", "ca", "us-east-1", "arn:aws:iam::444455556666:role/r"))
+    assert config["users"][0]["user"]["exec"]["args"][-2:] == ["--role-arn", "arn:aws:iam::444455556666:role/r"]
+    plain = json_module.loads(kubeconfig("c", "https://x", "ca", "us-east-1"))
+    assert "--role-arn" not in plain["users"][0]["user"]["exec"]["args"]
+
+
+@pytest.mark.parametrize(
+    "account, message",
+    [
+        (
+            '{id: "111122223333", assume_role: "arn:aws:iam::999999999999:role/deploy"}',
+            "account.assume_role: the role is in account 999999999999, not in account 111122223333 where the "
+            "stacks deploy",
+        ),
+        ("{id: 111122223333}", "account.id: must be a string (got integer 111122223333); quote it: '111122223333'"),
+        ('{id: "1234"}', "account.id: '1234' must be a 12-digit AWS account id, quoted (e.g. '111122223333')"),
+    ],
+)
+def test_account_rules(repo, account, message):
+    from tests.conftest import DEPLOYMENT, HEADER, PLATFORM, problems_of
+
+    platform = PLATFORM.replace("region: us-east-1\n", f"region: us-east-1\naccount: {account}\n")
+    problems = problems_of(repo, HEADER + DEPLOYMENT, platform=platform)
+    assert [p.split(": ", 1)[1] for p in problems] == [message]
+
+
+def test_the_deploy_role_lives_in_the_environments_account(repo):
+    from tests.conftest import DEPLOYMENT, HEADER, PLATFORM, problems_of
+
+    platform = PLATFORM.replace(
+        "region: us-east-1\n",
+        'region: us-east-1\naccount: {id: "111122223333"}\ndeploy_role_arn: arn:aws:iam::444455556666:role/deploy\n',
+    )
+    assert [p.split(": ", 1)[1] for p in problems_of(repo, HEADER + DEPLOYMENT, platform=platform)] == [
+        "deploy_role_arn: the deploy role is in account 444455556666, but the clusters are in account "
+        "111122223333: an EKS access entry takes a role of the cluster's account"
+    ]

@@ -19,6 +19,7 @@ import pulumi_aws as aws
 from . import naming
 from .contract import PlatformOutputs
 from .spec import ModelSpec, PlatformSpec
+from .spec.types import Account
 from .tags import model_tags, platform_tags
 
 T = TypeVar("T")
@@ -27,15 +28,24 @@ T = TypeVar("T")
 BUILD_DIR = os.path.join(".modelform", "build")
 
 
-def aws_provider(region: str, tags: dict[str, str]) -> aws.Provider:
+def aws_provider(region: str, tags: dict[str, str], account: Optional[Account] = None) -> aws.Provider:
     """Every resource of a stack goes through this provider: the region comes from the Platform
     spec (not from whoever runs the program) and the standard tags reach every taggable resource
-    through `default_tags`."""
-    return aws.Provider("aws", region=region, default_tags={"tags": tags})
+    through `default_tags`. With the environment's `account`, the provider refuses to act in any
+    other account (credentials for the wrong one fail before anything is created) and assumes the
+    account's role when the spec names one."""
+    extra: dict = {}
+    if account is not None:
+        extra["allowed_account_ids"] = [account.id]
+        if account.assume_role:
+            # An args object, not a dict: provider settings travel as JSON, and only the args
+            # classes name their fields as the provider reads them (roleArn, not role_arn).
+            extra["assume_roles"] = [aws.ProviderAssumeRoleArgs(role_arn=account.assume_role, session_name="modelform")]
+    return aws.Provider("aws", region=region, default_tags={"tags": tags}, **extra)
 
 
 def platform_provider(spec: PlatformSpec) -> aws.Provider:
-    return aws_provider(spec.region, platform_tags(spec.tags, spec.name, spec.environment))
+    return aws_provider(spec.region, platform_tags(spec.tags, spec.name, spec.environment), spec.account)
 
 
 @dataclass(frozen=True)
@@ -126,7 +136,9 @@ def model_context(
 ) -> ModelContext:
     """The context of stack `<model>.<env>`: its provider, the platform stack's outputs (through a
     StackReference to `platform_stack`), the account it deploys into and the code version."""
-    provider = aws_provider(platform.region, model_tags(spec.tags, spec.name, spec.environment, spec.owner, spec.team))
+    provider = aws_provider(
+        platform.region, model_tags(spec.tags, spec.name, spec.environment, spec.owner, spec.team), platform.account
+    )
     outputs = PlatformOutputs.from_reference(pulumi.StackReference(platform_stack))
     account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
     return ModelContext(spec, platform, outputs, account_id, provider, code_version, code_folder)

@@ -35,8 +35,15 @@ GPU_TAINT = {"key": kubernetes.GPU_RESOURCE, "value": "true", "effect": "NO_SCHE
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy")
 
 
-def kubeconfig(name: str, endpoint: str, certificate_authority: str, region: str) -> str:
-    """A kubeconfig that authenticates with `aws eks get-token` (no long-lived secrets)."""
+def kubeconfig(
+    name: str, endpoint: str, certificate_authority: str, region: str, role_arn: Optional[str] = None
+) -> str:
+    """A kubeconfig that authenticates with `aws eks get-token` (no long-lived secrets), as
+    `role_arn` when the environment's account is reached by assuming a role (as the AWS provider
+    does), so that Kubernetes sees the same identity as AWS."""
+    token = ["eks", "get-token", "--cluster-name", name, "--region", region]
+    if role_arn:
+        token += ["--role-arn", role_arn]
     return json.dumps(
         {
             "apiVersion": "v1",
@@ -54,7 +61,7 @@ def kubeconfig(name: str, endpoint: str, certificate_authority: str, region: str
                         "exec": {
                             "apiVersion": "client.authentication.k8s.io/v1beta1",
                             "command": "aws",
-                            "args": ["eks", "get-token", "--cluster-name", name, "--region", region],
+                            "args": token,
                         }
                     },
                 }
@@ -159,7 +166,9 @@ class EksCluster(pulumi.ComponentResource):
         )
         certificate_authority = self.cluster.certificate_authority.apply(lambda ca: _field(ca, "data") if ca else "")
         config = pulumi.Output.all(self.cluster.endpoint, certificate_authority).apply(
-            lambda v: kubeconfig(physical, v[0], v[1], platform.region)
+            lambda v: kubeconfig(
+                physical, v[0], v[1], platform.region, platform.account.assume_role if platform.account else None
+            )
         )
         self.access = self._deploy_role_access(name, platform)
         self.addons = ClusterAddons(

@@ -28,6 +28,7 @@ _STACK = {
         "kind": {"enum": ["Platform", "Model"]},
         "spec": _STRING,
         "images": {"type": "array", "items": _STRING},
+        "account": {"type": "string", "pattern": "^[0-9]{12}$"},
         "resources": {"type": "array", "items": _RESOURCE},
     },
     "additionalProperties": False,

@@ -70,7 +70,7 @@ def plan_environment(
     if platform is None:
         if model_specs:
             raise PlanError("planning needs a Platform spec (kind: Platform): model stacks read its outputs")
-        return _document(environment, [], [])
+        return _document(environment, [], [], None)
 
     stacks: list[StackPlan] = []
     with _progress(1 + len(model_specs), enabled=progress) as advance:
@@ -97,26 +97,31 @@ def plan_environment(
                 stacks.extend(parallel.plan_model_stacks(([model], platform, reference, specs.root)))
                 advance()
     findings = check_plan(stacks, [m for m in model_specs], environment)
-    return _document(environment, stacks, findings)
+    return _document(environment, stacks, findings, platform.account.id if platform.account else None)
 
 
-def _stack_json(stack: StackPlan) -> dict[str, Any]:
+def _stack_json(stack: StackPlan, account: Optional[str]) -> dict[str, Any]:
     """A stack's entry; `images` (when it runs any): the container images it needs to exist
-    before `up`, so CI can build and push them first."""
+    before `up`, so CI can build and push them first; `account` (when the Platform spec names the
+    environment's account): where the stack deploys."""
     from . import readiness
 
     entry = stack.to_json()
+    if account is not None:
+        entry["account"] = account
     images = readiness.stack_images(stack)
     if images:
         entry["images"] = images
     return entry
 
 
-def _document(environment: str, stacks: list[StackPlan], findings: list[Finding]) -> dict[str, Any]:
+def _document(
+    environment: str, stacks: list[StackPlan], findings: list[Finding], account: Optional[str]
+) -> dict[str, Any]:
     return {
         "plan_version": PLAN_VERSION,
         "env": environment,
-        "stacks": [_stack_json(s) for s in sorted(stacks, key=lambda s: s.stack)],
+        "stacks": [_stack_json(s, account) for s in sorted(stacks, key=lambda s: s.stack)],
         "findings": [f.to_json() for f in sorted(findings)],
     }
 

@@ -33,7 +33,8 @@ def plan_table(plan: dict[str, Any]) -> str:
     for stack in plan["stacks"]:
         resources = stack["resources"]
         total += len(resources)
-        lines.append(f"{stack['stack']}  ({stack['kind']}, {stack['spec']}): {len(resources)} resources")
+        account = f", account {stack['account']}" if stack.get("account") else ""
+        lines.append(f"{stack['stack']}  ({stack['kind']}, {stack['spec']}{account}): {len(resources)} resources")
         lines += [f"  + {line}" for line in _tree(resources)]
         lines.append("")
     lines.append(f"{len(plan['stacks'])} stacks, {total} resources")
@@ -67,8 +68,17 @@ def _findings_lines(findings: list[dict[str, str]]) -> list[str]:
 
 
 def plan_markdown(plan: dict[str, Any]) -> str:
-    head = [f"## modelform plan — `{plan['env']}`", "", "| stack | kind | spec | resources |", "|---|---|---|---:|"]
-    head += [f"| `{s['stack']}` | {s['kind']} | `{s['spec']}` | {len(s['resources'])} |" for s in plan["stacks"]]
+    head = [
+        f"## modelform plan — `{plan['env']}`",
+        "",
+        "| stack | kind | spec | account | resources |",
+        "|---|---|---|---|---:|",
+    ]
+    head += [
+        f"| `{s['stack']}` | {s['kind']} | `{s['spec']}` | {s.get('account', 'the deployer’s')} "
+        f"| {len(s['resources'])} |"
+        for s in plan["stacks"]
+    ]
     head += _findings_markdown(plan["findings"])
     sections = []
     for stack in plan["stacks"]:

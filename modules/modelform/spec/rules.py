@@ -52,6 +52,8 @@ RULES = (
     "`data.ground_truth`; `schedule` needs `retraining.schedule`; `new_data` needs `data.training`.",
     "Quality and evaluation metrics fit `monitoring.problem_type` (auc is not a regression metric); "
     "`training.hyperparameters.problem_type`, when given, equals `monitoring.problem_type`.",
+    "A Platform spec's `account.assume_role` and `deploy_role_arn` are roles of `account.id` (per environment, "
+    "after overrides).",
     "Training is data-parallel, one rank per GPU of every instance (`instance_count` x the instance's "
     "GPUs, from AWS's instance data): a multi-instance job needs a GPU type whose GPUs are known, "
     "`hyperparameters.batch_size` must split evenly over the ranks, and an EKS node group must hold one "
@@ -490,6 +492,21 @@ def forget_filesystem() -> None:
 
 
 def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:
+    if spec.account is not None and spec.account.assume_role is not None:
+        role_account = spec.account.assume_role.split(":")[4]
+        if role_account != spec.account.id:
+            yield (
+                ("account", "assume_role"),
+                f"the role is in account {role_account}, not in account {spec.account.id} where the stacks deploy",
+            )
+    if spec.account is not None and spec.deploy_role_arn is not None:
+        role_account = spec.deploy_role_arn.split(":")[4]
+        if role_account != spec.account.id:
+            yield (
+                ("deploy_role_arn",),
+                f"the deploy role is in account {role_account}, but the clusters are in account {spec.account.id}: "
+                "an EKS access entry takes a role of the cluster's account",
+            )
     yield from _duplicates((c.name for c in spec.clusters), ("clusters",), "cluster")
     for index, cluster in enumerate(spec.clusters):
         at: FieldPath = ("clusters", index)

@@ -22,6 +22,7 @@ MODEL_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 ENVIRONMENT_PATTERN = r"^[a-z][a-z0-9]{0,15}$"
 KUBERNETES_VERSION_PATTERN = r"^1\.[0-9]{2}$"
 ROLE_ARN_PATTERN = r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 
 #: What each pattern means, in words; used in error messages instead of the regular expression.
 PATTERN_HELP = {
@@ -31,6 +32,7 @@ PATTERN_HELP = {
     ENVIRONMENT_PATTERN: "up to 16 lowercase letters and digits, starting with a letter",
     KUBERNETES_VERSION_PATTERN: "a Kubernetes minor version such as '1.31'",
     ROLE_ARN_PATTERN: "an IAM role ARN such as 'arn:aws:iam::111122223333:role/deploy'",
+    ACCOUNT_ID_PATTERN: "a 12-digit AWS account id, quoted (e.g. '111122223333')",
 }
 
 #: AWS's limits on numbers a spec sets (checked where they are written).
@@ -425,6 +427,17 @@ PLATFORM_SCHEMA: dict = {
         "cluster, and the cluster creator gets none. Without it, the identity that creates a cluster is its only "
         "admin.",
         regex=ROLE_ARN_PATTERN,
+    ),
+    "account": mapping(
+        "The AWS account the environment's stacks deploy into; override it per environment to keep dev, staging "
+        "and prod in separate accounts. Every stack's provider refuses any other account and, with `assume_role`, "
+        "assumes that role first.",
+        {
+            "id": string("The 12-digit account id (quoted).", required=True, regex=ACCOUNT_ID_PATTERN),
+            "assume_role": string(
+                "A role of that account the deployment assumes (e.g. its deploy role).", regex=ROLE_ARN_PATTERN
+            ),
+        },
     ),
     "retention": mapping(
         "How long the platform keeps what it collects, in days.",

@@ -355,6 +355,14 @@ class Retention:
 
 
 @dataclass(frozen=True)
+class Account:
+    """Where an environment's stacks deploy: the account, and the role assumed in it (if any)."""
+
+    id: str
+    assume_role: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     name: str
     environment: str
@@ -366,6 +374,7 @@ class PlatformSpec:
     environments: tuple[str, ...]  # every environment name this platform knows
     retention: Retention
     deploy_role_arn: Optional[str] = None
+    account: Optional[Account] = None
 
     def cluster(self, name: str) -> Optional[Cluster]:
         return next((c for c in self.clusters if c.name == name), None)
@@ -600,7 +609,9 @@ def platform_from_document(
     read = _Reader(document, PLATFORM_SCHEMA, ())
     network = read.child("network") or _Reader({}, PLATFORM_SCHEMA, ("network",))
     retention = read.child("retention") or _Reader({}, PLATFORM_SCHEMA, ("retention",))
+    account = read.child("account")
     return PlatformSpec(
+        account=None if account is None else Account(account("id"), account("assume_role")),
         name=read("name"),
         environment=environment,
         source=source,
