@@ -164,7 +164,7 @@ def test_the_deploy_role_administers_the_clusters_and_the_api_stays_private(samp
         assert control_plane["vpcConfig"]["endpointPublicAccess"] is False
         assert "publicAccessCidrs" not in control_plane["vpcConfig"]
         entry = resources[f"acme-ml-{cluster}-deploy-access"]["inputs"]
-        assert entry["principalArn"] == "arn:aws:iam::111122223333:role/acme-ml-deploy"
+        assert entry["principalArn"] == "arn:aws:iam::444455556666:role/acme-ml-deploy"  # prod's own account
         admin = resources[f"acme-ml-{cluster}-deploy-admin"]["inputs"]
         assert admin["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
         assert admin["accessScope"] == {"type": "cluster"}

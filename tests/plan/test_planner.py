@@ -54,7 +54,7 @@ def test_plan_twice_is_byte_identical(tmp_path, monkeypatch):
 
 def test_plan_document_shape(sample_plans):
     stack = sample_plans["dev"]["stacks"][0]
-    assert set(stack) == {"stack", "kind", "spec", "resources", "images"}
+    assert set(stack) == {"stack", "kind", "spec", "resources", "images", "account"}
     # `images`: what must be in a registry before `up` (CI builds and pushes the serving image first)
     stacks = {s["stack"]: s for s in sample_plans["dev"]["stacks"]}
     (image,) = stacks["fraud-detector.dev"]["images"]
