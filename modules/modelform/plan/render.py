@@ -116,7 +116,7 @@ def _findings_markdown(findings: list[dict[str, str]]) -> list[str]:
 
 def _within_budget(head: str, sections: list[tuple[str, str]]) -> str:
     """The head (summary tables), then as many detail sections as fit the comment budget."""
-    reserve = 1_500  # for the closing notes below
+    reserve = 1_500  # for the lines that say what was left out, below
     head_lines = head.split("\n")
     kept_head: list[str] = []
     used = 0
