@@ -223,3 +223,13 @@ def test_the_command_refuses_in_one_line(capsys, monkeypatch, extra, message):
     assert main(argv + ["--max-rps-per-instance", "20"]) in (1, 2)
     err = capsys.readouterr().err
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_eks_windows_are_recommended_for_the_target_the_hpa_holds():
+    traffic = spike("10x@2026-12-01T00:00:00Z/30m", baseline_rps=10)
+    advice = recommend(model(EKS), "default", traffic)
+    (window,) = advice.windows
+    # Pods start in 60 s and nodes in 120 s more: 5 minutes ahead (start-up + 1 minute, rounded up to
+    # 5); 100 rps at 50 % of 10 rps per pod needs 20 pods.
+    assert (window.start, window.end, window.floor) == (T0 - timedelta(minutes=5), T0 + timedelta(minutes=30), 20)
+    assert advice.with_windows.dropped == 0 < advice.reactive.dropped

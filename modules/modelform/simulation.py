@@ -504,7 +504,8 @@ def recommend(
     startup = reactive.variants[0].policy.startup_s + reactive.variants[0].policy.node_provisioning_s
     if isinstance(deployment, EksDeployment):
         target, unit = float(TARGET_CPU_PERCENT_RECOMMENDED), "percent CPU"
-        per_instance = rate * TARGET_CPU_PERCENT_RECOMMENDED / 100
+        # Windows are sized for the target the deployment runs at, as its HPA will hold it.
+        per_instance = rate * deployment.autoscaling.target_cpu_percent / 100
         floor, ceiling = deployment.autoscaling.min_replicas, deployment.autoscaling.max_replicas
     else:
         target, unit = rate * 60 * SAFETY_FACTOR, "invocations per instance per minute"
