@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 import validate_scale  # noqa: E402
+from plan_scale import child_bare, echo_mocks  # noqa: E402
 
 MODELFORM = [sys.executable, "-m", "modelform"]
 
@@ -108,39 +109,6 @@ def child_plan(folder: str, jobs: int, out: str) -> dict:
     return {"seconds": seconds, "stacks": [len(s["resources"]) for s in plan["stacks"]]}
 
 
-class _Mocks:
-    """Answers every registration with its inputs, as the modelform engine's mocks do."""
-
-    def __new__(cls):
-        import pulumi
-
-        class Mocks(pulumi.runtime.Mocks):
-            def new_resource(self, args):
-                return f"{args.name}-id", dict(args.inputs)
-
-            def call(self, args):
-                return {}
-
-        return Mocks()
-
-
-def child_bare(counts: list[int]) -> dict:
-    """`counts[i]` bucket registrations in stack i, each stack under a fresh mock runtime."""
-    import pulumi
-    import pulumi_aws as aws
-
-    started = time.perf_counter()
-    for index, count in enumerate(counts):
-
-        def program(count=count, index=index):
-            for number in range(count):
-                aws.s3.Bucket(f"bucket-{number}", tags={"stack": str(index), "number": str(number)})
-
-        pulumi.runtime.set_mocks(_Mocks(), project="bare", stack=f"stack-{index}", preview=False)
-        pulumi.runtime.test(program)()
-    return {"seconds": time.perf_counter() - started}
-
-
 def child_replay(plan_file: str, part: int, parts: int) -> dict:
     """The plan's own resources (types, names, inputs) registered through the bare SDK: every
     `parts`-th stack from `part`, each under a fresh mock runtime."""
@@ -154,7 +122,7 @@ def child_replay(plan_file: str, part: int, parts: int) -> dict:
             for resource in stack["resources"]:
                 pulumi.CustomResource(resource["type"], resource["urn"].rsplit("::", 1)[-1], dict(resource["inputs"]))
 
-        pulumi.runtime.set_mocks(_Mocks(), project="replay", stack=stack["stack"], preview=False)
+        pulumi.runtime.set_mocks(echo_mocks(), project="replay", stack=stack["stack"], preview=False)
         pulumi.runtime.test(program)()
     return {"seconds": time.perf_counter() - started}
 

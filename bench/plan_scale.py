@@ -48,9 +48,9 @@ def child_modelform(folder: str) -> dict:
     }
 
 
-def child_bare(counts: list[int]) -> dict:
+def echo_mocks():
+    """Mocks that answer every registration with its inputs, as the modelform engine's do."""
     import pulumi
-    import pulumi_aws as aws
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args):
@@ -59,6 +59,14 @@ def child_bare(counts: list[int]) -> dict:
         def call(self, args):
             return {}
 
+    return Mocks()
+
+
+def child_bare(counts: list[int]) -> dict:
+    """`counts[i]` bucket registrations in stack i, each stack under a fresh mock runtime."""
+    import pulumi
+    import pulumi_aws as aws
+
     started = time.perf_counter()
     for index, count in enumerate(counts):
 
@@ -66,7 +74,7 @@ def child_bare(counts: list[int]) -> dict:
             for number in range(count):
                 aws.s3.Bucket(f"bucket-{number}", tags={"stack": str(index), "number": str(number)})
 
-        pulumi.runtime.set_mocks(Mocks(), project="bare", stack=f"stack-{index}", preview=False)
+        pulumi.runtime.set_mocks(echo_mocks(), project="bare", stack=f"stack-{index}", preview=False)
         pulumi.runtime.test(program)()
     return {
         "seconds": time.perf_counter() - started,

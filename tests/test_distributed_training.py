@@ -27,6 +27,13 @@ def specs_with(name: str, old: str, new: str):
     return load_spec_texts(texts, root=str(REPO))
 
 
+def train_request(plan: dict, model: str) -> dict:
+    """The arguments of the Train step of `model`'s retraining pipeline (a CreateTrainingJob request)."""
+    pipeline = resources_of(plan, f"{model}.{plan['env']}")[f"{model}-training-pipeline"]
+    (train,) = [s for s in json.loads(pipeline["inputs"]["pipelineDefinition"])["Steps"] if s["Name"] == "Train"]
+    return train["Arguments"]
+
+
 def sagemaker_on_two_p4d():
     return specs_with(
         "fraud-detector.yaml",
@@ -45,9 +52,7 @@ def test_two_eight_gpu_instances_make_sixteen_ranks():
 def test_the_sagemaker_training_request_runs_torchrun_on_sixteen_ranks():
     specs = sagemaker_on_two_p4d()
     plan = plan_environment(specs, "prod", models=["fraud-detector"], progress=False)
-    pipeline = resources_of(plan, "fraud-detector.prod")["fraud-detector-training-pipeline"]
-    (train,) = [s for s in json.loads(pipeline["inputs"]["pipelineDefinition"])["Steps"] if s["Name"] == "Train"]
-    request = train["Arguments"]
+    request = train_request(plan, "fraud-detector")
     hyperparameters = request["HyperParameters"]
     assert hyperparameters["sagemaker_torch_distributed_enabled"] == "true"
     assert hyperparameters["sagemaker_instance_type"] == "ml.p4d.24xlarge"
@@ -63,9 +68,8 @@ def test_the_sagemaker_training_request_runs_torchrun_on_sixteen_ranks():
 
 def test_one_gpu_per_instance_on_one_instance_stays_a_single_process(sample_plans):
     # demand-forecaster trains on one ml.g5.4xlarge (one GPU): no launcher, no world size.
-    pipeline = resources_of(sample_plans["prod"], "demand-forecaster.prod")["demand-forecaster-training-pipeline"]
-    (train,) = [s for s in json.loads(pipeline["inputs"]["pipelineDefinition"])["Steps"] if s["Name"] == "Train"]
-    assert "sagemaker_torch_distributed_enabled" not in train["Arguments"]["HyperParameters"]
+    request = train_request(sample_plans["prod"], "demand-forecaster")
+    assert "sagemaker_torch_distributed_enabled" not in request["HyperParameters"]
 
 
 def eks_on_two_p4d():
@@ -209,6 +213,5 @@ def test_training_instances_may_reach_each_other_and_nothing_else_may_reach_them
     assert [r for r in group["egress"] if r != between] == [
         r for r in resources_of(sample_plans["prod"], "acme-ml.prod")["acme-ml-models"]["inputs"]["egress"]
     ]
-    pipeline = resources_of(sample_plans["prod"], "fraud-detector.prod")["fraud-detector-training-pipeline"]
-    (train,) = [s for s in json.loads(pipeline["inputs"]["pipelineDefinition"])["Steps"] if s["Name"] == "Train"]
-    assert train["Arguments"]["VpcConfig"]["SecurityGroupIds"] == ["<acme-ml-training.id>"]
+    request = train_request(sample_plans["prod"], "fraud-detector")
+    assert request["VpcConfig"]["SecurityGroupIds"] == ["<acme-ml-training.id>"]

@@ -174,10 +174,21 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_spec(specs: SpecSet, name: str, environment: str, command: str):
+    """The typed spec of model `name` in `environment`; None (reported) when there is none."""
+    if environment not in specs.environments:
+        print(f"modelform {command}: unknown environment '{environment}'", file=sys.stderr)
+        return None
+    names = sorted(m.name for m in specs.models(environment))
+    if name not in names:
+        print(f"modelform {command}: no model '{name}' (models: {', '.join(names)})", file=sys.stderr)
+        return None
+    return specs.model(name, environment)
+
+
 def _promote(args: argparse.Namespace) -> int:
     """Edit one variant's model version or weight in its spec file; nothing else changes."""
-    from .promote import PromoteError, edit_text, registry_status
-    from .spec import load_spec_texts
+    from .promote import InvalidEdit, PromoteError, promote
 
     if args.to_version is None and args.weight is None:
         print("modelform promote: say what changes: --to-version N and/or --weight W", file=sys.stderr)
@@ -185,61 +196,33 @@ def _promote(args: argparse.Namespace) -> int:
     specs = _load(args.specs, args.root)
     if specs is None:
         return 1
-    environment = args.env or specs.environments[0]
-    if environment not in specs.environments:
-        print(f"modelform promote: unknown environment '{environment}'", file=sys.stderr)
+    model = _model_spec(specs, args.model, args.env or specs.environments[0], "promote")
+    if model is None:
         return 2
-    names = sorted(m.name for m in specs.models(environment))
-    if args.model not in names:
-        print(f"modelform promote: no model '{args.model}' (models: {', '.join(names)})", file=sys.stderr)
-        return 2
-    file = specs.model(args.model, environment).source
-    changes = {}
-    if args.to_version is not None:
-        changes["model_version"] = str(args.to_version)
-    if args.weight is not None:
-        changes["weight"] = f"{args.weight:g}"
     try:
-        with open(file, encoding="utf-8", newline="") as handle:
-            text = handle.read()
-        edited, edits = edit_text(
-            text, file, deployment=args.deployment, variant=args.variant, environment=args.env, changes=changes
+        promotion = promote(
+            specs,
+            model,
+            deployment=args.deployment,
+            variant=args.variant,
+            environment=args.env,
+            version=args.to_version,
+            weight=args.weight,
         )
-        texts = []
-        for other in specs.files:
-            if os.path.abspath(other) == os.path.abspath(file):
-                texts.append((other, edited))
-            else:
-                with open(other, "rb") as handle:
-                    texts.append((other, handle.read()))
-        checked = load_spec_texts(texts, root=specs.root)
-        if checked.errors:
-            for error in checked.errors:
-                print(error, file=sys.stderr)
-            print(f"modelform promote: the edit would make the specs invalid; {file} is unchanged", file=sys.stderr)
-            return 1
-        notice = None
-        platform = specs.platform(environment)
-        if args.to_version is not None and platform is not None:
-            status = registry_status(platform.region, args.model, args.to_version)
-            if status is None:
-                notice = (
-                    f"not checked against the registry (no AWS credentials): is version {args.to_version} Approved?"
-                )
-            elif status != "Approved":
-                raise PromoteError(
-                    f"version {args.to_version} of {args.model} is {status} in the registry; only Approved versions "
-                    "are promoted"
-                )
+    except InvalidEdit as invalid:
+        for error in invalid.errors:
+            print(error, file=sys.stderr)
+        print(f"modelform promote: {invalid}", file=sys.stderr)
+        return 1
     except PromoteError as error:
         print(f"modelform promote: {error}", file=sys.stderr)
         return 1
-    write_output(edited, file)
-    for edit in edits:
+    write_output(promotion.text, promotion.file)
+    for edit in promotion.edits:
         was = "added" if edit.before is None else edit.before
-        print(f"{file}:{edit.line}: {edit.path}: {was} -> {edit.after}")
-    if notice:
-        print(f"modelform promote: {notice}", file=sys.stderr)
+        print(f"{promotion.file}:{edit.line}: {edit.path}: {was} -> {edit.after}")
+    if promotion.notice:
+        print(f"modelform promote: {promotion.notice}", file=sys.stderr)
     return 0
 
 
@@ -254,14 +237,9 @@ def _simulate(args: argparse.Namespace) -> int:
     specs = _load(args.specs, args.root)
     if specs is None:
         return 1
-    if args.env not in specs.environments:
-        print(f"modelform simulate: unknown environment '{args.env}'", file=sys.stderr)
+    model = _model_spec(specs, args.model, args.env, "simulate")
+    if model is None:
         return 2
-    names = sorted(m.name for m in specs.models(args.env))
-    if args.model not in names:
-        print(f"modelform simulate: no model '{args.model}' (models: {', '.join(names)})", file=sys.stderr)
-        return 2
-    model = specs.model(args.model, args.env)
     try:
         startup = parse_duration(args.startup) if args.startup else None
         if args.trace:
@@ -399,7 +377,8 @@ def _sides_at_base(args: argparse.Namespace):
     (the other models are known by name, for the cross-file rules): a one-spec change costs the
     same in a repository of 3 models or of 1,000. Anything else changed: every spec is read."""
     from .plan.git_specs import spec_texts_at
-    from .plan.scope import changed_files, changed_spec_files, repository_top, select
+    from .plan.git_specs import repository_top
+    from .plan.scope import changed_files, changed_spec_files, select
     from .spec import load_spec_texts
 
     top = repository_top(os.path.abspath(args.specs) if os.path.isdir(args.specs) else os.getcwd())

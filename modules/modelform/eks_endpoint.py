@@ -216,22 +216,11 @@ def variant_objects(
             "metadata": meta,
             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
         },
-        "NetworkPolicy": {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": meta,
-            "spec": {
-                "podSelector": {"matchLabels": selector},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [
-                    {"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"port": SERVE_PORT, "protocol": "TCP"}]}
-                ],
-                "egress": [
-                    {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
-                    {"ports": [{"port": 443, "protocol": "TCP"}]},
-                ],
-            },
-        },
+        "NetworkPolicy": kubernetes.https_only_network_policy(
+            meta,
+            selector,
+            ingress=[{"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"port": SERVE_PORT, "protocol": "TCP"}]}],
+        ),
     }
 
 
@@ -351,20 +340,8 @@ def capacity_scheduler_objects(
                 },
             },
         },
-        "NetworkPolicy": {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": meta,
-            "spec": {
-                "podSelector": {"matchLabels": selector},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [],
-                "egress": [
-                    {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
-                    {"ports": [{"port": 443, "protocol": "TCP"}]},  # the API server
-                ],
-            },
-        },
+        # Nothing comes in; out only to DNS and HTTPS (the API server).
+        "NetworkPolicy": kubernetes.https_only_network_policy(meta, selector, ingress=[]),
     }
 
 

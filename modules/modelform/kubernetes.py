@@ -57,6 +57,27 @@ def fixed_resources(cpu: str, memory: str, gpus: int = 0) -> dict[str, dict[str,
     return {"requests": dict(limits), "limits": limits}
 
 
+def https_only_network_policy(
+    metadata: Mapping[str, Any], selector: Mapping[str, str], ingress: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A NetworkPolicy for the selected pods: `ingress` in, and out only DNS and HTTPS (S3, STS,
+    the AWS APIs, the Kubernetes API server)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": dict(metadata),
+        "spec": {
+            "podSelector": {"matchLabels": dict(selector)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": [
+                {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+                {"ports": [{"port": 443, "protocol": "TCP"}]},
+            ],
+        },
+    }
+
+
 def scratch_volumes(*names: str) -> list[dict[str, Any]]:
     return [{"name": name, "emptyDir": {}} for name in names]
 

@@ -11,6 +11,7 @@ says that it could not check.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -24,6 +25,24 @@ _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?(?=[\s,}\]#]|$)")
 
 class PromoteError(Exception):
     """The promotion cannot be made as asked: one line for the user."""
+
+
+class InvalidEdit(PromoteError):
+    """The edit would make the specs invalid; `errors` says how."""
+
+    def __init__(self, message: str, errors: list):
+        super().__init__(message)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What to write: the spec file's new text, the edits made, and what could not be checked."""
+
+    file: str
+    text: str
+    edits: list["Edit"]
+    notice: Optional[str]
 
 
 @dataclass(frozen=True)
@@ -167,3 +186,51 @@ def registry_status(region: str, model: str, version: int, session_factory: Opti
     except botocore.exceptions.BotoCoreError as error:
         raise PromoteError(f"the registry could not be asked: {error}") from None
     return answer["ModelApprovalStatus"]
+
+
+def promote(
+    specs,
+    model,
+    *,
+    deployment: str,
+    variant: str,
+    environment: Optional[str],
+    version: Optional[int],
+    weight: Optional[float],
+) -> Promotion:
+    """The promotion of `model`'s variant, validated with the whole spec set (`specs`) and, with
+    AWS credentials, against the registry. Nothing is written here."""
+    from .spec import load_spec_texts
+
+    changes = {}
+    if version is not None:
+        changes["model_version"] = str(version)
+    if weight is not None:
+        changes["weight"] = f"{weight:g}"
+    file = model.source
+    with open(file, encoding="utf-8", newline="") as handle:
+        text = handle.read()
+    edited, edits = edit_text(
+        text, file, deployment=deployment, variant=variant, environment=environment, changes=changes
+    )
+    texts = []
+    for other in specs.files:
+        if os.path.abspath(other) == os.path.abspath(file):
+            texts.append((other, edited))
+        else:
+            with open(other, "rb") as handle:
+                texts.append((other, handle.read()))
+    checked = load_spec_texts(texts, root=specs.root)
+    if checked.errors:
+        raise InvalidEdit(f"the edit would make the specs invalid; {file} is unchanged", checked.errors)
+    notice = None
+    platform = specs.platform(model.environment)
+    if version is not None and platform is not None:
+        status = registry_status(platform.region, model.name, version)
+        if status is None:
+            notice = f"not checked against the registry (no AWS credentials): is version {version} Approved?"
+        elif status != "Approved":
+            raise PromoteError(
+                f"version {version} of {model.name} is {status} in the registry; only Approved versions are promoted"
+            )
+    return Promotion(file, edited, edits, notice)

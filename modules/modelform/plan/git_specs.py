@@ -15,7 +15,7 @@ class GitError(Exception):
     """git could not answer; the message is one line for the user."""
 
 
-def _git(args: list[str], cwd: str) -> bytes:
+def run_git(args: list[str], cwd: str) -> bytes:
     try:
         result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60)
     except FileNotFoundError:
@@ -26,15 +26,20 @@ def _git(args: list[str], cwd: str) -> bytes:
     return result.stdout
 
 
+def repository_top(path: str) -> str:
+    """The top folder of the git repository holding `path`."""
+    return run_git(["rev-parse", "--show-toplevel"], cwd=path).decode().strip()
+
+
 def spec_texts_at(revision: str, specs_dir: str, only: Optional[Collection[str]] = None) -> list[tuple[str, bytes]]:
     """Every spec file under `specs_dir` at `revision` (or those of `only`, named as the working
     tree names them, that exist there), named as the working tree would name it (relative to the
     current directory), so plans of both sides line up stack by stack."""
     folder = os.path.abspath(specs_dir)
-    top = _git(["rev-parse", "--show-toplevel"], cwd=folder if os.path.isdir(folder) else os.getcwd()).decode().strip()
-    _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=top)
+    top = repository_top(folder if os.path.isdir(folder) else os.getcwd())
+    run_git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=top)
     relative = os.path.relpath(folder, top)
-    listing = _git(["ls-tree", "-r", "--full-tree", revision, "--", relative], cwd=top).decode().splitlines()
+    listing = run_git(["ls-tree", "-r", "--full-tree", revision, "--", relative], cwd=top).decode().splitlines()
     wanted = None if only is None else {os.path.normpath(os.path.abspath(f)) for f in only}
     blobs: list[tuple[str, str]] = []
     for line in listing:

@@ -29,7 +29,7 @@ from typing import Optional
 
 from ..spec import SpecSet
 from ..spec.loader import SPEC_SUFFIXES
-from .git_specs import GitError, _git
+from .git_specs import GitError, run_git
 
 #: Where modelform writes its build outputs, relative to the repository root.
 OUTPUT_FOLDER = ".modelform/"
@@ -57,16 +57,12 @@ class Scope:
         return self.models.get(model, "not selected")
 
 
-def repository_top(path: str) -> str:
-    return _git(["rev-parse", "--show-toplevel"], cwd=path).decode().strip()
-
-
 def changed_files(revision: str, top: str) -> list[str]:
     """Repository-relative paths that differ between `revision` and the working tree (untracked
     files included)."""
-    _git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=top)
-    tracked = _git(["diff", "--name-only", "--no-renames", revision, "--"], cwd=top).decode().splitlines()
-    untracked = _git(["ls-files", "--others", "--exclude-standard"], cwd=top).decode().splitlines()
+    run_git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=top)
+    tracked = run_git(["diff", "--name-only", "--no-renames", revision, "--"], cwd=top).decode().splitlines()
+    untracked = run_git(["ls-files", "--others", "--exclude-standard"], cwd=top).decode().splitlines()
     # modelform's own build outputs (source archives) are never inputs, ignored by git or not.
     return sorted(p for p in set(tracked) | set(untracked) if not p.startswith(OUTPUT_FOLDER))
 
@@ -115,7 +111,7 @@ def plan_at_revision(revision: str, top: str, specs_dir: str, environment: str, 
     folder = tempfile.mkdtemp(prefix="modelform-base-")
     worktree = os.path.join(folder, "tree")
     try:
-        _git(["worktree", "add", "--detach", "--quiet", worktree, revision], cwd=top)
+        run_git(["worktree", "add", "--detach", "--quiet", worktree, revision], cwd=top)
         relative_specs = os.path.relpath(os.path.abspath(specs_dir), top)
         out = os.path.join(folder, "plan.json")
         command = [sys.executable, "-m", "modelform", "plan", "--env", environment]

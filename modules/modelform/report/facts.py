@@ -8,23 +8,15 @@ rollback alarms, the findings), so that the report cannot drift from what `up` w
 from __future__ import annotations
 
 import os
-from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from .. import naming
 from ..capacity import weight_share
 from ..source_archive import build_source_archive
 from ..context import BUILD_DIR
 from ..spec import EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
-from ..spec.parsers import format_timestamp
+from ..spec.parsers import format_duration, format_timestamp
 from .access import role_access
-
-
-def _duration(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _bound(bound) -> str:
@@ -52,15 +44,15 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
                 "floor": floor,
                 "ceiling": ceiling,
                 "target": f"{scaling.target_invocations_per_instance} invocations per instance per minute",
-                "cooldowns": f"scale in {_duration(scaling.scale_in_cooldown_seconds)}, "
-                f"scale out {_duration(scaling.scale_out_cooldown_seconds)}",
+                "cooldowns": f"scale in {format_duration(scaling.scale_in_cooldown_seconds)}, "
+                f"scale out {format_duration(scaling.scale_out_cooldown_seconds)}",
             }
             if scaling
             else {"floor": floor, "ceiling": ceiling, "target": "fixed", "cooldowns": "none"}
         )
         rollout = deployment.rollout
         facts["rollout"] = rollout.strategy.value + (
-            f", {rollout.step_percent} % at a time, {_duration(rollout.wait_seconds)} apart"
+            f", {rollout.step_percent} % at a time, {format_duration(rollout.wait_seconds)} apart"
             if rollout.step_percent
             else ""
         )
@@ -160,7 +152,7 @@ def model_facts(
             "where": model.training.instance_type + (f" on {model.training.cluster}" if model.training.cluster else ""),
             "instances": model.training.instance_count,
             "spot": model.training.spot,
-            "max_runtime": _duration(model.training.max_runtime_seconds),
+            "max_runtime": format_duration(model.training.max_runtime_seconds),
             "evaluation": _bound(model.training.evaluation) if model.training.evaluation else None,
         },
         "deployments": [deployment_facts(model, d, platform, stack) for d in model.deployments],
@@ -187,7 +179,7 @@ def model_facts(
         else {
             "triggers": [t.value for t in retraining.triggers],
             "schedule": retraining.schedule.text if retraining.schedule else None,
-            "cooldown": _duration(retraining.cooldown_seconds),
+            "cooldown": format_duration(retraining.cooldown_seconds),
             "approval": retraining.approval.value,
         },
         "approval": model.approval.value,
@@ -202,7 +194,3 @@ def model_facts(
 def stack_findings(plan: dict, stack: str) -> list[dict]:
     marker = f"urn:pulumi:{stack}::"
     return [f for f in plan["findings"] if f["urn"].startswith(marker)]
-
-
-def timeline_start(as_of: Optional[datetime]) -> datetime:
-    return as_of.replace(hour=0, minute=0, second=0, microsecond=0)

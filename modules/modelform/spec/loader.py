@@ -239,7 +239,7 @@ def _code_still_checks_out(entry: "spec_cache.Entry", file: str, root: Optional[
     for spec in entry.specs.values():
         model = spec.model
         needed = spec.training is not None
-        if rules._code_layout_problems(code_root, model.code, model.entry_point, model.inference_entry_point, needed):
+        if rules.code_layout_problems(code_root, model.code, model.entry_point, model.inference_entry_point, needed):
             return False
     return True
 

@@ -455,13 +455,13 @@ def _code_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
     if root is None:
         return
     needed = spec.training is not None
-    yield from _code_layout_problems(
+    yield from code_layout_problems(
         root, spec.model.code, spec.model.entry_point, spec.model.inference_entry_point, needed
     )
 
 
 @lru_cache(maxsize=4096)
-def _code_layout_problems(root: str, code: str, entry_point: str, inference: str, needed: bool) -> tuple[Problem, ...]:
+def code_layout_problems(root: str, code: str, entry_point: str, inference: str, needed: bool) -> tuple[Problem, ...]:
     """What is wrong with a code folder and its entry points, asked of the filesystem once per
     load (`forget_filesystem` starts each load afresh), not once per model and environment."""
     problems: list[Problem] = []
@@ -488,7 +488,7 @@ def _code_layout_problems(root: str, code: str, entry_point: str, inference: str
 
 def forget_filesystem() -> None:
     """Called as each load starts: files may have appeared or gone since the last one."""
-    _code_layout_problems.cache_clear()
+    code_layout_problems.cache_clear()
 
 
 def platform_problems(spec: PlatformSpec) -> Iterator[Problem]:
