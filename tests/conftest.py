@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from modelform.spec import load_specs
+from modelform.spec import load_spec_texts, load_specs
 
 
 # Property tests replay the same examples in every run: a red CI is a regression, never chance.
@@ -115,6 +115,17 @@ def sample_plans(sample_specs):
     from modelform.plan import plan_environment
 
     return {env: plan_environment(sample_specs, env, progress=False) for env in sample_specs.environments}
+
+
+def specs_with(name: str, *edits: str):
+    """The sample specs with `name` edited: pairs of (old, new) texts, each old found exactly once."""
+    samples = {path.name: path.read_text() for path in SPECS.glob("*.yaml")}
+    text = samples[name]
+    for old, new in zip(edits[::2], edits[1::2]):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    texts = [(f"specs/{n}", t) for n, t in samples.items() if n != name] + [(f"specs/{name}", text)]
+    return load_spec_texts(texts, root=str(REPO))
 
 
 def resources_of(plan: dict, stack: str, type_: str | None = None) -> dict[str, dict]:

@@ -249,7 +249,8 @@ monitoring:
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
         "warning: specs/m.yaml:11:103: deployments[0].variants[1].weight: variant 'parked' gets no traffic (weight 0) "
-        "but holds 2 instance(s); remove it, or give it traffic (a shadow variant belongs in a separate deployment)",
+        "but holds 2 instance(s); remove it, or give it traffic (to test a candidate without serving its answers, "
+        "declare it as the deployment's `shadow`)",
         "warning: specs/m.yaml:19:3: monitoring: monitoring is declared, but no deployment captures data "
         "(data_capture_percent): no drift or quality metric will be published, so these alarms and retraining "
         "triggers never fire",

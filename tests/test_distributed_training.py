@@ -14,17 +14,7 @@ from botocore.validate import ParamValidator
 
 from model_code import eks_job
 from modelform.plan import plan_environment
-from modelform.spec import load_spec_texts
-from tests.conftest import REPO, SPECS, resources_of
-
-SAMPLES = {path.name: path.read_text() for path in SPECS.glob("*.yaml")}
-
-
-def specs_with(name: str, old: str, new: str):
-    text = SAMPLES[name]
-    assert old in text
-    texts = [(f"specs/{n}", t) for n, t in SAMPLES.items() if n != name] + [(f"specs/{name}", text.replace(old, new))]
-    return load_spec_texts(texts, root=str(REPO))
+from tests.conftest import resources_of, specs_with
 
 
 def train_request(plan: dict, model: str) -> dict:
@@ -145,9 +135,7 @@ def pod_labels(job: dict) -> dict:
 def test_data_parallel_rules(name, old, new, message):
     base = sagemaker_on_two_p4d()
     assert base.errors == []
-    text = SAMPLES[name].replace("  instance_type: ml.g5.2xlarge\n", "  instance_type: ml.p4d.24xlarge\n")
-    texts = [(f"specs/{n}", t) for n, t in SAMPLES.items() if n != name] + [(f"specs/{name}", text.replace(old, new))]
-    specs = load_spec_texts(texts, root=str(REPO))
+    specs = specs_with(name, "  instance_type: ml.g5.2xlarge\n", "  instance_type: ml.p4d.24xlarge\n", old, new)
     assert [f"{e.path}: {e.message}" for e in specs.errors] == [message]
 
 

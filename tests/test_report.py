@@ -83,6 +83,18 @@ def test_every_model_field_an_auditor_asks_for_is_on_the_page(page, sample_specs
     assert code_version and f"version {code_version.group(1)}" in fraud
 
 
+def test_a_shadow_is_listed_with_its_share_what_it_serves_and_where_it_is_scored(page, report):
+    demand = section(page, "demand-forecaster")
+    assert "candidate (shadow) copy of 25 % of requests registry version 8 1 instances" in demand
+    assert (
+        "Shadow candidate: copies made by SageMaker (shadow variant); its answers are captured, never returned, "
+        "and scored apart (CloudWatch namespace modelform, model demand-forecaster, deployment default, variant "
+        "candidate)."
+    ) in demand
+    assert "shadow candidate on a copy of 25 % of requests" in render_markdown(report)
+    assert "(shadow)" not in section(page, "fraud-detector")
+
+
 def test_what_each_role_may_do_is_read_off_the_planned_policies(report, sample_plans):
     fraud = next(m for m in report["models"] if m["name"] == "fraud-detector")
     pod_role = next(r for r in fraud["roles"] if r.name == "fraud-detector-eu-enterprise-current-pod-role")

@@ -3,13 +3,15 @@ ground truth, written as metrics.json and optionally published to CloudWatch.
 
     python -m model_code.monitoring --baseline PATH --current PATH [--ground-truth PATH] \\
         --problem-type T --drift-method psi|ks|jensen_shannon [--features a,b] --out metrics.json \\
-        [--publish --model NAME --deployment NAME] [--label label]
+        [--publish --model NAME --deployment NAME [--variant NAME]] [--skip FOLDER] [--label label]
 
 PATH is a CSV file or a folder of them. `--current` also takes SageMaker data capture (`.jsonl`
 files: the request rows, in the baseline's feature order, and this model's JSON responses).
 Predictions come from the capture's responses, or from a `prediction` column (binary: P(positive),
 regression: the value; multiclass: `prediction_<class>` columns). Ground truth is a `label`
 column, joined on `event_id` when both sides have one (capture events carry it), else row by row.
+`--skip FOLDER` leaves out a sub-folder of `--current` (a deployment's shadow writes its capture
+beside the production variants': its answers must not be scored as theirs).
 
 Output: `{"rows": n, "baseline_rows": n, "insufficient_data": bool, "drift": {"method", "features":
 {name: score}, "max": x}, "schema_breaks": {"count": n, "features": {name: reason}}, "quality": {...},
@@ -18,7 +20,9 @@ Output: `{"rows": n, "baseline_rows": n, "insufficient_data": bool, "drift": {"m
 `deployment`, `metric`: `Drift` (a feature name or `max`), `Quality` (a quality metric),
 `InsufficientData` (`rows`: 1 when either side has fewer than `MIN_ROWS` rows), `SchemaBreaks`
 (`count`: features the job could not score, unexpected columns, and ragged instances, one each)
-and `Records` (`skipped`: unreadable capture records).
+and `Records` (`skipped`: unreadable capture records). With `--variant` (a shadow's scores) every
+data point has a fourth dimension, `variant`: a series of its own, which the production alarms
+never read.
 """
 
 from __future__ import annotations
@@ -59,12 +63,19 @@ class MonitoringError(ValueError):
     """Inputs the job cannot use; the message says which and why."""
 
 
-def _files(path: str, suffixes: tuple[str, ...]) -> list[str]:
+def _files(path: str, suffixes: tuple[str, ...], skip: Optional[str] = None) -> list[str]:
     if os.path.isfile(path):
         return [path]
     if not os.path.isdir(path):
         raise MonitoringError(f"no such file or folder: {path}")
-    found = sorted(os.path.join(d, f) for d, _, names in os.walk(path) for f in names if f.endswith(suffixes))
+    left_out = os.path.normpath(os.path.join(path, skip)) if skip else None
+    found = sorted(
+        os.path.join(d, f)
+        for d, _, names in os.walk(path)
+        if left_out is None or not (d == left_out or d.startswith(left_out + os.sep))
+        for f in names
+        if f.endswith(suffixes)
+    )
     if not found:
         raise MonitoringError(f"{path} holds no {' or '.join(suffixes)} files")
     return found
@@ -85,7 +96,9 @@ def read_csv(path: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def read_capture(path: str, feature_names: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+def read_capture(
+    path: str, feature_names: list[str], skip: Optional[str] = None
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """SageMaker data capture JSONL -> features (+ `event_id`, predictions), and how many records
     were read and skipped. A record that cannot be read (not JSON, null, not a capture) is skipped
     and counted; more than `MAX_BAD_RECORD_SHARE` of them fails the run."""
@@ -93,7 +106,7 @@ def read_capture(path: str, feature_names: list[str]) -> tuple[pd.DataFrame, dic
     read = skipped = 0
     ragged = [0]  # instances with more or fewer values than the model has features
     first_problem = ""
-    for file in _files(path, (".jsonl",)):
+    for file in _files(path, (".jsonl",), skip):
         with open(file, encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
@@ -274,12 +287,13 @@ def finite_json(value):
     return value
 
 
-def publish(report: dict, model: str, deployment: str, client=None) -> int:
+def publish(report: dict, model: str, deployment: str, client=None, variant: Optional[str] = None) -> int:
     """Put every finite score to CloudWatch; returns how many data points were sent."""
     import boto3
 
     cloudwatch = client or boto3.client("cloudwatch")
     data = []
+    shadow = [{"Name": "variant", "Value": variant}] if variant else []
 
     def point(metric_name: str, metric: str, value) -> None:
         if value is not None and not math.isnan(value):
@@ -290,6 +304,7 @@ def publish(report: dict, model: str, deployment: str, client=None) -> int:
                         {"Name": "model", "Value": model},
                         {"Name": "deployment", "Value": deployment},
                         {"Name": "metric", "Value": metric},
+                        *shadow,
                     ],
                     "Value": float(value),
                 }
@@ -323,6 +338,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--publish", action="store_true")
     parser.add_argument("--model")
     parser.add_argument("--deployment")
+    parser.add_argument("--variant", help="publish as this variant's scores (a shadow's)")
+    parser.add_argument("--skip", help="a sub-folder of --current to leave out (a shadow's capture)")
     args = parser.parse_args(argv)
     if args.publish and not (args.model and args.deployment):
         parser.error("--publish needs --model and --deployment")
@@ -337,7 +354,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         )
         records = None
         if is_capture:
-            current, records = read_capture(args.current, feature_names)
+            current, records = read_capture(args.current, feature_names, args.skip)
         else:
             current = read_csv(args.current)
         truth = read_csv(args.ground_truth) if args.ground_truth else None
@@ -361,5 +378,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         json.dump(finite_json(report), handle, indent=2, sort_keys=True, allow_nan=False)
     log.info("rows=%d drift_max=%s quality=%s", report["rows"], report["drift"]["max"], json.dumps(report["quality"]))
     if args.publish:
-        log.info("published %d data points to CloudWatch", publish(report, args.model, args.deployment))
+        sent = publish(report, args.model, args.deployment, variant=args.variant)
+        log.info("published %d data points to CloudWatch", sent)
     return 0

@@ -27,6 +27,7 @@ import orjson
 from . import codec
 from .batcher import Batcher, Overloaded
 from .capture import Capture
+from .mirror import Mirror
 from .model import ServedModel
 from .telemetry import Telemetry, event
 
@@ -60,6 +61,7 @@ class ServingApp:
         limits: Limits = Limits(),
         *,
         capture: Optional[Capture] = None,
+        mirror: Optional[Mirror] = None,
         telemetry: Optional[Telemetry] = None,
         on_fatal: Callable[[str], None] = lambda reason: None,
         load: Callable[[str], ServedModel] = ServedModel,
@@ -67,6 +69,7 @@ class ServingApp:
         self.model_dir = model_dir
         self.limits = limits
         self.capture = capture
+        self.mirror = mirror  # a deployment's shadow: copies of answered requests
         self.telemetry = telemetry or Telemetry()
         self.on_fatal = on_fatal  # the model cannot load: the server exits non-zero
         self.load = load
@@ -101,6 +104,8 @@ class ServingApp:
         """Start loading the model in the background: `/ping` answers 503 meanwhile."""
         if self.capture is not None:
             self.capture.start()
+        if self.mirror is not None:
+            self.mirror.start()
         self._loading = asyncio.get_running_loop().create_task(self._load())
 
     async def _load(self) -> None:
@@ -132,6 +137,8 @@ class ServingApp:
             await self.batcher.stop()
         if self.capture is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.capture.close)
+        if self.mirror is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.mirror.close)
 
     @property
     def ready(self) -> tuple[bool, str]:
@@ -223,6 +230,8 @@ class ServingApp:
             return (*_error(500, reason), [])
         if self.capture is not None:
             self.capture.offer(body, request_type, payload, answer_type)
+        if self.mirror is not None:  # only requests the model answered: the shadow sees what production saw
+            self.mirror.offer(body, request_type, answer_type)
         return 200, payload, answer_type.encode(), []
 
     async def _read_body(self, receive: Receive) -> bytes:

@@ -2,6 +2,7 @@
 
     python -m model_code.serve --model-dir /opt/ml/model [--port 8080] [--drain-seconds 20]
         [--capture-uri s3://bucket/model/deployment/variant/ --capture-percent 10 --capture-kms-key ARN]
+        [--mirror-url http://shadow-service/invocations --mirror-percent 25]
 
 What uvicorn leaves to us, and this module adds:
 - Connection limits (`GuardedProtocol`): request headers must arrive within `--header-timeout` (408,
@@ -40,6 +41,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .app import Limits, ServingApp
 from .capture import Capture, CaptureTarget
+from .mirror import Mirror, MirrorTarget
 from .telemetry import Telemetry, configure_logging, event
 
 SO_ATTACH_FILTER = 26  # Linux, <asm-generic/socket.h>
@@ -273,6 +275,9 @@ def build(args: argparse.Namespace) -> DrainingServer:
             flush_seconds=args.capture_flush_seconds,
             on_outcome=telemetry.captured,
         )
+    mirror = None
+    if args.mirror_url:
+        mirror = Mirror(MirrorTarget.from_url(args.mirror_url), args.mirror_percent, on_outcome=telemetry.mirrored)
     limits = Limits(
         max_body_bytes=args.max_body_bytes,
         request_timeout=args.request_timeout,
@@ -280,7 +285,7 @@ def build(args: argparse.Namespace) -> DrainingServer:
         max_delay=args.max_delay_ms / 1000,
         queue_size=args.queue_size,
     )
-    app = ServingApp(args.model_dir, limits, capture=capture, telemetry=telemetry)
+    app = ServingApp(args.model_dir, limits, capture=capture, mirror=mirror, telemetry=telemetry)
     connection = ConnectionLimits(header_timeout=args.header_timeout, keep_alive=args.keep_alive)
     config = uvicorn.Config(
         app,
@@ -332,10 +337,19 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--capture-percent", type=float, default=0.0)
     parser.add_argument("--capture-kms-key", default="")
     parser.add_argument("--capture-flush-seconds", type=float, default=30.0)
+    parser.add_argument("--mirror-url", help="http://... of the shadow's /invocations (off without it)")
+    parser.add_argument("--mirror-percent", type=float, default=0.0)
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
     args = parser.parse_args(argv)
     if args.capture_uri and not (0 < args.capture_percent <= 100 and args.capture_kms_key):
         parser.error("--capture-uri needs --capture-percent in (0, 100] and --capture-kms-key")
+    if args.mirror_url:
+        if not 0 < args.mirror_percent <= 100:
+            parser.error("--mirror-url needs --mirror-percent in (0, 100]")
+        try:
+            MirrorTarget.from_url(args.mirror_url)
+        except ValueError as error:
+            parser.error(str(error))
     return args
 
 

@@ -49,6 +49,9 @@ class Telemetry:
         self.capture = Counter(
             "modelform_capture_records", "Data capture records, by outcome", ["outcome"], registry=self.registry
         )
+        self.mirror = Counter(
+            "modelform_mirrored_requests", "Copies sent to the shadow, by outcome", ["outcome"], registry=self.registry
+        )
         self._latency = {path: self.latency.labels(path) for path in PATHS}
 
     def answered(self, path: str, status: int, seconds: float) -> None:
@@ -62,6 +65,9 @@ class Telemetry:
 
     def captured(self, outcome: str, records: int) -> None:
         self.capture.labels(outcome).inc(records)
+
+    def mirrored(self, outcome: str) -> None:
+        self.mirror.labels(outcome).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

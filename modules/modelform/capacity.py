@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .spec import Variant
+from .spec import Shadow, Variant
 
 
 def weight_share(floor: int, variant: Variant, variants: tuple[Variant, ...]) -> int:
@@ -15,3 +15,9 @@ def weight_share(floor: int, variant: Variant, variants: tuple[Variant, ...]) ->
     if total <= 0:
         return max(1, floor)
     return max(1, math.ceil(floor * variant.weight / total - 1e-9))
+
+
+def shadow_share(floor: int, shadow: Shadow) -> int:
+    """A shadow's share of the deployment's floor: as much of it as the share of requests it sees,
+    rounded up, at least 1 (a 20 % shadow of a 10-instance deployment holds 2)."""
+    return max(1, math.ceil(floor * shadow.percent / 100 - 1e-9))

@@ -23,6 +23,12 @@ Per variant `<v>` = `<model>-<deployment>-<variant>`, in the spec's namespace:
   PodDisruptionBudget (at most one pod down at a time).
 One internal ALB Ingress per deployment splits traffic between the variants' Services by weight
 (AWS Load Balancer Controller `actions` annotation).
+
+A deployment's `shadow` gets the same objects as a variant (its own pod role, capture prefix and
+HPA, from its share of the floor: `shadow_share`), but no place in the ingress and no scheduled
+windows: the production pods mirror `shadow.percent` % of the requests they answered to its
+Service (`--mirror-url`, `model_code/serve/mirror.py`), and their network policy lets them reach
+exactly its pods' serving port.
 """
 
 from __future__ import annotations
@@ -35,11 +41,11 @@ import pulumi_kubernetes as k8s
 
 from . import iam, kubernetes, naming
 from .context import ModelContext, Resolved
-from .capacity import weight_share
+from .capacity import shadow_share, weight_share
 from .contract import ClusterOutputs
 from .model_registry import model_package_arn
 from .sagemaker_endpoint import capture_prefix as sagemaker_capture_prefix
-from .spec import EksDeployment, Variant
+from .spec import EksDeployment, Variant, served_variants
 from .spec.parsers import format_timestamp
 
 SERVE_PORT = 8080
@@ -82,6 +88,17 @@ def capture_prefix(model: str, deployment: str, variant: str) -> str:
     return f"{sagemaker_capture_prefix(model, deployment)}{variant}/"
 
 
+def is_shadow(deployment: EksDeployment, variant: Variant) -> bool:
+    return deployment.shadow is not None and variant.name == deployment.shadow.name
+
+
+def mirror_url(model: str, deployment: EksDeployment) -> str:
+    """The shadow's Service, inside the cluster, where production pods send their copies."""
+    assert deployment.shadow is not None
+    service = naming.variant_resource(model, deployment.name, deployment.shadow.name)
+    return f"http://{service}.{deployment.namespace}.svc.cluster.local/invocations"
+
+
 def serve_arguments(model: str, deployment: EksDeployment, variant: Variant, where: Resolved) -> list[str]:
     """Arguments of the serving container (`python -m model_code.serve`)."""
     arguments = ["--model-dir", MODEL_MOUNT, "--port", str(SERVE_PORT), "--drain-seconds", str(DRAIN_SECONDS)]
@@ -90,7 +107,17 @@ def serve_arguments(model: str, deployment: EksDeployment, variant: Variant, whe
         location = f"s3://{where.capture_bucket}/{capture_prefix(model, deployment.name, variant.name)}"
         arguments += ["--capture-uri", location, "--capture-percent", str(deployment.data_capture_percent)]
         arguments += ["--capture-kms-key", where.kms_key_arn]
+    if deployment.shadow is not None and not is_shadow(deployment, variant):
+        arguments += ["--mirror-url", mirror_url(model, deployment), "--mirror-percent", str(deployment.shadow.percent)]
     return arguments
+
+
+def _selector(model: str, deployment: EksDeployment, variant_name: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": model,
+        "modelform/deployment": deployment.name,
+        "modelform/variant": variant_name,
+    }
 
 
 def variant_objects(
@@ -111,11 +138,7 @@ def variant_objects(
     region, account_id = where.region, where.account_id
     name = naming.variant_resource(model, deployment.name, variant.name)
     namespace = deployment.namespace
-    selector = {
-        "app.kubernetes.io/name": model,
-        "modelform/deployment": deployment.name,
-        "modelform/variant": variant.name,
-    }
+    selector = _selector(model, deployment, variant.name)
     meta = {"name": name, "namespace": namespace, "labels": {**labels, **selector}}
     resources = deployment.resources
     probe = {"httpGet": {"path": "/ping", "port": SERVE_PORT}, "periodSeconds": 10, "timeoutSeconds": 2}
@@ -161,6 +184,21 @@ def variant_objects(
         pod["nodeSelector"] = {kubernetes.GPU_NODE_LABEL: "true"}
         pod["tolerations"] = [kubernetes.GPU_TOLERATION]
     scaling = deployment.autoscaling
+    if is_shadow(deployment, variant):
+        assert deployment.shadow is not None
+        floor = shadow_share(scaling.min_replicas, deployment.shadow)
+    else:
+        floor = weight_share(scaling.min_replicas, variant, deployment.variants)
+    # Production pods send the shadow its copies: out to its pods' serving port, nothing else.
+    mirroring = []
+    if deployment.shadow is not None and not is_shadow(deployment, variant):
+        shadow_pods = _selector(model, deployment, deployment.shadow.name)
+        mirroring.append(
+            {
+                "to": [{"podSelector": {"matchLabels": shadow_pods}}],
+                "ports": [{"port": SERVE_PORT, "protocol": "TCP"}],
+            }
+        )
     return {
         "ServiceAccount": {
             "apiVersion": "v1",
@@ -197,7 +235,7 @@ def variant_objects(
             "metadata": meta,
             "spec": {
                 "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                "minReplicas": weight_share(scaling.min_replicas, variant, deployment.variants),
+                "minReplicas": floor,
                 "maxReplicas": scaling.max_replicas,
                 "metrics": [
                     {
@@ -220,6 +258,7 @@ def variant_objects(
             meta,
             selector,
             ingress=[{"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"port": SERVE_PORT, "protocol": "TCP"}]}],
+            egress=mirroring,
         ),
     }
 
@@ -457,7 +496,7 @@ class EksEndpoint(pulumi.ComponentResource):
         on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
         version = context.code_version
         vpc_cidr = context.platform_spec.network.vpc_cidr
-        for variant in deployment.variants:
+        for variant in served_variants(deployment):
             prefix = naming.variant_resource(model, deployment.name, variant.name)
             role, _ = iam.scoped_role(
                 f"{prefix}-pod-role",
@@ -484,7 +523,11 @@ class EksEndpoint(pulumi.ComponentResource):
             )
             for api_version, kind in VARIANT_KINDS:
                 options = on_cluster
-                if kind == "HorizontalPodAutoscaler" and deployment.autoscaling.scheduled:
+                if (
+                    kind == "HorizontalPodAutoscaler"
+                    and deployment.autoscaling.scheduled
+                    and not is_shadow(deployment, variant)
+                ):
                     # The capacity scheduler owns the bounds (it sets them every minute from the
                     # schedule, which the CronJob carries); `up` would otherwise reset a window's.
                     options = pulumi.ResourceOptions.merge(

@@ -16,13 +16,13 @@ import pulumi_aws as aws
 from . import iam
 from .context import ModelContext, Resolved
 from .model_registry import registry_group_arn
-from .spec import SageMakerDeployment
+from .spec import SageMakerDeployment, served_variants
 from .spec.parsers import S3Uri
 
 
 def pinned_artifacts(deployments: tuple[SageMakerDeployment, ...]) -> tuple[S3Uri, ...]:
-    """The model.tar.gz files variants serve directly, outside the registry."""
-    found = {v.artifact for d in deployments for v in d.variants if v.artifact is not None}
+    """The model.tar.gz files variants (and shadows) serve directly, outside the registry."""
+    found = {v.artifact for d in deployments for v in served_variants(d) if v.artifact is not None}
     return tuple(sorted(found, key=str))
 
 

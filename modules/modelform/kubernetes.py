@@ -8,7 +8,7 @@ with a logical name `<prefix>-<suffix>` that never depends on an SDK class name.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -58,10 +58,13 @@ def fixed_resources(cpu: str, memory: str, gpus: int = 0) -> dict[str, dict[str,
 
 
 def https_only_network_policy(
-    metadata: Mapping[str, Any], selector: Mapping[str, str], ingress: list[dict[str, Any]]
+    metadata: Mapping[str, Any],
+    selector: Mapping[str, str],
+    ingress: list[dict[str, Any]],
+    egress: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """A NetworkPolicy for the selected pods: `ingress` in, and out only DNS and HTTPS (S3, STS,
-    the AWS APIs, the Kubernetes API server)."""
+    the AWS APIs, the Kubernetes API server), and whatever `egress` adds."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -73,6 +76,7 @@ def https_only_network_policy(
             "egress": [
                 {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
                 {"ports": [{"port": 443, "protocol": "TCP"}]},
+                *egress,
             ],
         },
     }

@@ -12,7 +12,10 @@
 - the monitoring pipeline `<model>-monitoring` (sagemaker SDK, offline): per deployment with data
   capture (SageMaker or EKS), a processing job running `python -m monitoring` from the uploaded code on the
   training data (baseline), the deployment's capture prefix and the ground truth, publishing to
-  CloudWatch; run by an EventBridge rule on `monitoring.schedule`.
+  CloudWatch; run by an EventBridge rule on `monitoring.schedule`. A deployment with a `shadow` gets
+  a second step, `Monitor-<deployment>-shadow`, scoring only the shadow's capture and publishing it
+  with a fourth dimension, `variant` (no alarm reads it: it is compared, in CloudWatch and in the
+  report, before a promotion); the deployment's own step leaves the shadow's capture out.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from . import iam, naming
 from .context import ModelContext, Resolved
 from .images import framework_image, quiet_sagemaker_sdk
 from .sdk_offline import definition_text, offline_session, processing_step
-from .spec import Deployment, ModelSpec, MonitoringSpec
+from .spec import Deployment, ModelSpec, MonitoringSpec, Target
 from .spec.parsers import S3Uri
 from .spec.rules import METRICS
 
@@ -126,6 +129,29 @@ def monitored_deployments(spec: ModelSpec) -> list[Deployment]:
     return [d for d in spec.deployments if d.data_capture_percent > 0]
 
 
+def shadow_step_name(deployment: Deployment) -> str:
+    return f"Monitor-{deployment.name}-shadow"
+
+
+def monitoring_step_names(spec: ModelSpec) -> list[str]:
+    """The pipeline's steps: one per monitored deployment, and one per shadow among them."""
+    names = []
+    for deployment in monitored_deployments(spec):
+        names.append(f"Monitor-{deployment.name}")
+        if deployment.shadow is not None:
+            names.append(shadow_step_name(deployment))
+    return names
+
+
+def shadow_capture_folder(model: str, deployment: Deployment) -> str:
+    """Where a deployment's shadow writes its capture, relative to the deployment's capture prefix:
+    SageMaker writes `<endpoint>/<variant>/...`, our EKS serving container `<variant>/...`."""
+    assert deployment.shadow is not None
+    if deployment.target is Target.SAGEMAKER:
+        return f"{naming.endpoint(model, deployment.name)}/{deployment.shadow.name}"
+    return deployment.shadow.name
+
+
 def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn: str, code_prefix: str) -> str:
     """Per monitored deployment, one processing step running the monitoring job (`where`: the
     platform's values, resolved)."""
@@ -147,8 +173,7 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
             s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"),
         )
 
-    steps = []
-    for deployment in monitored_deployments(spec):
+    def step(name: str, deployment: Deployment, current: str, options: list[str]):
         processor = Processor(
             role=role_arn,
             image_uri=image,
@@ -168,9 +193,7 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
         inputs = [
             s3_input("code-lib", code_prefix, "/opt/ml/processing/input/code-lib"),
             s3_input("baseline", str(data.training), "/opt/ml/processing/baseline"),
-            s3_input(
-                "current", f"s3://{where.capture_bucket}/{spec.name}/{deployment.name}/", "/opt/ml/processing/current"
-            ),
+            s3_input("current", current, "/opt/ml/processing/current"),
         ]
         arguments = [
             "--baseline",
@@ -188,6 +211,7 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
             spec.name,
             "--deployment",
             deployment.name,
+            *options,
         ]
         if monitoring.drift is not None and monitoring.drift.features:
             arguments += ["--features", ",".join(monitoring.drift.features)]
@@ -196,12 +220,27 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
             arguments += ["--ground-truth", "/opt/ml/processing/ground-truth"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            steps.append(
-                processing_step(
-                    name=f"Monitor-{deployment.name}", step_args=processor.run(inputs=inputs, arguments=arguments)
-                )
+            return processing_step(name=name, step_args=processor.run(inputs=inputs, arguments=arguments))
+
+    steps = []
+    for deployment in monitored_deployments(spec):
+        prefix = f"s3://{where.capture_bucket}/{spec.name}/{deployment.name}/"
+        if deployment.shadow is None:
+            steps.append(step(f"Monitor-{deployment.name}", deployment, prefix, []))
+            continue
+        # The shadow's capture lies under the deployment's prefix: the production scores leave it
+        # out, and the shadow is scored on its own, as a series of its own (`variant` dimension).
+        folder = shadow_capture_folder(spec.name, deployment)
+        steps.append(step(f"Monitor-{deployment.name}", deployment, prefix, ["--skip", folder]))
+        steps.append(
+            step(
+                shadow_step_name(deployment),
+                deployment,
+                f"{prefix}{folder}/",
+                ["--variant", deployment.shadow.name],
             )
-    prefixes = {f"Monitor-{d.name}": naming.monitoring_job_prefix(spec.name) for d in monitored_deployments(spec)}
+        )
+    prefixes = {name: naming.monitoring_job_prefix(spec.name) for name in monitoring_step_names(spec)}
     return definition_text(naming.monitoring_pipeline(spec.name), steps, session, prefixes)
 
 

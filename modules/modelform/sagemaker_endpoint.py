@@ -20,6 +20,13 @@ Children, for deployment `<d>` of model `<m>` (`<ep>` = `<m>-<d>`, `<v>` = `<m>-
 
 Without a `monitoring` section the alarms use its documented defaults (`ModelSpec.endpoint_alarms`).
 
+**A shadow** (`deployment.shadow`) is a shadow production variant of the configuration: its own
+`<ep>-<shadow>-model`, a weight relative to the one production variant's that makes SageMaker copy
+`percent` % of the requests to it, a starting count that is its share of production's
+(`shadow_share`), its own latency and 5xx alarms (which notify, but never roll production back: its
+answers reach nobody) and, with autoscaling, its own tracking target from its share of the everyday
+floor up to `max_instances` (no scheduled windows: those are for answers customers wait for).
+
 **Instance counts and endpoint updates.** pulumi-aws does not expose UpdateEndpoint's
 `RetainAllVariantProperties`, so every endpoint-configuration change (a new model version, a new
 weight) starts the new fleet at `initial_instance_count`, whatever the autoscaler had reached.
@@ -52,11 +59,11 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
-from .capacity import weight_share
+from .capacity import shadow_share, weight_share
 from .context import ModelContext
 from .images import framework_image
 from .model_registry import model_package_arn
-from .spec import Rollout, RolloutStrategy, SageMakerDeployment, Variant
+from .spec import Rollout, RolloutStrategy, SageMakerDeployment, Shadow, Variant
 from .spec.parsers import format_timestamp
 
 # --- pure translation, tested without Pulumi ------------------------------------------------------
@@ -113,6 +120,14 @@ def traffic_routing(rollout: Rollout) -> dict[str, Any]:
         routing["linear_step_size"] = {"type": "CAPACITY_PERCENT", "value": rollout.step_percent}
     return routing
 
+
+def shadow_initial_count(deployment: SageMakerDeployment) -> int:
+    """The shadow's new fleet: its share of the production variant's starting count."""
+    assert deployment.shadow is not None
+    return shadow_share(initial_instance_count(deployment, deployment.variants[0]), deployment.shadow)
+
+
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 #: SageMaker bounds MaximumExecutionTimeoutInSeconds to 600..28800.
 _MIN_EXECUTION_TIMEOUT, _MAX_EXECUTION_TIMEOUT = 600, 28800
@@ -188,31 +203,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         variants, contents = [], []
         self.models: dict[str, aws.sagemaker.Model] = {}
         for variant in deployment.variants:
-            prefix = naming.variant_resource(model, deployment.name, variant.name)
-            container, content = self._container(variant)
-            self.models[variant.name] = aws.sagemaker.Model(
-                f"{prefix}-model",
-                name=naming.content_named(prefix, content),
-                execution_role_arn=execution_role_arn,
-                primary_container=container,
-                enable_network_isolation=True,
-                vpc_config={
-                    "subnets": platform.private_subnet_ids,
-                    "security_group_ids": pulumi.Output.from_input(platform.model_security_group_id).apply(
-                        lambda group: [group]
-                    ),
-                },
-                opts=child,
+            entry, content = self._variant(variant, initial_instance_count(deployment, variant), execution_role_arn)
+            variants.append(entry)
+            contents.append(content)
+        shadows = []
+        if deployment.shadow is not None:
+            shadow = deployment.shadow
+            entry, content = self._variant(
+                shadow.variant, shadow_initial_count(deployment), execution_role_arn, copied=variants[0]
             )
-            variants.append(
-                {
-                    "variant_name": variant.name,
-                    "model_name": self.models[variant.name].name,
-                    "instance_type": deployment.instance_type,
-                    "initial_instance_count": initial_instance_count(deployment, variant),
-                    "initial_variant_weight": variant.weight,
-                }
-            )
+            shadows.append(entry)
             contents.append(content)
 
         capture = None
@@ -234,14 +234,17 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         config_content = {
             "variants": [
                 {**{k: v for k, v in variant.items() if k != "model_name"}, "_content": content}
-                for variant, content in zip(variants, contents)
+                for variant, content in zip(variants + shadows, contents)
             ],
             "capture_percent": deployment.data_capture_percent,
         }
+        if shadows:  # the key appears only with a shadow: configurations without one keep their names
+            config_content["shadows"] = len(shadows)
         self.config = aws.sagemaker.EndpointConfiguration(
             f"{self.endpoint_name}-config",
             name=naming.content_named(self.endpoint_name, config_content),
             production_variants=variants,
+            shadow_production_variants=shadows or None,
             kms_key_arn=platform.kms_key_arn,
             data_capture_config=capture,
             opts=child,
@@ -250,6 +253,10 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.alarms = []
         for variant in deployment.variants:
             self.alarms += self._alarms(variant.name, alarm_topic_arn, child)
+        # The shadow's alarms tell its owners, but never roll production back: its answers reach nobody.
+        self.shadow_alarms = (
+            self._alarms(deployment.shadow.name, alarm_topic_arn, child) if deployment.shadow is not None else []
+        )
 
         self.endpoint = aws.sagemaker.Endpoint(
             f"{self.endpoint_name}-endpoint",
@@ -268,7 +275,47 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         if deployment.autoscaling is not None:
             for variant in deployment.variants:
                 self._autoscaling(variant)
+            if deployment.shadow is not None:
+                self._shadow_autoscaling(deployment.shadow)
         self.register_outputs({"endpointName": self.endpoint.name, "endpointConfigName": self.config.name})
+
+    def _variant(
+        self,
+        variant: Variant,
+        initial_count: int,
+        execution_role_arn: pulumi.Input[str],
+        copied: Optional[dict[str, Any]] = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The variant's model, and its entry in the endpoint configuration (with the spec-side
+        content that names both). `copied`: the production variant a shadow receives copies of."""
+        model, platform = self.context.model, self.context.platform
+        prefix = naming.variant_resource(model, self.deployment.name, variant.name)
+        container, content = self._container(variant)
+        self.models[variant.name] = aws.sagemaker.Model(
+            f"{prefix}-model",
+            name=naming.content_named(prefix, content),
+            execution_role_arn=execution_role_arn,
+            primary_container=container,
+            enable_network_isolation=True,
+            vpc_config={
+                "subnets": platform.private_subnet_ids,
+                "security_group_ids": pulumi.Output.from_input(platform.model_security_group_id).apply(
+                    lambda group: [group]
+                ),
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # A shadow's weight, relative to the one production variant's, is the share of requests
+        # SageMaker copies to it.
+        weight = variant.weight if copied is None else copied["initial_variant_weight"] * variant.weight
+        entry = {
+            "variant_name": variant.name,
+            "model_name": self.models[variant.name].name,
+            "instance_type": self.deployment.instance_type,
+            "initial_instance_count": initial_count,
+            "initial_variant_weight": weight,
+        }
+        return entry, content
 
     def _container(self, variant: Variant) -> tuple[dict[str, Any], dict[str, Any]]:
         """The primary container, and the spec-derived content that names the model."""
@@ -343,43 +390,58 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     def _autoscaling(self, variant: Variant) -> None:
         scaling = self.deployment.autoscaling
         assert scaling is not None
-        prefix = naming.variant_resource(self.context.model, self.deployment.name, variant.name)
-        resource_id = self.endpoint.name.apply(lambda endpoint: naming.autoscaling_resource_id(endpoint, variant.name))
-        dimension = "sagemaker:variant:DesiredInstanceCount"
-        target = aws.appautoscaling.Target(
-            f"{prefix}-scaling",
-            service_namespace="sagemaker",
-            resource_id=resource_id,
-            scalable_dimension=dimension,
-            min_capacity=weight_share(scaling.min_instances, variant, self.deployment.variants),
-            max_capacity=scaling.max_instances,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        floor = weight_share(scaling.min_instances, variant, self.deployment.variants)
+        target = self._tracking(variant.name, floor)
         on_target = pulumi.ResourceOptions(parent=self, depends_on=[target])
-        aws.appautoscaling.Policy(
-            f"{prefix}-invocations-per-instance",
-            name=f"{prefix}-invocations-per-instance",
-            policy_type="TargetTrackingScaling",
-            service_namespace="sagemaker",
-            resource_id=target.resource_id,
-            scalable_dimension=dimension,
-            target_tracking_scaling_policy_configuration={
-                "target_value": scaling.target_invocations_per_instance,
-                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
-                "scale_in_cooldown": scaling.scale_in_cooldown_seconds,
-                "scale_out_cooldown": scaling.scale_out_cooldown_seconds,
-            },
-            opts=on_target,
-        )
+        prefix = naming.variant_resource(self.context.model, self.deployment.name, variant.name)
         for step in scheduled_steps(self.deployment, variant):
             aws.appautoscaling.ScheduledAction(
                 f"{prefix}-{step.suffix}",
                 name=f"{prefix}-{step.suffix}",
                 service_namespace="sagemaker",
                 resource_id=target.resource_id,
-                scalable_dimension=dimension,
+                scalable_dimension=SCALABLE_DIMENSION,
                 schedule=step.schedule,
                 timezone="UTC",
                 scalable_target_action={"min_capacity": step.min_capacity, "max_capacity": step.max_capacity},
                 opts=on_target,
             )
+
+    def _shadow_autoscaling(self, shadow: Shadow) -> None:
+        """The shadow tracks the same target on the copies it receives, from its share of the
+        everyday floor; scheduled windows are for the answers customers wait for, not for copies."""
+        scaling = self.deployment.autoscaling
+        assert scaling is not None
+        self._tracking(shadow.name, shadow_share(scaling.min_instances, shadow))
+
+    def _tracking(self, variant: str, floor: int) -> aws.appautoscaling.Target:
+        """A variant's scaling target (floor .. max_instances) and its target-tracking policy."""
+        scaling = self.deployment.autoscaling
+        assert scaling is not None
+        prefix = naming.variant_resource(self.context.model, self.deployment.name, variant)
+        resource_id = self.endpoint.name.apply(lambda endpoint: naming.autoscaling_resource_id(endpoint, variant))
+        target = aws.appautoscaling.Target(
+            f"{prefix}-scaling",
+            service_namespace="sagemaker",
+            resource_id=resource_id,
+            scalable_dimension=SCALABLE_DIMENSION,
+            min_capacity=floor,
+            max_capacity=scaling.max_instances,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.appautoscaling.Policy(
+            f"{prefix}-invocations-per-instance",
+            name=f"{prefix}-invocations-per-instance",
+            policy_type="TargetTrackingScaling",
+            service_namespace="sagemaker",
+            resource_id=target.resource_id,
+            scalable_dimension=SCALABLE_DIMENSION,
+            target_tracking_scaling_policy_configuration={
+                "target_value": scaling.target_invocations_per_instance,
+                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                "scale_in_cooldown": scaling.scale_in_cooldown_seconds,
+                "scale_out_cooldown": scaling.scale_out_cooldown_seconds,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[target]),
+        )
+        return target

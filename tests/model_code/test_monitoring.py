@@ -295,3 +295,40 @@ def test_empty_csv_files_are_no_rows_not_a_crash(tmp_path, caplog):
     empty_baseline.write_bytes(b"")
     assert _run(tmp_path, str(empty_baseline), str(traffic))[0] == 2
     assert f"the baseline {empty_baseline} holds no rows" in caplog.text
+
+
+def test_a_shadow_capture_folder_is_left_out_of_production_scores(tmp_path):
+    # SageMaker lays a deployment's capture out as <endpoint>/<variant>/yyyy/...: production and shadow.
+    root = tmp_path / "capture"
+    for variant, count in (("current", 12), ("candidate", 5)):
+        folder = root / "fraud-default" / variant / "2026" / "11" / "30"
+        folder.mkdir(parents=True)
+        lines = [_capture_line(f"{variant}-{i}", "1.0,2.0", 0.5) for i in range(count)]
+        (folder / "part.jsonl").write_text("\n".join(lines) + "\n")
+    everything, _ = job.read_capture(str(root), ["a", "b"])
+    production, records = job.read_capture(str(root), ["a", "b"], skip="fraud-default/candidate")
+    assert len(everything) == 17
+    assert len(production) == 12 and records["read"] == 12
+    assert set(production["event_id"]) == {f"current-{i}" for i in range(12)}
+    # A folder whose name merely starts like the shadow's is not left out.
+    shadow_only, _ = job.read_capture(str(root / "fraud-default" / "candidate"), ["a", "b"])
+    assert len(shadow_only) == 5
+    assert len(job.read_capture(str(root), ["a", "b"], skip="fraud-default/cand")[0]) == 17
+
+
+def test_a_shadow_publishes_a_series_of_its_own(aws):
+    report = {
+        "drift": {"max": 0.2, "features": {"amount": 0.2}},
+        "quality": {"auc": 0.91},
+        "schema_breaks": {"count": 0},
+    }
+    cloudwatch = boto3.client("cloudwatch")
+    assert job.publish(report, "fraud", "default", cloudwatch, variant="candidate") == 5
+    metrics = cloudwatch.list_metrics(Namespace="modelform", MetricName="Quality")["Metrics"]
+    (auc,) = [m for m in metrics if {"Name": "metric", "Value": "auc"} in m["Dimensions"]]
+    assert sorted((d["Name"], d["Value"]) for d in auc["Dimensions"]) == [
+        ("deployment", "default"),
+        ("metric", "auc"),
+        ("model", "fraud"),
+        ("variant", "candidate"),
+    ]

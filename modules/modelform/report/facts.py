@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from .. import naming
-from ..capacity import weight_share
+from ..capacity import shadow_share, weight_share
 from ..source_archive import build_source_archive
 from ..context import BUILD_DIR
 from ..spec import EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
@@ -110,6 +110,24 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
         }
         for v in variants
     ]
+    shadow = deployment.shadow
+    facts["shadow"] = (
+        None
+        if shadow is None
+        else {
+            "name": shadow.name,
+            "percent": shadow.percent,
+            "serves": f"registry version {shadow.model_version}"
+            if shadow.model_version is not None
+            else str(shadow.artifact),
+            "floor": shadow_share(facts["scaling"]["floor"], shadow),
+            "copied_by": "SageMaker (shadow variant)"
+            if isinstance(deployment, SageMakerDeployment)
+            else "the production pods (mirrored requests)",
+            "scores": f"CloudWatch namespace modelform, model {model.name}, deployment {deployment.name}, "
+            f"variant {shadow.name}",
+        }
+    )
     facts["data_capture_percent"] = deployment.data_capture_percent
     facts["max_rps_per_instance"] = deployment.max_rps_per_instance
     return facts

@@ -33,10 +33,12 @@ from .types import (
     SageMakerAutoscaling,
     SageMakerDeployment,
     ScheduledCapacity,
+    Shadow,
     Target,
     TrainingSpec,
     Trigger,
     Variant,
+    served_variants,
 )
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "SageMakerAutoscaling",
     "SageMakerDeployment",
     "ScheduledCapacity",
+    "Shadow",
     "SpecError",
     "SpecErrors",
     "SpecSet",
@@ -76,4 +79,5 @@ __all__ = [
     "Variant",
     "load_spec_texts",
     "load_specs",
+    "served_variants",
 ]

@@ -38,6 +38,9 @@ RULES = (
     "metrics, clusters, node groups; model names are unique across the spec set, and there is one "
     "Platform spec.",
     "Each variant has exactly one of `model_version` and `artifact`; weights are >= 0 and not all zero.",
+    "A `shadow` has exactly one of `model_version` and `artifact` and a name unlike the variants'; it needs "
+    "`data_capture_percent` above 0 (its answers are only ever read from the capture) and, on SageMaker, a "
+    "deployment with exactly one variant (AWS copies the requests of that one).",
     "`min <= max` everywhere (instances, replicas, node groups, scheduled windows), and a window's "
     "`start` is before its `end`.",
     "Fields of the other target or backend are errors (`rollout` on an EKS deployment, `cluster` with "
@@ -164,13 +167,17 @@ def shape_problems(document: dict) -> Iterator[Problem]:
             yield at + ("rollout", "step_percent"), "applies only to strategies canary and linear"
         elif strategy != "all_at_once" and "step_percent" not in rollout:
             yield at + ("rollout", "step_percent"), f"required for strategy {strategy}"
-        for v_index, variant in enumerate(deployment.get("variants", ())):
+        served = [(("variants", v_index), "a variant") for v_index in range(len(deployment.get("variants", ())))]
+        if "shadow" in deployment:
+            served.append((("shadow",), "a shadow"))
+        for path, what in served:
+            variant = deployment[path[0]] if len(path) == 1 else deployment[path[0]][path[1]]
             has = [key for key in ("model_version", "artifact") if key in variant]
             if len(has) != 1:
-                where = at + ("variants", v_index) + ((has[1],) if len(has) == 2 else ())
+                where = at + path + ((has[1],) if len(has) == 2 else ())
                 yield (
                     where,
-                    "a variant has exactly one of model_version and artifact"
+                    f"{what} has exactly one of model_version and artifact"
                     + (" (found both)" if has else " (found neither)"),
                 )
     training = document.get("training")
@@ -284,11 +291,15 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
         yield from _duplicates((v.name for v in deployment.variants), at + ("variants",), "variant")
         if deployment.variants and all(v.weight == 0 for v in deployment.variants):
             yield at + ("variants",), "at least one variant needs a weight above 0, or no traffic is served"
-        for v_index, variant in enumerate(deployment.variants):
-            derived = naming.variant_resource(spec.name, deployment.name, variant.name)
+        yield from _shadow_problems(deployment, at)
+        named = [(("variants", v_index, "name"), variant.name) for v_index, variant in enumerate(deployment.variants)]
+        if deployment.shadow is not None:
+            named.append((("shadow", "name"), deployment.shadow.name))
+        for path, variant_name in named:
+            derived = naming.variant_resource(spec.name, deployment.name, variant_name)
             if len(derived) > naming.MAX_VARIANT_RESOURCE:
                 yield (
-                    at + ("variants", v_index, "name"),
+                    at + path,
                     (
                         f"the derived resource name '{derived}' has {len(derived)} characters; at most "
                         f"{naming.MAX_VARIANT_RESOURCE} fit (SageMaker allows {naming.SAGEMAKER_NAME_LIMIT} "
@@ -345,6 +356,25 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
     if spec.retraining is not None:
         yield from _retraining_problems(spec)
     yield from _code_problems(spec, root)
+
+
+def _shadow_problems(deployment, at: FieldPath) -> Iterator[Problem]:
+    shadow = deployment.shadow
+    if shadow is None:
+        return
+    if shadow.name in {v.name for v in deployment.variants}:
+        yield at + ("shadow", "name"), f"'{shadow.name}' already names a variant of this deployment"
+    if deployment.data_capture_percent == 0:
+        yield (
+            at + ("shadow",),
+            "a shadow's answers are only read from the data capture: set data_capture_percent above 0",
+        )
+    if isinstance(deployment, SageMakerDeployment) and len(deployment.variants) != 1:
+        yield (
+            at + ("shadow",),
+            f"SageMaker copies requests from exactly one production variant to a shadow (this deployment has "
+            f"{len(deployment.variants)}): move the other variants to a deployment of their own",
+        )
 
 
 def _sagemaker_deployment_problems(deployment: SageMakerDeployment, at: FieldPath) -> Iterator[Problem]:
@@ -561,7 +591,8 @@ def model_warnings(spec: ModelSpec, now: datetime) -> Iterator[Problem]:
                     yield (
                         ("deployments", index, "variants", v_index, "weight"),
                         f"variant '{variant.name}' gets no traffic (weight 0) but holds {held}; remove it, or give "
-                        "it traffic (a shadow variant belongs in a separate deployment)",
+                        "it traffic (to test a candidate without serving its answers, declare it as the deployment's "
+                        "`shadow`)",
                     )
     if spec.monitoring is not None and not any(d.data_capture_percent > 0 for d in spec.deployments):
         yield (

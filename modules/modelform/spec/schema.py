@@ -166,6 +166,21 @@ VARIANT = mapping(
     },
 )
 
+SHADOW = mapping(
+    "A candidate served in the shadow of the deployment: it receives a copy of a share of the requests "
+    "(SageMaker shadow variant; on EKS the serving pods mirror them), its answers are captured but never "
+    "returned, and the monitoring job scores it on its own, so its quality is compared before promotion. "
+    "Exactly one of `model_version` and `artifact`.",
+    {
+        "name": string(
+            "Shadow variant name, unlike the deployment's variants.", required=True, regex=NAME_PATTERN, maxlength=30
+        ),
+        "model_version": integer("Model registry (model package group) version to test.", min=1),
+        "artifact": string("S3 URI of a model.tar.gz to test instead of a registry version.", check_with="s3_uri"),
+        "percent": integer("Percent of the production requests copied to the shadow.", 100, min=1, max=100),
+    },
+)
+
 SCHEDULED_CAPACITY = mapping(
     "A known traffic peak: capacity is raised at `start` and restored at `end` (SageMaker: scheduled actions; "
     "EKS: the deployment's capacity scheduler, which sets the HPAs' bounds within a minute).",
@@ -257,6 +272,7 @@ DEPLOYMENT = mapping(
         "variants": list_of(
             "Weighted production variants (at most 10 on SageMaker).", VARIANT, required=True, minlength=1
         ),
+        "shadow": SHADOW,
         "autoscaling": AUTOSCALING,
         "rollout": ROLLOUT,
         "data_capture_percent": integer(

@@ -162,6 +162,22 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Shadow:
+    """A candidate that receives a copy of `percent` % of a deployment's requests; its answers are
+    captured, never returned."""
+
+    name: str
+    model_version: Optional[int]
+    artifact: Optional[S3Uri]
+    percent: int
+
+    @property
+    def variant(self) -> Variant:
+        """The candidate as a variant (what it serves), weighted by the share of requests it sees."""
+        return Variant(self.name, self.model_version, self.artifact, self.percent / 100)
+
+
+@dataclass(frozen=True)
 class ScheduledCapacity:
     """A known peak: from `start` to `end`, the deployment's floor is `floor` (shared by the
     variants by weight) and each variant's ceiling `ceiling` (instances on SageMaker, pods on EKS)."""
@@ -202,6 +218,7 @@ class SageMakerDeployment:
     data_capture_percent: int
     #: Requests per second one instance (pod) serves at most; None when not measured.
     max_rps_per_instance: Optional[float] = None
+    shadow: Optional[Shadow] = None
 
 
 @dataclass(frozen=True)
@@ -233,9 +250,16 @@ class EksDeployment:
     data_capture_percent: int
     #: Requests per second one instance (pod) serves at most; None when not measured.
     max_rps_per_instance: Optional[float] = None
+    shadow: Optional[Shadow] = None
 
 
 Deployment = Union[SageMakerDeployment, EksDeployment]
+
+
+def served_variants(deployment: Deployment) -> tuple[Variant, ...]:
+    """Everything a deployment serves: its variants, and its shadow's candidate."""
+    shadow = () if deployment.shadow is None else (deployment.shadow.variant,)
+    return deployment.variants + shadow
 
 
 @dataclass(frozen=True)
@@ -445,6 +469,18 @@ def _variants(read: _Reader) -> tuple[Variant, ...]:
     )
 
 
+def _shadow(read: _Reader) -> Optional[Shadow]:
+    shadow = read.child("shadow")
+    if shadow is None:
+        return None
+    return Shadow(
+        shadow("name"),
+        shadow("model_version"),
+        _optional(shadow("artifact"), parsers.parse_s3_uri),
+        shadow("percent"),
+    )
+
+
 def _sagemaker_deployment(read: _Reader) -> SageMakerDeployment:
     scaling = read.child("autoscaling")
     rollout = read.child("rollout") or _Reader({}, read.schema, read.path + ("rollout",))
@@ -469,6 +505,7 @@ def _sagemaker_deployment(read: _Reader) -> SageMakerDeployment:
         ),
         data_capture_percent=read("data_capture_percent"),
         max_rps_per_instance=read("max_rps_per_instance"),
+        shadow=_shadow(read),
     )
 
 
@@ -511,6 +548,7 @@ def _eks_deployment(read: _Reader) -> EksDeployment:
         ),
         data_capture_percent=read("data_capture_percent"),
         max_rps_per_instance=read("max_rps_per_instance"),
+        shadow=_shadow(read),
     )
 
 
