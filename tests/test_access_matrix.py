@@ -40,6 +40,7 @@ DEPLOYED = {
         f"<{model}-retraining-guard-dlq.arn>": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{model}-retraining-guard-dlq"
         for model in ("fraud-detector", "demand-forecaster", "car-damage-estimator")
     },
+    "<demand-forecaster-batch-failures.arn>": f"arn:aws:sqs:{REGION}:{ACCOUNT}:demand-forecaster-batch-failures",
 }
 #: The suffix SageMaker Pipelines appends to a step's job name prefix, and a pipeline execution id.
 SUFFIX = "a1b2c3d4e5f6"
@@ -157,6 +158,68 @@ def test_sagemaker_execution_role(sample_plans):
             Call("kms:Decrypt", OTHER_KEY),
             Call("logs:PutLogEvents", f"{LOGS}/aws/sagemaker/Endpoints/demand-forecaster-default:log-stream:x"),
             Call("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{model}-sagemaker-training"),
+        ],
+    )
+
+
+#: A batch run's job, as Scheduler names it: the prefix and its execution id for the attempt.
+BATCH_JOB = "demand-forecaster-batch-d32c5kddcf5bb8c3"
+
+
+def test_batch_transform_role(sample_plans):
+    plan, model, stack = sample_plans["prod"], "demand-forecaster", "demand-forecaster.prod"
+    policy = policy_of(plan, stack, f"{model}-batch-role")
+    assert_allowed(
+        policy,
+        [
+            Call("s3:GetObject", f"arn:aws:s3:::{ARTIFACTS}/{model}/models/pipelines-{EXECUTION}/output/model.tar.gz"),
+            Call("sagemaker:DescribeModelPackage", f"{SM}:model-package/{model}/7"),
+            Call("s3:ListBucket", "arn:aws:s3:::acme-ml-data", {"s3:prefix": "demand/scoring/"}),
+            Call("s3:GetObject", "arn:aws:s3:::acme-ml-data/demand/scoring/2026-11-30/stores.csv"),
+            Call("s3:PutObject", f"arn:aws:s3:::{ARTIFACTS}/{model}/batch/2026-11-30T02:00:00Z/stores.csv.out"),
+            Call("kms:CreateGrant", KEY, {"kms:GrantIsForAWSResource": "true"}),
+            *key_use(("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")),
+            Call("ecr:BatchGetImage", f"arn:aws:ecr:{REGION}:763104351884:repository/pytorch-inference"),
+            Call("logs:CreateLogGroup", f"{LOGS}/aws/sagemaker/TransformJobs"),
+            Call("logs:PutLogEvents", f"{LOGS}/aws/sagemaker/TransformJobs:log-stream:{BATCH_JOB}/i-0abc-1"),
+            Call("ec2:CreateNetworkInterface", f"{VPC_ARN}:network-interface/*"),
+        ],
+    )
+    assert_refused(
+        policy,
+        [
+            Call("s3:GetObject", "arn:aws:s3:::acme-ml-data/demand/train/part-0.csv"),  # training data, not input
+            Call("s3:PutObject", f"arn:aws:s3:::{ARTIFACTS}/{model}/models/x/model.tar.gz"),
+            Call("s3:PutObject", f"arn:aws:s3:::{ARTIFACTS}/fraud-detector/batch/x.out"),
+            Call("s3:PutObject", "arn:aws:s3:::acme-ml-data/demand/scoring/x.csv"),
+            Call("sagemaker:DescribeModelPackage", f"{SM}:model-package/fraud-detector/12"),
+            Call("logs:PutLogEvents", f"{LOGS}/aws/sagemaker/TransformJobs:log-stream:fraud-detector-batch-x/i-0"),
+            Call("kms:Decrypt", OTHER_KEY),
+        ],
+    )
+
+
+def test_batch_schedule_role_starts_only_its_own_transform_jobs(sample_plans):
+    plan, model, stack = sample_plans["prod"], "demand-forecaster", "demand-forecaster.prod"
+    policy = policy_of(plan, stack, f"{model}-batch-schedule-role")
+    inbox = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{model}-batch-failures"
+    assert_allowed(
+        policy,
+        [
+            Call("sagemaker:CreateTransformJob", f"{SM}:transform-job/{BATCH_JOB}"),
+            Call("sagemaker:AddTags", f"{SM}:transform-job/{BATCH_JOB}"),
+            Call("sqs:SendMessage", inbox),
+            *key_use(("kms:Decrypt", "kms:GenerateDataKey")),
+        ],
+    )
+    assert_refused(
+        policy,
+        [
+            Call("sagemaker:CreateTransformJob", f"{SM}:transform-job/fraud-detector-batch-d32c5kddcf5bb8c3"),
+            Call("sagemaker:CreateTrainingJob", f"{SM}:training-job/{BATCH_JOB}"),
+            Call("sagemaker:StopTransformJob", f"{SM}:transform-job/{BATCH_JOB}"),
+            Call("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:fraud-detector-retraining-guard-dlq"),
+            Call("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{model}-batch-role"),
         ],
     )
 
@@ -463,6 +526,8 @@ def test_every_role_of_the_prod_plan_is_in_the_matrix(sample_plans):
         "car-damage-estimator-training-role",
         "car-damage-estimator-training-pod-role",
         "car-damage-estimator-default-current-pod-role",
+        "demand-forecaster-batch-role",
+        "demand-forecaster-batch-schedule-role",
         "acme-ml-flow-logs-role",
         "acme-ml-serving-eu-addons-load-balancer-controller-role",
     }

@@ -95,6 +95,20 @@ def test_a_shadow_is_listed_with_its_share_what_it_serves_and_where_it_is_scored
     assert "(shadow)" not in section(page, "fraud-detector")
 
 
+def test_batch_scoring_is_listed_with_its_schedule_input_version_output_and_failures(page, report):
+    demand = section(page, "demand-forecaster")
+    assert "Batch scoring Schedule cron(0 2 * * ? *) (UTC) Reads s3://acme-ml-data/demand/scoring/" in demand
+    assert "Scores with registry version 7 on 2 x ml.c6i.2xlarge" in demand
+    assert (
+        "Failures SQS queue demand-forecaster-batch-failures and its alarm, notifying supply-chain-ml@acme.example, "
+        "ml-oncall@acme.example"
+    ) in demand
+    assert "Batch scoring" not in section(page, "fraud-detector")
+    assert "- Batch scoring: cron(0 2 * * ? *) (UTC), reads s3://acme-ml-data/demand/scoring/" in render_markdown(
+        report
+    )
+
+
 def test_what_each_role_may_do_is_read_off_the_planned_policies(report, sample_plans):
     fraud = next(m for m in report["models"] if m["name"] == "fraud-detector")
     pod_role = next(r for r in fraud["roles"] if r.name == "fraud-detector-eu-enterprise-current-pod-role")

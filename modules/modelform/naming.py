@@ -75,6 +75,25 @@ def monitoring_job_prefix(model: str) -> str:
     return f"{model}-monitor"
 
 
+def batch_job_prefix(model: str) -> str:
+    """Batch transform jobs are `<model>-batch-<Scheduler's execution id>` (see `batch_scoring`)."""
+    return f"{model}-batch-"
+
+
+def batch_scoring(model: str) -> str:
+    """The batch scoring's schedule, and the prefix of its SageMaker model's name."""
+    return f"{model}-batch"
+
+
+def batch_failures(model: str) -> str:
+    """The failure inbox (SQS queue) of a model's batch scoring, and its alarm."""
+    return f"{model}-batch-failures"
+
+
+def batch_failed_rule(model: str) -> str:
+    return f"{model}-batch-failed"
+
+
 def training_role(model: str) -> str:
     """Physical: the retraining pipeline's definition carries this role's ARN as text."""
     return f"{model}-sagemaker-training"

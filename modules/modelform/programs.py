@@ -19,6 +19,7 @@ from typing import Any, Optional
 import pulumi
 
 from . import naming
+from .batch_scoring import BatchScoring
 from .code_upload import CodeUpload
 from .context import BUILD_DIR, ModelContext, model_context, platform_provider, platform_stack_reference
 from .eks_endpoint import EksEndpoint
@@ -31,6 +32,7 @@ from .retraining import RetrainingRunner, RetrainingTriggers, RunnerKind
 from .sagemaker_endpoint import SageMakerEndpoint
 from .source_archive import build_source_archive
 from .spec import Backend, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
+from .tags import model_tags
 from .training_pipeline import TrainingPipeline
 
 #: Where model stacks find the platform stack unless `modelform:platformStack` says otherwise.
@@ -91,6 +93,17 @@ def model_program(
             ).endpoint.name
             for deployment in sagemaker_deployments
         }
+    if spec.batch is not None:
+        batch = BatchScoring(
+            f"{spec.name}-batch",
+            context,
+            spec.batch,
+            tags=model_tags(spec.tags, spec.name, spec.environment, spec.owner, spec.team),
+            alarm_topic_arn=monitoring.topic.arn if monitoring is not None else None,
+            opts=context.opts,
+        )
+        outputs["batchSchedule"] = batch.schedule.name
+        outputs["batchFailureQueue"] = batch.inbox.url
     return outputs
 
 

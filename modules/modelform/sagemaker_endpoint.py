@@ -170,6 +170,24 @@ def serving_environment(entry_point: str, region: str) -> dict[str, str]:
     }
 
 
+def serving_container(context: ModelContext, variant: Variant, instance_type: str) -> tuple[dict[str, Any], dict]:
+    """A SageMaker model's primary container for what `variant` serves (a registry version, or an
+    artifact with the PyTorch inference image for `instance_type`), and the spec-derived content
+    that names the model (ARNs that are outputs are not content)."""
+    if variant.model_version is not None:
+        package = context.account_id.apply(
+            lambda account: model_package_arn(context.region, account, context.model, variant.model_version)
+        )
+        return {"model_package_name": package}, {"model_package": f"{context.model}/{variant.model_version}"}
+    code = context.spec.model
+    container = {
+        "image": inference_image(code.framework_version, context.region, instance_type),
+        "model_data_url": str(variant.artifact),
+        "environment": serving_environment(code.inference_entry_point, context.region),
+    }
+    return container, container
+
+
 def capture_prefix(model: str, deployment: str) -> str:
     return f"{model}/{deployment}/"
 
@@ -290,7 +308,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         content that names both). `copied`: the production variant a shadow receives copies of."""
         model, platform = self.context.model, self.context.platform
         prefix = naming.variant_resource(model, self.deployment.name, variant.name)
-        container, content = self._container(variant)
+        container, content = serving_container(self.context, variant, self.deployment.instance_type)
         self.models[variant.name] = aws.sagemaker.Model(
             f"{prefix}-model",
             name=naming.content_named(prefix, content),
@@ -316,22 +334,6 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             "initial_variant_weight": weight,
         }
         return entry, content
-
-    def _container(self, variant: Variant) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The primary container, and the spec-derived content that names the model."""
-        context = self.context
-        if variant.model_version is not None:
-            package = context.account_id.apply(
-                lambda account: model_package_arn(context.region, account, context.model, variant.model_version)
-            )
-            return {"model_package_name": package}, {"model_package": f"{context.model}/{variant.model_version}"}
-        code = context.spec.model
-        container = {
-            "image": inference_image(code.framework_version, context.region, self.deployment.instance_type),
-            "model_data_url": str(variant.artifact),
-            "environment": serving_environment(code.inference_entry_point, context.region),
-        }
-        return container, container
 
     def _alarms(self, variant: str, topic_arn: Optional[pulumi.Input[str]], opts: pulumi.ResourceOptions) -> list:
         thresholds = self.context.spec.endpoint_alarms

@@ -62,6 +62,25 @@ def test_csv_round_trip_in_schema_order(served):
         assert answer["classes"] == ["high", "low", "mid"] and np.allclose(np.sum(answer["predictions"], axis=1), 1)
 
 
+def test_a_batch_transform_assembles_one_prediction_line_per_input_row(served):
+    # Batch scoring sends mini-batches of CSV rows with Accept text/csv and joins the answers as
+    # they are (AssembleWith None): line N of the output must be the prediction of input row N.
+    model, test, expected = served
+    rows = [",".join(str(v) for v in row) for row in test[model.schema.features].itertuples(index=False)]
+    answers = []
+    for mini_batch in (rows[:2], rows[2:]):
+        body = ("\n".join(mini_batch) + "\n").encode()
+        text, media_type = inference.output_fn(
+            inference.predict_fn(inference.input_fn(body, "text/csv"), model), "text/csv"
+        )
+        assert media_type == "text/csv" and text.endswith("\n")
+        answers.append(text)
+    lines = "".join(answers).splitlines()
+    assert len(lines) == len(rows)
+    values = np.array([[float(v) for v in line.split(",")] for line in lines])
+    assert np.allclose(values.reshape(np.asarray(expected).shape), expected, atol=1e-5)
+
+
 def test_json_objects_lists_and_single_instance(served):
     model, test, expected = served
     features = model.schema.features

@@ -133,6 +133,23 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
     return facts
 
 
+def batch_facts(model: ModelSpec) -> dict[str, Any]:
+    """When, what and with which version the model scores in batch, where results go and who hears
+    of a failure."""
+    batch = model.batch
+    assert batch is not None
+    notify = list(model.monitoring.notify) if model.monitoring is not None else []
+    return {
+        "schedule": f"{batch.schedule.text} (UTC)",
+        "input": str(batch.input),
+        "serves": f"registry version {batch.model_version}" if batch.model_version is not None else str(batch.artifact),
+        "resources": f"{batch.instance_count} x {batch.instance_type}",
+        "output": f"<artifacts bucket>/{model.name}/batch/<scheduled time>/, KMS-encrypted, one prediction per row",
+        "failures": f"SQS queue {naming.batch_failures(model.name)} and its alarm, notifying "
+        + (", ".join(notify) if notify else "nobody (no monitoring.notify)"),
+    }
+
+
 def model_facts(
     model: ModelSpec, platform: PlatformSpec, stack: dict, findings: list[dict], repo_root: str
 ) -> dict[str, Any]:
@@ -200,6 +217,7 @@ def model_facts(
             "cooldown": format_duration(retraining.cooldown_seconds),
             "approval": retraining.approval.value,
         },
+        "batch": None if model.batch is None else batch_facts(model),
         "approval": model.approval.value,
         "protect": model.protect,
         "decommission": model.decommission,

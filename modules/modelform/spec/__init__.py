@@ -8,6 +8,7 @@ from .loader import SpecSet, load_spec_texts, load_specs
 from .types import (
     Approval,
     Backend,
+    BatchSpec,
     Bound,
     Capacity,
     Cluster,
@@ -44,6 +45,7 @@ from .types import (
 __all__ = [
     "Approval",
     "Backend",
+    "BatchSpec",
     "Bound",
     "Capacity",
     "Cluster",

@@ -30,6 +30,11 @@ def sagemaker_hosting_instance_types() -> frozenset[str]:
 
 
 @lru_cache(maxsize=None)
+def sagemaker_transform_instance_types() -> frozenset[str]:
+    return frozenset(_service_model("sagemaker").shape_for("TransformInstanceType").enum)
+
+
+@lru_cache(maxsize=None)
 def ec2_instance_types() -> frozenset[str]:
     return frozenset(_service_model("ec2").shape_for("InstanceType").enum)
 

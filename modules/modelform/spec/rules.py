@@ -41,6 +41,8 @@ RULES = (
     "A `shadow` has exactly one of `model_version` and `artifact` and a name unlike the variants'; it needs "
     "`data_capture_percent` above 0 (its answers are only ever read from the capture) and, on SageMaker, a "
     "deployment with exactly one variant (AWS copies the requests of that one).",
+    "`batch` has exactly one of `model_version` and `artifact`, and a SageMaker batch transform instance type; "
+    "without `monitoring.notify` its failure alarms reach nobody (a warning).",
     "`min <= max` everywhere (instances, replicas, node groups, scheduled windows), and a window's "
     "`start` is before its `end`.",
     "Fields of the other target or backend are errors (`rollout` on an EKS deployment, `cluster` with "
@@ -180,6 +182,15 @@ def shape_problems(document: dict) -> Iterator[Problem]:
                     f"{what} has exactly one of model_version and artifact"
                     + (" (found both)" if has else " (found neither)"),
                 )
+    batch = document.get("batch")
+    if batch is not None:
+        has = [key for key in ("model_version", "artifact") if key in batch]
+        if len(has) != 1:
+            yield (
+                ("batch",) + ((has[1],) if len(has) == 2 else ()),
+                "batch scoring has exactly one of model_version and artifact"
+                + (" (found both)" if has else " (found neither)"),
+            )
     training = document.get("training")
     if training is not None:
         backend = training.get("backend", "sagemaker")
@@ -272,14 +283,21 @@ def _bound_problems(bound: Bound, at: FieldPath, problem_type: Optional[str]) ->
                 yield at + (key,), f"'{bound.metric}' lies between 0 and 1 (got {_num(value)})"
 
 
+#: The instance types SageMaker offers per use, as botocore's models list them.
+_SAGEMAKER_INSTANCE_TYPES = {
+    "training": aws_catalog.sagemaker_training_instance_types,
+    "hosting": aws_catalog.sagemaker_hosting_instance_types,
+    "batch transform": aws_catalog.sagemaker_transform_instance_types,
+}
+
+
 def _instance_type_problem(instance_type: str, use: str) -> Optional[str]:
-    training = aws_catalog.sagemaker_training_instance_types()
-    hosting = aws_catalog.sagemaker_hosting_instance_types()
-    wanted, other, other_use = (training, hosting, "hosting") if use == "training" else (hosting, training, "training")
+    wanted = _SAGEMAKER_INSTANCE_TYPES[use]()
     if instance_type in wanted:
         return None
-    if instance_type in other:
-        return f"'{instance_type}' is a SageMaker {other_use} instance type; SageMaker {use} does not offer it"
+    for other_use, types in _SAGEMAKER_INSTANCE_TYPES.items():
+        if other_use != use and instance_type in types():
+            return f"'{instance_type}' is a SageMaker {other_use} instance type; SageMaker {use} does not offer it"
     return f"'{instance_type}' is not a SageMaker {use} instance type{did_you_mean(instance_type, wanted)}"
 
 
@@ -353,6 +371,10 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
                 (f"the {drift.method} score lies between 0 and 1, so threshold {_num(drift.threshold)} never alarms"),
             )
 
+    if spec.batch is not None:
+        problem = _instance_type_problem(spec.batch.instance_type, "batch transform")
+        if problem:
+            yield ("batch", "instance_type"), problem
     if spec.retraining is not None:
         yield from _retraining_problems(spec)
     yield from _code_problems(spec, root)
@@ -599,6 +621,12 @@ def model_warnings(spec: ModelSpec, now: datetime) -> Iterator[Problem]:
             ("monitoring",),
             "monitoring is declared, but no deployment captures data (data_capture_percent): no drift or quality "
             "metric will be published, so these alarms and retraining triggers never fire",
+        )
+    if spec.batch is not None and (spec.monitoring is None or not spec.monitoring.notify):
+        yield (
+            ("batch",),
+            "batch scoring's failure alarms notify the model's alert topic, which only monitoring.notify "
+            "subscribes people to: nobody hears of a failed run",
         )
 
 

@@ -359,6 +359,30 @@ MODEL_SCHEMA: dict = {
         },
     ),
     "deployments": list_of("Where the model is served.", DEPLOYMENT, required=True, minlength=1),
+    "batch": mapping(
+        "Scheduled batch scoring: on `schedule`, a SageMaker batch transform scores every object under `input` "
+        "with a pinned model version and writes one prediction per input row, KMS-encrypted, under the model's "
+        "`<artifacts>/<model>/batch/<scheduled time>/`. A job that fails or cannot start raises an alarm. Exactly "
+        "one of `model_version` and `artifact`.",
+        {
+            "schedule": string(
+                "EventBridge Scheduler expression, UTC: rate(...) or cron(...).", required=True, check_with="schedule"
+            ),
+            "input": string(
+                "S3 prefix of the records to score: CSV files, one row per line, no header, the features in the "
+                "model's order.",
+                required=True,
+                check_with="s3_uri",
+            ),
+            "model_version": integer("Model registry (model package group) version that scores.", min=1),
+            "artifact": string(
+                "S3 URI of a model.tar.gz that scores instead of a registry version.", check_with="s3_uri"
+            ),
+            "instance_type": string("A SageMaker batch transform instance type such as ml.m5.xlarge.", required=True),
+            "instance_count": integer("Instances of each run.", 1, min=1, max=100),
+            "max_payload_mb": integer("Most MB of records sent to the model in one request.", 6, min=1, max=100),
+        },
+    ),
     "monitoring": mapping(
         "Quality and drift monitoring, and alarms.",
         {

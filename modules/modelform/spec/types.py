@@ -263,6 +263,24 @@ def served_variants(deployment: Deployment) -> tuple[Variant, ...]:
 
 
 @dataclass(frozen=True)
+class BatchSpec:
+    """Scheduled batch scoring of `input` by a pinned model version."""
+
+    schedule: Schedule
+    input: S3Uri
+    model_version: Optional[int]
+    artifact: Optional[S3Uri]
+    instance_type: str
+    instance_count: int
+    max_payload_mb: int
+
+    @property
+    def variant(self) -> Variant:
+        """What scores, as a variant (the same model container as an endpoint's)."""
+        return Variant("batch", self.model_version, self.artifact, 1.0)
+
+
+@dataclass(frozen=True)
 class DriftSpec:
     method: DriftMethod
     threshold: float
@@ -315,6 +333,7 @@ class ModelSpec:
     monitoring: Optional[MonitoringSpec]
     retraining: Optional[RetrainingSpec]
     endpoint_alarms: EndpointAlarms
+    batch: Optional[BatchSpec] = None
 
     protect_setting: Optional[bool] = None  # `protect` as written; None: the environment decides
 
@@ -559,6 +578,7 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
     training = read.child("training")
     monitoring = read.child("monitoring")
     retraining = read.child("retraining")
+    batch = read.child("batch")
     protect = read("protect")
     drift = monitoring.child("drift") if monitoring else None
     alarms = monitoring or _Reader({}, MODEL_SCHEMA, ("monitoring",))  # defaults without monitoring
@@ -638,6 +658,17 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
             approval=Approval(retraining("approval")),
         ),
         endpoint_alarms=EndpointAlarms(alarms("latency_p99_ms"), float(alarms("error_rate_percent"))),
+        batch=None
+        if batch is None
+        else BatchSpec(
+            schedule=parsers.parse_schedule(batch("schedule")),
+            input=parsers.parse_s3_uri(batch("input")),
+            model_version=batch("model_version"),
+            artifact=_optional(batch("artifact"), parsers.parse_s3_uri),
+            instance_type=batch("instance_type"),
+            instance_count=batch("instance_count"),
+            max_payload_mb=batch("max_payload_mb"),
+        ),
     )
 
 
