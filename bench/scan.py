@@ -138,8 +138,28 @@ def kubernetes_objects(document: dict) -> list[dict]:
     return objects
 
 
-def run_checkov(checkov: str, framework: str, files: dict[str, str], exceptions: dict[str, str]) -> dict:
-    """checkov over `files` (name -> text) with one framework; its findings against `exceptions`."""
+def stated_for_resources(document: dict) -> set[tuple[str, str]]:
+    """(check, resource name in the Terraform plan) of the exceptions the plan states for single
+    resources (its `stated-exception` findings): accepted for those resources only."""
+    from terraform_plan import address_name
+
+    stated = set()
+    for finding in document["findings"]:
+        if finding["policy"] == "stated-exception":
+            stack = finding["urn"].split("::", 1)[0].removeprefix("urn:pulumi:")
+            stated.add((finding["message"].split(":", 1)[0], address_name(stack, finding["urn"].rsplit("::", 1)[1])))
+    return stated
+
+
+def run_checkov(
+    checkov: str,
+    framework: str,
+    files: dict[str, str],
+    exceptions: dict[str, str],
+    per_resource: frozenset[tuple[str, str]] = frozenset(),
+) -> dict:
+    """checkov over `files` (name -> text) with one framework; its findings against `exceptions`
+    (by check) and `per_resource` ((check, resource name) pairs)."""
     with tempfile.TemporaryDirectory() as folder:
         for name, text in files.items():
             Path(folder, name).write_text(text)
@@ -149,14 +169,19 @@ def run_checkov(checkov: str, framework: str, files: dict[str, str], exceptions:
     report = json.loads(result.stdout or "{}")
     reports = report if isinstance(report, list) else [report]
     failed = [c for r in reports for c in r.get("results", {}).get("failed_checks", [])]
+
+    def excepted(check: dict) -> bool:
+        resource = check["resource"].split(".", 1)[-1]
+        return check["check_id"] in exceptions or (check["check_id"], resource) in per_resource
+
     return {
         "files": len(files),
         "passed": sum(len(r.get("results", {}).get("passed_checks", [])) for r in reports),
         "skipped_by_annotation": sum(len(r.get("results", {}).get("skipped_checks", [])) for r in reports),
         "failed": len(failed),
-        "excepted": sum(1 for c in failed if c["check_id"] in exceptions),
+        "excepted": sum(1 for c in failed if excepted(c)),
         "unexplained": sorted(
-            {f"{c['check_id']} {c['check_name']} ({c['resource']})" for c in failed if c["check_id"] not in exceptions}
+            {f"{c['check_id']} {c['check_name']} ({c['resource']})" for c in failed if not excepted(c)}
         ),
     }
 
@@ -230,6 +255,7 @@ def main() -> int:
             "terraform_plan",
             {"plan.json": json.dumps(to_terraform_plan(planned, document))},
             CHECKOV_AWS_EXCEPTIONS,
+            frozenset(stated_for_resources(document)),
         ),
         "checkov_kubernetes": run_checkov(str(bin_dir / "checkov"), "kubernetes", manifests, CHECKOV_EXCEPTIONS),
         "parliament": run_parliament(str(bin_dir / "python"), policies),

@@ -55,6 +55,11 @@ def terraform_type(token: str) -> str | None:
     return f"aws_{module}_{snake(resource)}"
 
 
+def address_name(stack: str, name: str) -> str:
+    """A resource's name in the Terraform plan: unique across stacks, in Terraform's alphabet."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{stack}__{name}")
+
+
 def terraform_values(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
         if key in MAP_ATTRIBUTES:
@@ -91,8 +96,7 @@ def to_terraform_plan(planned: dict, deployed: dict) -> dict:
         for resource in stack["resources"]:
             kind = terraform_type(resource["type"])
             if kind is not None:
-                name = re.sub(r"[^A-Za-z0-9_-]", "_", f"{stack['stack']}__{resource['name']}")
-                addresses[(stack["stack"], resource["name"])] = (kind, name)
+                addresses[(stack["stack"], resource["name"])] = (kind, address_name(stack["stack"], resource["name"]))
     platform = next(s["stack"] for s in planned["stacks"] if s["kind"] == "Platform")
     resources, configuration = [], []
     for stack, stack_deployed in zip(planned["stacks"], deployed["stacks"]):

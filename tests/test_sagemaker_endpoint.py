@@ -151,7 +151,7 @@ def test_sample_endpoints_are_pinned(sample_plans, model, env):
         expected["windows"] = {variant: expected["windows"] for variant in expected["weights"]}
     stack = f"{model}.{env}"
     endpoint_name = f"{model}-default"
-    (config,) = resources_of(sample_plans[env], stack, CONFIG).values()
+    config = resources_of(sample_plans[env], stack, CONFIG)[f"{endpoint_name}-config"]
     variants = config["inputs"]["productionVariants"]
     assert {v["variantName"]: v["initialVariantWeight"] for v in variants} == expected["weights"]
     assert {v["instanceType"] for v in variants} == {expected["instance_type"]}
@@ -215,7 +215,11 @@ def test_sample_endpoints_are_pinned(sample_plans, model, env):
 
 def test_models_serve_registry_versions_network_isolated(sample_plans):
     models = resources_of(sample_plans["prod"], "fraud-detector.prod", MODEL)
-    assert sorted(models) == ["fraud-detector-default-candidate-model", "fraud-detector-default-current-model"]
+    assert sorted(models) == [
+        "fraud-detector-default-candidate-model",
+        "fraud-detector-default-current-model",
+        "fraud-detector-partner-sandbox-current-model",  # serverless: see tests/test_async_and_serverless.py
+    ]
     current = models["fraud-detector-default-current-model"]["inputs"]
     assert current["primaryContainer"] == {
         "modelPackageName": "arn:aws:sagemaker:us-east-1:<aws.accountId>:model-package/fraud-detector/12"

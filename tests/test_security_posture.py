@@ -74,10 +74,16 @@ def test_endpoint_configs_and_capture_use_the_platform_key(sample_plans, env):
     configs = [
         r for r in _all(sample_plans[env]) if r["type"] == "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
     ]
-    assert len(configs) == 2
+    # fraud-detector default and partner-sandbox (serverless, no capture), demand-forecaster default and
+    # what-if (asynchronous, no capture; its answers are KMS-encrypted)
+    assert len(configs) == 4
     for config in configs:
         assert config["inputs"]["kmsKeyArn"] == "<acme-ml-key.arn>"
-        assert config["inputs"]["dataCaptureConfig"]["kmsKeyId"] == "<acme-ml-key.arn>"
+        if "dataCaptureConfig" in config["inputs"]:
+            assert config["inputs"]["dataCaptureConfig"]["kmsKeyId"] == "<acme-ml-key.arn>"
+        if "asyncInferenceConfig" in config["inputs"]:
+            assert config["inputs"]["asyncInferenceConfig"]["outputConfig"]["kmsKeyId"] == "<acme-ml-key.arn>"
+    assert sum("dataCaptureConfig" in c["inputs"] for c in configs) == 2
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -96,8 +102,9 @@ def test_no_iam_statement_allows_everything_on_everything(sample_plans, env):
     # per EKS variant its pod role (fraud-detector 1, car-damage-estimator 2) x 2;
     # car-damage-estimator's EKS training: pod role, state machine role, guard role x 2;
     # car-damage-estimator's monitoring of its EKS capture: monitoring and schedule roles x 2;
-    # the platform's VPC flow-log role x 2; per EKS cluster the load balancer controller's role x 2
-    assert len(documents) == 49
+    # the platform's VPC flow-log role x 2; per EKS cluster the load balancer controller's role x 2;
+    # demand-forecaster's batch scoring: transform and schedule roles x 2, and its failure inbox's queue policy
+    assert len(documents) == 54
     for document in documents:
         for statement in document["Statement"]:
             actions = statement.get("Action")

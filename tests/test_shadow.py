@@ -29,7 +29,7 @@ SCHEDULED = "aws:appautoscaling/scheduledAction:ScheduledAction"
 
 
 def test_the_endpoint_configuration_copies_a_quarter_of_the_requests_to_the_shadow(sample_plans):
-    (config,) = resources_of(sample_plans["prod"], "demand-forecaster.prod", CONFIG).values()
+    config = resources_of(sample_plans["prod"], "demand-forecaster.prod", CONFIG)["demand-forecaster-default-config"]
     (production,) = config["inputs"]["productionVariants"]
     (shadow,) = config["inputs"]["shadowProductionVariants"]
     assert shadow["variantName"] == "candidate"
@@ -71,7 +71,7 @@ def test_the_shadow_scales_on_its_copies_from_its_share_of_the_floor_without_win
 
 
 def test_a_deployment_without_a_shadow_declares_none(sample_plans):
-    (config,) = resources_of(sample_plans["prod"], "fraud-detector.prod", CONFIG).values()
+    config = resources_of(sample_plans["prod"], "fraud-detector.prod", CONFIG)["fraud-detector-default-config"]
     assert "shadowProductionVariants" not in config["inputs"]
 
 

@@ -75,6 +75,11 @@ def monitoring_job_prefix(model: str) -> str:
     return f"{model}-monitor"
 
 
+def async_topic(model: str, deployment: str, outcome: str) -> str:
+    """The SNS topic announcing an asynchronous deployment's answers (`success`) or failures (`errors`)."""
+    return f"{endpoint(model, deployment)}-async-{outcome}"
+
+
 def batch_job_prefix(model: str) -> str:
     """Batch transform jobs are `<model>-batch-<Scheduler's execution id>` (see `batch_scoring`)."""
     return f"{model}-batch-"

@@ -52,7 +52,7 @@ new instance type.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 import pulumi
@@ -63,7 +63,7 @@ from .capacity import shadow_share, weight_share
 from .context import ModelContext
 from .images import framework_image
 from .model_registry import model_package_arn
-from .spec import Rollout, RolloutStrategy, SageMakerDeployment, Shadow, Variant
+from .spec import Rollout, RolloutStrategy, SageMakerDeployment, ServerlessInference, Shadow, Variant
 from .spec.parsers import format_timestamp
 
 # --- pure translation, tested without Pulumi ------------------------------------------------------
@@ -75,7 +75,8 @@ def initial_instance_count(deployment: SageMakerDeployment, variant: Variant) ->
     if scaling is None:
         return deployment.instance_count
     floors = [scaling.min_instances, *(w.floor for w in scaling.scheduled)]
-    return weight_share(max(floors), variant, deployment.variants)
+    # An asynchronous deployment that scales to zero still starts with one instance (AWS's minimum).
+    return max(1, weight_share(max(floors), variant, deployment.variants))
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,29 @@ def shadow_initial_count(deployment: SageMakerDeployment) -> int:
 
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+PROVISIONED_CONCURRENCY_DIMENSION = "sagemaker:variant:DesiredProvisionedConcurrency"
+#: Serverless inference runs on CPUs only: artifacts are served with the CPU image.
+SERVERLESS_IMAGE_INSTANCE_TYPE = "ml.m5.large"
+#: The topics of an asynchronous endpoint: `<endpoint>-async-success` and `-async-errors`.
+ASYNC_OUTCOMES = ("success", "errors")
+#: The folders of an asynchronous deployment's prefix SageMaker writes: answers, and failures.
+ASYNC_FOLDERS = ("output", "failures")
+#: After adding the first instance to an empty asynchronous endpoint, wait this long (its start-up)
+#: before adding another on the same signal.
+SCALE_FROM_ZERO_COOLDOWN_SECONDS = 600
+
+
+def serverless_config(serverless: ServerlessInference) -> dict[str, int]:
+    config = {"memory_size_in_mb": serverless.memory_mb, "max_concurrency": serverless.max_concurrency}
+    if serverless.provisioned_concurrency is not None:
+        config["provisioned_concurrency"] = serverless.provisioned_concurrency
+    return config
+
+
+def async_prefix(model: str, deployment: str) -> str:
+    """Where an asynchronous deployment's requests (`input/`), answers and failures live."""
+    return f"{model}/async/{deployment}/"
+
 
 #: SageMaker bounds MaximumExecutionTimeoutInSeconds to 600..28800.
 _MIN_EXECUTION_TIMEOUT, _MAX_EXECUTION_TIMEOUT = 600, 28800
@@ -248,6 +272,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                     "json_content_types": ["application/json"],
                 },
             }
+        asynchronous = self._asynchronous() if deployment.asynchronous is not None else None
         # What the configuration is made of, spec-side (model names are outputs): its name's hash.
         config_content = {
             "variants": [
@@ -258,6 +283,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         }
         if shadows:  # the key appears only with a shadow: configurations without one keep their names
             config_content["shadows"] = len(shadows)
+        if deployment.asynchronous is not None:  # likewise
+            config_content["async"] = asdict(deployment.asynchronous)
         self.config = aws.sagemaker.EndpointConfiguration(
             f"{self.endpoint_name}-config",
             name=naming.content_named(self.endpoint_name, config_content),
@@ -265,6 +292,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             shadow_production_variants=shadows or None,
             kms_key_arn=platform.kms_key_arn,
             data_capture_config=capture,
+            async_inference_config=asynchronous,
             opts=child,
         )
 
@@ -295,7 +323,42 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 self._autoscaling(variant)
             if deployment.shadow is not None:
                 self._shadow_autoscaling(deployment.shadow)
+        if deployment.serverless is not None and deployment.serverless.scheduled:
+            self._provisioned_concurrency_windows(deployment.variants[0])
         self.register_outputs({"endpointName": self.endpoint.name, "endpointConfigName": self.config.name})
+
+    def _asynchronous(self) -> dict[str, Any]:
+        """AsyncInferenceConfig: answers and failures under the model's prefix (KMS), and the
+        topics that announce them, which applications subscribe to."""
+        settings = self.deployment.asynchronous
+        assert settings is not None
+        platform, child = self.context.platform, pulumi.ResourceOptions(parent=self)
+        topics = {
+            outcome: aws.sns.Topic(
+                f"{self.endpoint_name}-async-{outcome}",
+                name=naming.async_topic(self.context.model, self.deployment.name, outcome),
+                kms_master_key_id=platform.kms_key_arn,
+                opts=child,
+            )
+            for outcome in ASYNC_OUTCOMES
+        }
+        prefix = async_prefix(self.context.model, self.deployment.name)
+        config: dict[str, Any] = {
+            "output_config": {
+                "s3_output_path": pulumi.Output.concat("s3://", platform.artifact_bucket, "/", prefix, "output/"),
+                "s3_failure_path": pulumi.Output.concat("s3://", platform.artifact_bucket, "/", prefix, "failures/"),
+                "kms_key_id": platform.kms_key_arn,
+                "notification_config": {
+                    "success_topic": topics["success"].arn,
+                    "error_topic": topics["errors"].arn,
+                },
+            }
+        }
+        if settings.max_concurrent_invocations_per_instance is not None:
+            config["client_config"] = {
+                "max_concurrent_invocations_per_instance": settings.max_concurrent_invocations_per_instance
+            }
+        return config
 
     def _variant(
         self,
@@ -307,32 +370,45 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         """The variant's model, and its entry in the endpoint configuration (with the spec-side
         content that names both). `copied`: the production variant a shadow receives copies of."""
         model, platform = self.context.model, self.context.platform
+        serverless = self.deployment.serverless
         prefix = naming.variant_resource(model, self.deployment.name, variant.name)
-        container, content = serving_container(self.context, variant, self.deployment.instance_type)
+        container, content = serving_container(
+            self.context, variant, self.deployment.instance_type or SERVERLESS_IMAGE_INSTANCE_TYPE
+        )
+        # Serverless inference takes neither a VPC nor network isolation (AWS's feature exclusions).
+        isolation = (
+            {}
+            if serverless is not None
+            else {
+                "enable_network_isolation": True,
+                "vpc_config": {
+                    "subnets": platform.private_subnet_ids,
+                    "security_group_ids": pulumi.Output.from_input(platform.model_security_group_id).apply(
+                        lambda group: [group]
+                    ),
+                },
+            }
+        )
         self.models[variant.name] = aws.sagemaker.Model(
             f"{prefix}-model",
             name=naming.content_named(prefix, content),
             execution_role_arn=execution_role_arn,
             primary_container=container,
-            enable_network_isolation=True,
-            vpc_config={
-                "subnets": platform.private_subnet_ids,
-                "security_group_ids": pulumi.Output.from_input(platform.model_security_group_id).apply(
-                    lambda group: [group]
-                ),
-            },
+            **isolation,
             opts=pulumi.ResourceOptions(parent=self),
         )
         # A shadow's weight, relative to the one production variant's, is the share of requests
         # SageMaker copies to it.
         weight = variant.weight if copied is None else copied["initial_variant_weight"] * variant.weight
-        entry = {
+        entry: dict[str, Any] = {
             "variant_name": variant.name,
             "model_name": self.models[variant.name].name,
-            "instance_type": self.deployment.instance_type,
-            "initial_instance_count": initial_count,
             "initial_variant_weight": weight,
         }
+        if serverless is not None:
+            entry["serverless_config"] = serverless_config(serverless)
+        else:
+            entry.update(instance_type=self.deployment.instance_type, initial_instance_count=initial_count)
         return entry, content
 
     def _alarms(self, variant: str, topic_arn: Optional[pulumi.Input[str]], opts: pulumi.ResourceOptions) -> list:
@@ -431,19 +507,118 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             max_capacity=scaling.max_instances,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        cooldowns = {
+            "scale_in_cooldown": scaling.scale_in_cooldown_seconds,
+            "scale_out_cooldown": scaling.scale_out_cooldown_seconds,
+        }
+        on_target = pulumi.ResourceOptions(parent=self, depends_on=[target])
+        settings = self.deployment.asynchronous
+        if settings is None:
+            aws.appautoscaling.Policy(
+                f"{prefix}-invocations-per-instance",
+                name=f"{prefix}-invocations-per-instance",
+                policy_type="TargetTrackingScaling",
+                service_namespace="sagemaker",
+                resource_id=target.resource_id,
+                scalable_dimension=SCALABLE_DIMENSION,
+                target_tracking_scaling_policy_configuration={
+                    "target_value": scaling.target_invocations_per_instance,
+                    "predefined_metric_specification": {
+                        "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"
+                    },
+                    **cooldowns,
+                },
+                opts=on_target,
+            )
+            return target
         aws.appautoscaling.Policy(
-            f"{prefix}-invocations-per-instance",
-            name=f"{prefix}-invocations-per-instance",
+            f"{prefix}-backlog-per-instance",
+            name=f"{prefix}-backlog-per-instance",
             policy_type="TargetTrackingScaling",
             service_namespace="sagemaker",
             resource_id=target.resource_id,
             scalable_dimension=SCALABLE_DIMENSION,
             target_tracking_scaling_policy_configuration={
-                "target_value": scaling.target_invocations_per_instance,
-                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
-                "scale_in_cooldown": scaling.scale_in_cooldown_seconds,
-                "scale_out_cooldown": scaling.scale_out_cooldown_seconds,
+                "target_value": settings.target_backlog_per_instance,
+                "customized_metric_specification": {
+                    "metric_name": "ApproximateBacklogSizePerInstance",
+                    "namespace": "AWS/SageMaker",
+                    "dimensions": [{"name": "EndpointName", "value": self.endpoint_name}],
+                    "statistic": "Average",
+                },
+                **cooldowns,
+            },
+            opts=on_target,
+        )
+        if floor == 0:
+            self._scale_from_zero(prefix, target)
+        return target
+
+    def _scale_from_zero(self, prefix: str, target: aws.appautoscaling.Target) -> None:
+        """With no instance there is no backlog per instance to track: a step policy adds the first
+        instance when SageMaker reports a backlog without capacity (AWS's documented pattern)."""
+        step = aws.appautoscaling.Policy(
+            f"{prefix}-scale-from-zero",
+            name=f"{prefix}-scale-from-zero",
+            policy_type="StepScaling",
+            service_namespace="sagemaker",
+            resource_id=target.resource_id,
+            scalable_dimension=SCALABLE_DIMENSION,
+            step_scaling_policy_configuration={
+                "adjustment_type": "ChangeInCapacity",
+                "metric_aggregation_type": "Average",
+                "cooldown": SCALE_FROM_ZERO_COOLDOWN_SECONDS,
+                "step_adjustments": [{"metric_interval_lower_bound": "0", "scaling_adjustment": 1}],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[target]),
         )
-        return target
+        aws.cloudwatch.MetricAlarm(
+            f"{prefix}-backlog-without-capacity",
+            name=f"{prefix}-backlog-without-capacity",
+            alarm_description=f"requests wait for {self.endpoint_name}, which has no instance: add one",
+            namespace="AWS/SageMaker",
+            metric_name="HasBacklogWithoutCapacity",
+            dimensions={"EndpointName": self.endpoint_name},
+            statistic="Average",
+            period=60,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            treat_missing_data="notBreaching",
+            alarm_actions=[step.arn],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _provisioned_concurrency_windows(self, variant: Variant) -> None:
+        """Serverless peaks: the provisioned concurrency is held at the everyday value and raised
+        for each window by a pair of scheduled actions."""
+        serverless = self.deployment.serverless
+        assert serverless is not None and serverless.provisioned_concurrency is not None
+        prefix = naming.variant_resource(self.context.model, self.deployment.name, variant.name)
+        everyday = serverless.provisioned_concurrency
+        target = aws.appautoscaling.Target(
+            f"{prefix}-provisioned-concurrency",
+            service_namespace="sagemaker",
+            resource_id=self.endpoint.name.apply(
+                lambda endpoint: naming.autoscaling_resource_id(endpoint, variant.name)
+            ),
+            scalable_dimension=PROVISIONED_CONCURRENCY_DIMENSION,
+            min_capacity=everyday,
+            max_capacity=everyday,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        on_target = pulumi.ResourceOptions(parent=self, depends_on=[target])
+        for window in serverless.scheduled:
+            for edge, at, level in (("start", window.start, window.floor), ("end", window.end, everyday)):
+                aws.appautoscaling.ScheduledAction(
+                    f"{prefix}-{window.name}-{edge}",
+                    name=f"{prefix}-{window.name}-{edge}",
+                    service_namespace="sagemaker",
+                    resource_id=target.resource_id,
+                    scalable_dimension=PROVISIONED_CONCURRENCY_DIMENSION,
+                    schedule=f"at({_at(at)})",
+                    timezone="UTC",
+                    scalable_target_action={"min_capacity": level, "max_capacity": level},
+                    opts=on_target,
+                )

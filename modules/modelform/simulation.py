@@ -451,9 +451,17 @@ def spec_windows(deployment) -> tuple[ScheduledCapacity, ...]:
 
 
 def find_deployment(model: ModelSpec, name: str):
+    """The deployment to simulate: a real-time one (SageMaker instances or EKS pods)."""
     for deployment in model.deployments:
-        if deployment.name == name:
-            return deployment
+        if deployment.name != name:
+            continue
+        if isinstance(deployment, SageMakerDeployment) and not deployment.real_time:
+            kind = "serverless" if deployment.serverless is not None else "asynchronous"
+            raise SimulationError(
+                f"deployment '{name}' is {kind}: the simulator replays real-time fleets (requests that wait for an "
+                "instance or are dropped), which this deployment does not have"
+            )
+        return deployment
     known = ", ".join(d.name for d in model.deployments)
     raise SimulationError(f"model '{model.name}' has no deployment '{name}' (deployments: {known})")
 

@@ -31,7 +31,7 @@ def git_repo(tmp_path, monkeypatch):
     shutil.copytree(REPO / "model_code", tmp_path / "model_code", ignore=shutil.ignore_patterns("__pycache__"))
     demand = tmp_path / "specs" / "demand-forecaster.yaml"
     text = demand.read_text()
-    demand.write_text(text.replace("\nmonitoring:\n", "\n" + EXTRA_DEPLOYMENT + "\nmonitoring:\n", 1))
+    demand.write_text(text.replace("\nbatch:", "\n" + EXTRA_DEPLOYMENT + "\nbatch:", 1))  # after the deployments
     for command in (
         ["init", "-q"],
         ["add", "."],

@@ -54,5 +54,15 @@ STATED_EXCEPTIONS = (
 )
 
 
+#: Stated for some resources of its type only, which the plan's policies pick (`policies.py`): the
+#: models that only serverless endpoint variants serve.
+SERVERLESS_MODEL = StatedException(
+    "CKV_AWS_370",
+    ("aws:sagemaker/model:Model",),
+    "a serverless endpoint's model runs without network isolation or a VPC: SageMaker serverless inference takes "
+    "neither (AWS's feature exclusions); it reads only its registry version or artifact, with the model's role",
+)
+
+
 def exceptions_for(resource_type: str) -> list[StatedException]:
     return [e for e in STATED_EXCEPTIONS if resource_type in e.resource_types]

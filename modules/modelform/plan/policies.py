@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator
 from ..monitoring import monitored_deployments
 from ..spec import ModelSpec
 from .engine import PlannedResource, StackPlan
-from .exceptions import exceptions_for
+from .exceptions import SERVERLESS_MODEL, exceptions_for
 
 BUCKET = "aws:s3/bucket:Bucket"
 DATA_BEARING = {BUCKET, "aws:kms/key:Key", "aws:sagemaker/modelPackageGroup:ModelPackageGroup"}
@@ -150,7 +150,21 @@ def _account_boundary(resource: PlannedResource, statement: dict) -> bool:
     return bool(keys) and keys <= _ACCOUNT_KEYS
 
 
+def serverless_models(resources: list[PlannedResource]) -> set[str]:
+    """Names of the models that only serverless endpoint variants serve (and at least one does)."""
+    serverless, instances = set(), set()
+    for resource in resources:
+        if resource.type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
+            variants = (resource.inputs.get("productionVariants") or []) + (
+                resource.inputs.get("shadowProductionVariants") or []
+            )
+            for variant in variants:
+                (serverless if variant.get("serverlessConfig") else instances).add(variant.get("modelName"))
+    return serverless - instances
+
+
 def _sagemaker_findings(resources: list[PlannedResource]) -> Iterator[Finding]:
+    only_serverless = serverless_models(resources)
     for resource in resources:
         if resource.type == "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
             if not resource.inputs.get("kmsKeyArn"):
@@ -161,7 +175,10 @@ def _sagemaker_findings(resources: list[PlannedResource]) -> Iterator[Finding]:
             if capture and not capture.get("kmsKeyId"):
                 yield Finding("sagemaker-kms", "mandatory", resource.urn, "data capture is not KMS-encrypted")
         if resource.type == "aws:sagemaker/model:Model":
-            if resource.inputs.get("enableNetworkIsolation") is not True or not resource.inputs.get("vpcConfig"):
+            if resource.inputs.get("name") in only_serverless:
+                exception = SERVERLESS_MODEL
+                yield Finding("stated-exception", "advisory", resource.urn, f"{exception.check}: {exception.reason}")
+            elif resource.inputs.get("enableNetworkIsolation") is not True or not resource.inputs.get("vpcConfig"):
                 yield Finding(
                     "sagemaker-network-isolation",
                     "mandatory",

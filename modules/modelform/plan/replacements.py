@@ -94,11 +94,13 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "aws:sagemaker/model:Model": ALL,
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": ("modelPackageGroupName",),
     "aws:sagemaker/pipeline:Pipeline": ("pipelineName",),
-    # Step Functions, SNS, SQS
+    # EventBridge Scheduler, Step Functions, SNS, SQS
+    "aws:scheduler/schedule:Schedule": ("name", "namePrefix", "groupName"),
     "aws:sfn/stateMachine:StateMachine": ("name", "namePrefix"),
     "aws:sns/topic:Topic": ("name", "namePrefix", "fifoTopic"),
     "aws:sns/topicSubscription:TopicSubscription": ("topic", "protocol", "endpoint"),
     "aws:sqs/queue:Queue": ("name", "namePrefix", "fifoQueue"),
+    "aws:sqs/queuePolicy:QueuePolicy": ("queueUrl",),
     # Kubernetes: a changed name or namespace is a new object; and the API's immutable fields.
     "kubernetes:apps/v1:Deployment": ("metadata.name", "metadata.namespace", "spec.selector"),
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ("metadata.name", "metadata.namespace"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import naming
 from ..capacity import shadow_share, weight_share
+from ..sagemaker_endpoint import async_prefix
 from ..source_archive import build_source_archive
 from ..context import BUILD_DIR
 from ..spec import EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
@@ -35,7 +36,8 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
     facts: dict[str, Any] = {"name": deployment.name, "target": deployment.target.value, "region": platform.region}
     if isinstance(deployment, SageMakerDeployment):
         unit = "instances"
-        facts["where"] = f"SageMaker endpoint {naming.endpoint(model.name, deployment.name)}"
+        endpoint_name = naming.endpoint(model.name, deployment.name)
+        facts["where"] = f"SageMaker endpoint {endpoint_name}"
         facts["instance_type"] = deployment.instance_type
         floor = scaling.min_instances if scaling else deployment.instance_count
         ceiling = scaling.max_instances if scaling else deployment.instance_count
@@ -50,6 +52,31 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
             if scaling
             else {"floor": floor, "ceiling": ceiling, "target": "fixed", "cooldowns": "none"}
         )
+        if deployment.asynchronous is not None:
+            settings = deployment.asynchronous
+            facts["where"] = f"SageMaker asynchronous endpoint {endpoint_name}"
+            facts["answers"] = (
+                f"<artifacts bucket>/{async_prefix(model.name, deployment.name)}output/ (failures: .../failures/), "
+                f"announced on SNS topics {naming.async_topic(model.name, deployment.name, 'success')} and "
+                f"{naming.async_topic(model.name, deployment.name, 'errors')}"
+            )
+            if scaling:
+                facts["scaling"]["target"] = f"{settings.target_backlog_per_instance} queued requests per instance" + (
+                    "; scales to zero when idle" if scaling.min_instances == 0 else ""
+                )
+        if deployment.serverless is not None:
+            serverless = deployment.serverless
+            unit = "warm invocations"
+            facts["where"] = f"SageMaker serverless endpoint {endpoint_name}"
+            facts["instance_type"] = (
+                f"serverless, {serverless.memory_mb} MB, up to {serverless.max_concurrency} concurrent invocations"
+            )
+            facts["scaling"] = {
+                "floor": serverless.provisioned_concurrency or 0,
+                "ceiling": serverless.max_concurrency,
+                "target": "per request, by SageMaker (provisioned concurrency kept warm)",
+                "cooldowns": "none",
+            }
         rollout = deployment.rollout
         facts["rollout"] = rollout.strategy.value + (
             f", {rollout.step_percent} % at a time, {format_duration(rollout.wait_seconds)} apart"
@@ -89,6 +116,8 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
         facts["rollout"] = "rolling update, one pod more at a time, never one fewer"
         facts["rollback_alarms"] = []
     windows = scaling.scheduled if scaling is not None else ()
+    if isinstance(deployment, SageMakerDeployment) and deployment.serverless is not None:
+        windows = deployment.serverless.scheduled
     facts["unit"] = unit
     facts["windows"] = [
         {

@@ -7,6 +7,7 @@ from .errors import SpecError, SpecErrors
 from .loader import SpecSet, load_spec_texts, load_specs
 from .types import (
     Approval,
+    AsyncInference,
     Backend,
     BatchSpec,
     Bound,
@@ -34,6 +35,7 @@ from .types import (
     SageMakerAutoscaling,
     SageMakerDeployment,
     ScheduledCapacity,
+    ServerlessInference,
     Shadow,
     Target,
     TrainingSpec,
@@ -44,6 +46,7 @@ from .types import (
 
 __all__ = [
     "Approval",
+    "AsyncInference",
     "Backend",
     "BatchSpec",
     "Bound",
@@ -71,6 +74,7 @@ __all__ = [
     "SageMakerAutoscaling",
     "SageMakerDeployment",
     "ScheduledCapacity",
+    "ServerlessInference",
     "Shadow",
     "SpecError",
     "SpecErrors",

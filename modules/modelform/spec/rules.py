@@ -41,6 +41,10 @@ RULES = (
     "A `shadow` has exactly one of `model_version` and `artifact` and a name unlike the variants'; it needs "
     "`data_capture_percent` above 0 (its answers are only ever read from the capture) and, on SageMaker, a "
     "deployment with exactly one variant (AWS copies the requests of that one).",
+    "`async` and `serverless` deployments are SageMaker's and exclusive; both serve one variant; serverless ones "
+    "take no instance type, count, autoscaling, shadow or data capture (AWS's exclusions), and their provisioned "
+    "concurrency (everyday and per window) is at most `max_concurrency`; only asynchronous deployments may scale "
+    "to zero (`min_instances: 0`).",
     "`batch` has exactly one of `model_version` and `artifact`, and a SageMaker batch transform instance type; "
     "without `monitoring.notify` its failure alarms reach nobody (a warning).",
     "`min <= max` everywhere (instances, replicas, node groups, scheduled windows), and a window's "
@@ -80,7 +84,9 @@ RULES = (
 )
 
 # Fields that only one value of a discriminator may use.
-_SAGEMAKER_ONLY = ("instance_type", "instance_count", "rollout")
+_SAGEMAKER_ONLY = ("instance_type", "instance_count", "rollout", "async", "serverless")
+#: What AWS's serverless inference does not take (its feature exclusions), or sizes otherwise.
+_NOT_SERVERLESS = ("instance_type", "instance_count", "autoscaling", "shadow")
 _EKS_ONLY = ("cluster", "namespace", "resources")
 _SAGEMAKER_SCALING = (
     "min_instances",
@@ -145,8 +151,15 @@ def shape_problems(document: dict) -> Iterator[Problem]:
         target = deployment["target"]
         other = _EKS_ONLY if target == "sagemaker" else _SAGEMAKER_ONLY
         yield from _not_for(deployment, at, other, f"target {target}")
+        serverless = target == "sagemaker" and "serverless" in deployment
+        if serverless:
+            if "async" in deployment:
+                yield at + ("serverless",), "a deployment is asynchronous or serverless, not both"
+            yield from _not_for(
+                deployment, at, _NOT_SERVERLESS, "serverless deployments (SageMaker runs and scales them per request)"
+            )
         required = "instance_type" if target == "sagemaker" else "cluster"
-        if required not in deployment:
+        if required not in deployment and not serverless:
             yield at + (required,), f"required for target {target}"
         scaling = deployment.get("autoscaling")
         if scaling is not None:
@@ -399,10 +412,58 @@ def _shadow_problems(deployment, at: FieldPath) -> Iterator[Problem]:
         )
 
 
+def _serverless_problems(deployment: SageMakerDeployment, at: FieldPath) -> Iterator[Problem]:
+    serverless = deployment.serverless
+    if serverless is None:
+        return
+    where = at + ("serverless",)
+    if len(deployment.variants) != 1:
+        yield at + ("variants",), f"a serverless endpoint serves one variant (got {len(deployment.variants)})"
+    if deployment.data_capture_percent > 0:
+        yield at + ("data_capture_percent",), "SageMaker does not capture data of serverless endpoints: set it to 0"
+    provisioned = serverless.provisioned_concurrency
+    if provisioned is not None and provisioned > serverless.max_concurrency:
+        yield (
+            where + ("provisioned_concurrency",),
+            f"provisioned_concurrency ({provisioned}) is greater than max_concurrency ({serverless.max_concurrency})",
+        )
+    if serverless.scheduled and provisioned is None:
+        yield (
+            where + ("provisioned_concurrency",),
+            "required with scheduled windows: each window's end restores it",
+        )
+    for index, window in enumerate(serverless.scheduled):
+        if window.floor > serverless.max_concurrency:
+            yield (
+                where + ("scheduled", index, "provisioned_concurrency"),
+                f"provisioned_concurrency ({window.floor}) is greater than max_concurrency "
+                f"({serverless.max_concurrency})",
+            )
+    yield from _window_problems(serverless.scheduled, at, "provisioned_concurrency", ("serverless", "scheduled"))
+
+
+def _async_problems(deployment: SageMakerDeployment, at: FieldPath) -> Iterator[Problem]:
+    scaling = deployment.autoscaling
+    if deployment.asynchronous is None:
+        if scaling is not None and scaling.min_instances == 0:
+            yield (
+                at + ("autoscaling", "min_instances"),
+                "only asynchronous deployments scale to zero (a real-time endpoint must answer the next request)",
+            )
+        return
+    if len(deployment.variants) != 1:
+        yield at + ("variants",), f"an asynchronous endpoint serves one variant (got {len(deployment.variants)})"
+    if deployment.shadow is not None:
+        yield at + ("shadow",), "shadow tests copy real-time requests; an asynchronous endpoint has none to copy"
+
+
 def _sagemaker_deployment_problems(deployment: SageMakerDeployment, at: FieldPath) -> Iterator[Problem]:
-    problem = _instance_type_problem(deployment.instance_type, "hosting")
-    if problem:
-        yield at + ("instance_type",), problem
+    if deployment.instance_type is not None:
+        problem = _instance_type_problem(deployment.instance_type, "hosting")
+        if problem:
+            yield at + ("instance_type",), problem
+    yield from _serverless_problems(deployment, at)
+    yield from _async_problems(deployment, at)
     if len(deployment.variants) > MAX_SAGEMAKER_VARIANTS:
         yield (
             at + ("variants",),
@@ -419,9 +480,11 @@ def _sagemaker_deployment_problems(deployment: SageMakerDeployment, at: FieldPat
     yield from _window_problems(scaling.scheduled, at, "instances")
 
 
-def _window_problems(scheduled: tuple, at: FieldPath, unit: str) -> Iterator[Problem]:
+def _window_problems(
+    scheduled: tuple, at: FieldPath, unit: str, section: FieldPath = ("autoscaling", "scheduled")
+) -> Iterator[Problem]:
     """Scheduled windows: unique names, floor <= ceiling, start before end, no overlaps."""
-    windows = at + ("autoscaling", "scheduled")
+    windows = at + section
     yield from _duplicates((s.name for s in scheduled), windows, "scheduled window")
     for index, window in enumerate(scheduled):
         yield from _min_max(window.floor, window.ceiling, windows + (index,), f"min_{unit}", f"max_{unit}")

@@ -207,14 +207,58 @@ SCHEDULED_CAPACITY = mapping(
     },
 )
 
+ASYNC = mapping(
+    "SageMaker asynchronous inference: clients put requests in S3 and call InvokeEndpointAsync; answers go "
+    "to `<artifacts>/<model>/async/<deployment>/output/` (failures to `.../failures/`), KMS-encrypted, and SNS "
+    "topics `<model>-<deployment>-async-success` / `-async-errors` announce them. Autoscaling tracks the backlog "
+    "per instance and may scale to zero (`autoscaling.min_instances: 0`). One variant, no shadow.",
+    {
+        "max_concurrent_invocations_per_instance": integer(
+            "Requests one instance works on at once. Defaults to SageMaker's choice.", min=1, max=1000
+        ),
+        "target_backlog_per_instance": integer("Autoscaling target: queued requests per instance.", 5, min=1),
+    },
+)
+
+SERVERLESS_WINDOW = mapping(
+    "A known peak: provisioned concurrency is raised at `start` and restored at `end`.",
+    {
+        "name": string("Window name, unique within the deployment.", required=True, regex=NAME_PATTERN, maxlength=40),
+        "start": string(
+            "ISO 8601 timestamp with time zone, e.g. 2026-11-27T00:00:00Z.", required=True, check_with="timestamp"
+        ),
+        "end": string("ISO 8601 timestamp with time zone; after `start`.", required=True, check_with="timestamp"),
+        "provisioned_concurrency": integer("Warm concurrency during the window.", required=True, min=1, max=200),
+    },
+)
+
+SERVERLESS = mapping(
+    "SageMaker serverless inference: no instances; SageMaker runs the container per request (CPU only, cold "
+    "starts unless provisioned). Serverless endpoints take no instance type, autoscaling, data capture, shadow, "
+    "VPC or network isolation (AWS's feature exclusions), and one variant.",
+    {
+        "memory_mb": integer(
+            "Memory of each invocation's container: 1024, 2048, 3072, 4096, 5120 or 6144.",
+            required=True,
+            allowed=[1024, 2048, 3072, 4096, 5120, 6144],
+        ),
+        "max_concurrency": integer("Most concurrent invocations.", 20, min=1, max=200),
+        "provisioned_concurrency": integer(
+            "Invocations kept warm (no cold start), at most max_concurrency.", min=1, max=200
+        ),
+        "scheduled": list_of("Known peaks with raised provisioned concurrency.", SERVERLESS_WINDOW, []),
+    },
+)
+
 AUTOSCALING = mapping(
     "Autoscaling. SageMaker deployments use *_instances, target_invocations_per_instance and cooldowns; "
     "EKS deployments use *_replicas and target_cpu_percent; both may schedule known peaks.",
     {
         "min_instances": integer(
             "SageMaker: fewest instances of the deployment, shared by the variants by weight (rounded up, at least "
-            "1 each); a new fleet starts at the highest floor, as its share.",
-            min=1,
+            "1 each); a new fleet starts at the highest floor, as its share. 0 only for `async` deployments "
+            "(scale to zero).",
+            min=0,
             max=MAX_CAPACITY,
         ),
         "max_instances": integer("SageMaker: most instances per variant.", min=1, max=MAX_CAPACITY),
@@ -273,6 +317,8 @@ DEPLOYMENT = mapping(
             "Weighted production variants (at most 10 on SageMaker).", VARIANT, required=True, minlength=1
         ),
         "shadow": SHADOW,
+        "async": ASYNC,
+        "serverless": SERVERLESS,
         "autoscaling": AUTOSCALING,
         "rollout": ROLLOUT,
         "data_capture_percent": integer(

@@ -207,10 +207,29 @@ class Rollout:
 
 
 @dataclass(frozen=True)
+class AsyncInference:
+    """Asynchronous inference: requests and answers through S3, autoscaling on the backlog."""
+
+    max_concurrent_invocations_per_instance: Optional[int]
+    target_backlog_per_instance: int
+
+
+@dataclass(frozen=True)
+class ServerlessInference:
+    """Serverless inference: containers per request; `scheduled` windows raise the provisioned
+    concurrency (their `floor` and `ceiling` are both the window's provisioned concurrency)."""
+
+    memory_mb: int
+    max_concurrency: int
+    provisioned_concurrency: Optional[int]
+    scheduled: tuple[ScheduledCapacity, ...] = ()
+
+
+@dataclass(frozen=True)
 class SageMakerDeployment:
     name: str
     target: Target  # Target.SAGEMAKER
-    instance_type: str
+    instance_type: Optional[str]  # None for serverless deployments
     instance_count: int
     variants: tuple[Variant, ...]
     autoscaling: Optional[SageMakerAutoscaling]
@@ -219,6 +238,13 @@ class SageMakerDeployment:
     #: Requests per second one instance (pod) serves at most; None when not measured.
     max_rps_per_instance: Optional[float] = None
     shadow: Optional[Shadow] = None
+    asynchronous: Optional[AsyncInference] = None  # `async` in specs
+    serverless: Optional[ServerlessInference] = None
+
+    @property
+    def real_time(self) -> bool:
+        """Instances answering requests as they come (neither asynchronous nor serverless)."""
+        return self.asynchronous is None and self.serverless is None
 
 
 @dataclass(frozen=True)
@@ -500,6 +526,34 @@ def _shadow(read: _Reader) -> Optional[Shadow]:
     )
 
 
+def _asynchronous(read: _Reader) -> Optional[AsyncInference]:
+    settings = read.child("async")
+    if settings is None:
+        return None
+    return AsyncInference(settings("max_concurrent_invocations_per_instance"), settings("target_backlog_per_instance"))
+
+
+def _serverless(read: _Reader) -> Optional[ServerlessInference]:
+    settings = read.child("serverless")
+    if settings is None:
+        return None
+    return ServerlessInference(
+        settings("memory_mb"),
+        settings("max_concurrency"),
+        settings("provisioned_concurrency"),
+        tuple(
+            ScheduledCapacity(
+                w("name"),
+                parsers.parse_timestamp(w("start")),
+                parsers.parse_timestamp(w("end")),
+                w("provisioned_concurrency"),
+                w("provisioned_concurrency"),
+            )
+            for w in settings.children("scheduled")
+        ),
+    )
+
+
 def _sagemaker_deployment(read: _Reader) -> SageMakerDeployment:
     scaling = read.child("autoscaling")
     rollout = read.child("rollout") or _Reader({}, read.schema, read.path + ("rollout",))
@@ -525,6 +579,8 @@ def _sagemaker_deployment(read: _Reader) -> SageMakerDeployment:
         data_capture_percent=read("data_capture_percent"),
         max_rps_per_instance=read("max_rps_per_instance"),
         shadow=_shadow(read),
+        asynchronous=_asynchronous(read),
+        serverless=_serverless(read),
     )
 
 
