@@ -24,6 +24,7 @@ SINGULAR_BLOCKS = {
     ("aws_cloudwatch_metric_alarm", "metric_queries"): "metric_query",
     ("aws_eks_node_group", "taints"): "taint",
     ("aws_ecr_repository", "encryption_configurations"): "encryption_configuration",
+    ("aws_wafv2_web_acl", "rules"): "rule",
 }
 #: Attributes that are maps in the provider's schema (kept as objects, keys unchanged).
 MAP_ATTRIBUTES = {

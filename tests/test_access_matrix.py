@@ -224,6 +224,43 @@ def test_batch_schedule_role_starts_only_its_own_transform_jobs(sample_plans):
     )
 
 
+def test_api_role_invokes_only_its_endpoint(sample_plans):
+    policy = policy_of(sample_plans["prod"], "fraud-detector.prod", "fraud-detector-default-api-role")
+    assert_allowed(policy, [Call("sagemaker:InvokeEndpoint", f"{SM}:endpoint/fraud-detector-default")])
+    assert_refused(
+        policy,
+        [
+            Call("sagemaker:InvokeEndpoint", f"{SM}:endpoint/fraud-detector-sandbox"),
+            Call("sagemaker:InvokeEndpoint", f"{SM}:endpoint/demand-forecaster-default"),
+            Call("sagemaker:InvokeEndpointAsync", f"{SM}:endpoint/fraud-detector-default"),
+            Call("sagemaker:UpdateEndpoint", f"{SM}:endpoint/fraud-detector-default"),
+        ],
+    )
+
+
+def test_api_gateway_logging_role_writes_only_api_logs(sample_plans):
+    policy = policy_of(sample_plans["prod"], "acme-ml.prod", "acme-ml-apigateway-logs-role")
+    access = f"{LOGS}/aws/apigateway/fraud-detector-default"
+    execution = f"{LOGS}API-Gateway-Execution-Logs_a1b2c3d4e5/prod"
+    assert_allowed(
+        policy,
+        [
+            Call("logs:CreateLogGroup", execution),
+            Call("logs:CreateLogStream", f"{execution}:log-stream:{SUFFIX}"),
+            Call("logs:PutLogEvents", f"{access}:log-stream:{SUFFIX}"),
+            Call("logs:DescribeLogGroups", "*"),
+        ],
+    )
+    assert_refused(
+        policy,
+        [
+            Call("logs:PutLogEvents", f"{LOGS}/aws/sagemaker/Endpoints/fraud-detector-default:log-stream:x"),
+            Call("logs:DeleteLogGroup", access),
+            Call("logs:GetLogEvents", f"{access}:log-stream:x"),
+        ],
+    )
+
+
 @pytest.mark.parametrize("model", ["fraud-detector", "demand-forecaster"])
 def test_training_pipeline_role_starts_the_jobs_its_steps_name(sample_plans, model):
     plan, stack = sample_plans["prod"], f"{model}.prod"
@@ -528,6 +565,8 @@ def test_every_role_of_the_prod_plan_is_in_the_matrix(sample_plans):
         "car-damage-estimator-default-current-pod-role",
         "demand-forecaster-batch-role",
         "demand-forecaster-batch-schedule-role",
+        "fraud-detector-default-api-role",
+        "acme-ml-apigateway-logs-role",
         "acme-ml-flow-logs-role",
         "acme-ml-serving-eu-addons-load-balancer-controller-role",
     }
@@ -563,6 +602,7 @@ def test_cluster_and_node_roles_carry_only_the_aws_managed_policies_eks_document
             "AmazonEKS_CNI_Policy",
         ]
         assert sorted(r["name"] for r in resources.values() if r["type"] == "aws:iam/rolePolicy:RolePolicy") == [
+            "acme-ml-apigateway-logs-role-policy",
             "acme-ml-flow-logs-role-policy",
             "acme-ml-gpu-training-addons-load-balancer-controller-role-policy",
             "acme-ml-serving-eu-addons-load-balancer-controller-role-policy",

@@ -3,7 +3,7 @@ against botocore's models of the requests, and accepted by moto's Application Au
 SNS on loopback), and the rules that keep each kind within what AWS offers.
 
 Given the samples: demand-forecaster's `what-if` answers planners' scenarios asynchronously and
-scales to zero; fraud-detector's `partner-sandbox` is serverless with one warm invocation, five on
+scales to zero; fraud-detector's `sandbox` is serverless with one warm invocation, five on
 a partner's launch day."""
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from modelform.spec.types import SageMakerDeployment
 from tests.conftest import HEADER, problems_of, resources_of
 from tests.model_code.conftest import aws, moto_endpoint  # noqa: F401 - fixtures
 
-ASYNC, SERVERLESS = "demand-forecaster-what-if", "fraud-detector-partner-sandbox"
+ASYNC, SERVERLESS = "demand-forecaster-what-if", "fraud-detector-sandbox"
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 
 
 def resources(plan: dict, endpoint: str) -> dict[str, dict]:
-    stack = f"{endpoint.split('-what-if')[0].split('-partner-sandbox')[0]}.{plan['env']}"
+    stack = f"{endpoint.split('-what-if')[0].split('-sandbox')[0]}.{plan['env']}"
     return {n: r["inputs"] for n, r in resources_of(plan, stack).items() if n.startswith(endpoint)}
 
 
@@ -266,19 +266,16 @@ def test_simulate_refuses_what_it_cannot_model(capsys):
     from modelform.cli import main
 
     assert (
-        main(
-            ["simulate", "fraud-detector", "--deployment", "partner-sandbox", "--spike", "10x@2027-01-11T08:00:00Z/1h"]
-        )
-        != 0
+        main(["simulate", "fraud-detector", "--deployment", "sandbox", "--spike", "10x@2027-01-11T08:00:00Z/1h"]) != 0
     )
     err = capsys.readouterr().err.strip()
-    assert "deployment 'partner-sandbox' is serverless: the simulator replays real-time fleets" in err
+    assert "deployment 'sandbox' is serverless: the simulator replays real-time fleets" in err
     assert len(err.splitlines()) == 1
 
 
 def test_the_typed_deployments(sample_specs):
     what_if = next(d for d in sample_specs.model("demand-forecaster", "prod").deployments if d.name == "what-if")
-    sandbox = next(d for d in sample_specs.model("fraud-detector", "prod").deployments if d.name == "partner-sandbox")
+    sandbox = next(d for d in sample_specs.model("fraud-detector", "prod").deployments if d.name == "sandbox")
     assert isinstance(what_if, SageMakerDeployment) and not what_if.real_time and what_if.serverless is None
     assert what_if.asynchronous.target_backlog_per_instance == 5
     assert sandbox.instance_type is None and sandbox.serverless.memory_mb == 2048

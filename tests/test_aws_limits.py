@@ -53,6 +53,10 @@ LIMITS = {
     "aws:appautoscaling/scheduledAction:ScheduledAction": ("name", 256),
     "aws:cloudwatch/logGroup:LogGroup": ("name", 512),
     "aws:kms/alias:Alias": ("name", 256),
+    "aws:scheduler/schedule:Schedule": ("name", 64),
+    "aws:sqs/queue:Queue": ("name", 80),
+    "aws:wafv2/webAcl:WebAcl": ("name", 128),
+    "aws:apigateway/apiKey:ApiKey": ("name", 1024),
 }
 #: Kubernetes object names: DNS labels (63) for Services, DNS subdomains (253) for the rest.
 KUBERNETES_LIMITS = {"Service": 63}

@@ -107,7 +107,7 @@ def test_an_environment_override_is_edited_where_it_sets_the_value():
             "nope",
             "current",
             {"model_version": "2"},
-            "no deployment 'nope' in the spec (deployments: default, eu-enterprise)",
+            "no deployment 'nope' in the spec (deployments: default, eu-enterprise, sandbox)",
         ),
         (
             "default",

@@ -95,6 +95,17 @@ def test_a_shadow_is_listed_with_its_share_what_it_serves_and_where_it_is_scored
     assert "(shadow)" not in section(page, "fraud-detector")
 
 
+def test_a_managed_api_is_listed_with_its_auth_limits_consumers_and_waf(page, report):
+    fraud = section(page, "fraud-detector")
+    assert (
+        "API API Gateway calling the endpoint directly; IAM signatures (callers need execute-api:Invoke); "
+        "400 requests/s, bursts of 800; keys and usage plans: checkout: 300 requests/s, bursts of 600; "
+        "chargeback-review: 20 requests/s, bursts of 40, 200,000 a day; WAF: rate limit 2,000 per client IP per 5 "
+        "minutes, AWS known-bad-inputs rules"
+    ) in fraud
+    assert "API: IAM signatures" in render_markdown(report)
+
+
 def test_batch_scoring_is_listed_with_its_schedule_input_version_output_and_failures(page, report):
     demand = section(page, "demand-forecaster")
     assert "Batch scoring Schedule cron(0 2 * * ? *) (UTC) Reads s3://acme-ml-data/demand/scoring/" in demand

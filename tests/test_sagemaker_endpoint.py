@@ -218,7 +218,7 @@ def test_models_serve_registry_versions_network_isolated(sample_plans):
     assert sorted(models) == [
         "fraud-detector-default-candidate-model",
         "fraud-detector-default-current-model",
-        "fraud-detector-partner-sandbox-current-model",  # serverless: see tests/test_async_and_serverless.py
+        "fraud-detector-sandbox-current-model",  # serverless: see tests/test_async_and_serverless.py
     ]
     current = models["fraud-detector-default-current-model"]["inputs"]
     assert current["primaryContainer"] == {

@@ -74,7 +74,7 @@ def test_endpoint_configs_and_capture_use_the_platform_key(sample_plans, env):
     configs = [
         r for r in _all(sample_plans[env]) if r["type"] == "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
     ]
-    # fraud-detector default and partner-sandbox (serverless, no capture), demand-forecaster default and
+    # fraud-detector default and sandbox (serverless, no capture), demand-forecaster default and
     # what-if (asynchronous, no capture; its answers are KMS-encrypted)
     assert len(configs) == 4
     for config in configs:
@@ -103,8 +103,9 @@ def test_no_iam_statement_allows_everything_on_everything(sample_plans, env):
     # car-damage-estimator's EKS training: pod role, state machine role, guard role x 2;
     # car-damage-estimator's monitoring of its EKS capture: monitoring and schedule roles x 2;
     # the platform's VPC flow-log role x 2; per EKS cluster the load balancer controller's role x 2;
-    # demand-forecaster's batch scoring: transform and schedule roles x 2, and its failure inbox's queue policy
-    assert len(documents) == 54
+    # demand-forecaster's batch scoring: transform and schedule roles x 2, and its failure inbox's queue policy;
+    # fraud-detector's API: its role x 2; the platform's API Gateway logging role x 2
+    assert len(documents) == 58
     for document in documents:
         for statement in document["Statement"]:
             actions = statement.get("Action")
@@ -210,7 +211,9 @@ def test_stated_exceptions_stand_next_to_every_resource_they_concern(sample_plan
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_log_groups_are_encrypted_and_kept_as_the_platform_says(sample_plans, env):
     groups = [r for r in _all(sample_plans[env]) if r["type"] == "aws:cloudwatch/logGroup:LogGroup"]
-    assert len(groups) == 5  # three guards, one state machine, the VPC's flow logs
+    # three guards, one state machine, the VPC's flow logs, fraud-detector's API access logs, and in prod its
+    # web ACL's logs
+    assert len(groups) == (7 if env == "prod" else 6)
     for group in groups:
         assert group["inputs"]["kmsKeyId"] == "<acme-ml-key.arn>", group["urn"]
         assert group["inputs"]["retentionInDays"] == 365, group["urn"]

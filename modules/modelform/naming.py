@@ -80,6 +80,15 @@ def async_topic(model: str, deployment: str, outcome: str) -> str:
     return f"{endpoint(model, deployment)}-async-{outcome}"
 
 
+def api_access_log_group(endpoint_name: str) -> str:
+    return f"/aws/apigateway/{endpoint_name}"
+
+
+def waf_log_group(endpoint_name: str) -> str:
+    """WAF logs only to log groups whose names start with `aws-waf-logs-`."""
+    return f"aws-waf-logs-{endpoint_name}"
+
+
 def batch_job_prefix(model: str) -> str:
     """Batch transform jobs are `<model>-batch-<Scheduler's execution id>` (see `batch_scoring`)."""
     return f"{model}-batch-"

@@ -186,6 +186,7 @@ class Platform(pulumi.ComponentResource):
         )
         aws.kms.Alias(f"{name}-key-alias", name=naming.key_alias(name), target_key_id=self.key.key_id, opts=child)
         self._flow_logs(name, spec, account_id, child)
+        self._api_gateway_logging(name, spec, account_id, child)
 
         retention = spec.retention
         kept = dict(protect=spec.protect, noncurrent_days=retention.noncurrent_versions, opts=child)
@@ -245,6 +246,27 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return repository
+
+    def _api_gateway_logging(
+        self, name: str, spec: PlatformSpec, account_id: pulumi.Output, child: pulumi.ResourceOptions
+    ):
+        """API Gateway writes a model API's access and execution logs only through the role set on
+        the account (one per account and region): models' APIs need it (`ModelApi`)."""
+        role, policy = iam.scoped_role(
+            f"{name}-apigateway-logs-role",
+            # API Gateway assumes this account-level role without a source account to match.
+            trust=iam.service_trust("apigateway.amazonaws.com"),
+            policy=account_id.apply(
+                lambda account: iam.policy_document(api_gateway_log_statements(spec.region, account))
+            ),
+            description=f"API Gateway writes the logs of platform {name}'s model APIs (modelform)",
+            parent=self,
+        )
+        aws.apigateway.Account(
+            f"{name}-apigateway-account",
+            cloudwatch_role_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy] if policy else []),
+        )
 
     def _flow_logs(self, name: str, spec: PlatformSpec, account_id: pulumi.Output, child: pulumi.ResourceOptions):
         """Every flow of the VPC (accepted and rejected) into a KMS-encrypted log group."""
@@ -337,6 +359,23 @@ def model_egress(spec: PlatformSpec, s3_prefix_list: pulumi.Input[str], endpoint
             }
         )
     return rules
+
+
+def api_gateway_log_statements(region: str, account_id: str) -> list[iam.Statement]:
+    """The model APIs' access log groups (`/aws/apigateway/<endpoint>`) and API Gateway's own
+    execution log groups (`API-Gateway-Execution-Logs_<api id>/<stage>`), nothing else."""
+    groups = [
+        iam.log_group_arn(region, account_id, "/aws/apigateway/*"),
+        iam.log_group_arn(region, account_id, "API-Gateway-Execution-Logs_*"),
+    ]
+    return [
+        iam.allow(
+            "WriteApiLogs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            groups + [f"{group}:log-stream:*" for group in groups],
+        ),
+        iam.allow("FindLogGroupsIsOnlyOnStar", ["logs:DescribeLogGroups"], ["*"]),
+    ]
 
 
 def flow_log_statements(log_group_arn: str) -> list[iam.Statement]:

@@ -25,6 +25,7 @@ from .context import BUILD_DIR, ModelContext, model_context, platform_provider, 
 from .eks_endpoint import EksEndpoint
 from .eks_training import EksTraining
 from .execution_role import ModelExecutionRole
+from .model_api import ModelApi
 from .model_registry import ModelRegistry
 from .monitoring import AlarmKind, ModelMonitoring
 from .platform import Platform
@@ -82,17 +83,27 @@ def model_program(
         role = ModelExecutionRole(f"{spec.name}-sagemaker-execution", context, sagemaker_deployments, context.opts)
         outputs["executionRoleArn"] = role.role.arn
         topic = monitoring.topic.arn if monitoring is not None else None
-        outputs["endpoints"] = {
-            deployment.name: SageMakerEndpoint(
+        outputs["endpoints"] = {}
+        for deployment in sagemaker_deployments:
+            endpoint = SageMakerEndpoint(
                 naming.endpoint(spec.name, deployment.name),
                 context,
                 deployment,
                 execution_role_arn=role.role.arn,
                 alarm_topic_arn=topic,
                 opts=context.opts,
-            ).endpoint.name
-            for deployment in sagemaker_deployments
-        }
+            )
+            outputs["endpoints"][deployment.name] = endpoint.endpoint.name
+            if deployment.api is not None:
+                api = ModelApi(
+                    f"{naming.endpoint(spec.name, deployment.name)}-api",
+                    context,
+                    deployment,
+                    endpoint=endpoint.endpoint,
+                    alarm_topic_arn=topic,
+                    opts=context.opts,
+                )
+                outputs.setdefault("apis", {})[deployment.name] = api.stage.invoke_url
     if spec.batch is not None:
         batch = BatchScoring(
             f"{spec.name}-batch",

@@ -149,6 +149,7 @@ def test_an_empty_feature_list_is_reported_where_it_was_written():
         [(n, t) for n, t in SAMPLES.items() if n != "fraud-detector.yaml"] + [("fraud-detector.yaml", text)],
         root=str(REPO),
     )
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "features: }" in row)
     assert [str(e) for e in specs.errors] == [
-        "fraud-detector.yaml:81:50: monitoring.drift.features: needs a value (got null)"
+        f"fraud-detector.yaml:{line}:50: monitoring.drift.features: needs a value (got null)"
     ]

@@ -88,7 +88,7 @@ def test_every_sample_is_valid_in_every_environment(samples):
 
 def test_fraud_detector_typed_values(samples):
     prod = samples.model("fraud-detector", "prod")
-    default, eu = prod.deployments
+    default, eu, sandbox = prod.deployments
     assert isinstance(default, SageMakerDeployment) and isinstance(eu, EksDeployment)
     assert [(v.name, v.model_version, v.weight) for v in default.variants] == [
         ("current", 12, 90.0),
@@ -108,11 +108,22 @@ def test_fraud_detector_typed_values(samples):
     assert prod.monitoring.schedule.text == "rate(1 hour)" and prod.monitoring.drift.features is None
     assert prod.retraining.triggers == ("schedule", "drift", "quality") and prod.retraining.cooldown_seconds == 86400
     assert prod.protect and prod.stack_name == "fraud-detector.prod"
+    assert default.api.auth == "iam" and [(c.name, c.rate, c.quota_per_day) for c in default.api.consumers] == [
+        ("checkout", 300.0, None),
+        ("chargeback-review", 20.0, 200000),
+    ]
+    assert (default.api.rate, default.api.burst, default.api.waf_rate_limit, default.api.domain) == (
+        400.0,
+        800,
+        2000,
+        None,
+    )
+    assert sandbox.serverless.max_concurrency == 10 and sandbox.api is None and eu.api is None
 
 
 def test_fraud_detector_dev_override(samples):
     dev = samples.model("fraud-detector", "dev")
-    default, eu = dev.deployments
+    default, eu, _ = dev.deployments
     assert default.instance_type == "ml.m5.large"
     assert (default.autoscaling.min_instances, default.autoscaling.max_instances, default.autoscaling.scheduled) == (
         1,

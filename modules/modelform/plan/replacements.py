@@ -15,6 +15,23 @@ ALL = ("*",)
 NEVER: tuple[str, ...] = ()
 
 FORCE_NEW: dict[str, tuple[str, ...]] = {
+    # API Gateway (REST)
+    "aws:apigateway/account:Account": NEVER,
+    "aws:apigateway/apiKey:ApiKey": ("value",),
+    "aws:apigateway/basePathMapping:BasePathMapping": ("domainName", "domainNameId"),
+    "aws:apigateway/deployment:Deployment": ("restApi", "triggers", "variables"),
+    "aws:apigateway/domainName:DomainName": (
+        "domainName",
+        "certificateBody",
+        "certificateChain",
+        "certificatePrivateKey",
+        "certificateName",
+    ),
+    "aws:apigateway/methodSettings:MethodSettings": ("restApi", "stageName", "methodPath"),
+    "aws:apigateway/restApi:RestApi": NEVER,
+    "aws:apigateway/stage:Stage": ("restApi", "stageName"),
+    "aws:apigateway/usagePlan:UsagePlan": NEVER,
+    "aws:apigateway/usagePlanKey:UsagePlanKey": ("keyId", "keyType", "usagePlanId"),
     # Application Auto Scaling
     "aws:appautoscaling/policy:Policy": ("name", "resourceId", "scalableDimension", "serviceNamespace"),
     "aws:appautoscaling/scheduledAction:ScheduledAction": ("name", "resourceId", "serviceNamespace"),
@@ -101,6 +118,10 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "aws:sns/topicSubscription:TopicSubscription": ("topic", "protocol", "endpoint"),
     "aws:sqs/queue:Queue": ("name", "namePrefix", "fifoQueue"),
     "aws:sqs/queuePolicy:QueuePolicy": ("queueUrl",),
+    # WAF
+    "aws:wafv2/webAcl:WebAcl": ("name", "namePrefix", "scope"),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ("resourceArn", "webAclArn"),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": ("resourceArn",),
     # Kubernetes: a changed name or namespace is a new object; and the API's immutable fields.
     "kubernetes:apps/v1:Deployment": ("metadata.name", "metadata.namespace", "spec.selector"),
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ("metadata.name", "metadata.namespace"),

@@ -15,7 +15,7 @@ from ..capacity import shadow_share, weight_share
 from ..sagemaker_endpoint import async_prefix
 from ..source_archive import build_source_archive
 from ..context import BUILD_DIR
-from ..spec import EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
+from ..spec import ApiAuth, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
 from ..spec.parsers import format_duration, format_timestamp
 from .access import role_access
 
@@ -139,6 +139,26 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
         }
         for v in variants
     ]
+    api = deployment.api
+    facts["api"] = (
+        None
+        if api is None
+        else {
+            "auth": "IAM signatures (callers need execute-api:Invoke)"
+            if api.auth is ApiAuth.IAM
+            else f"Cognito user pool tokens ({', '.join(api.cognito_user_pools)})",
+            "limits": f"{api.rate:g} requests/s, bursts of {api.burst}",
+            "consumers": [
+                f"{c.name}: {c.rate:g} requests/s, bursts of {c.burst}"
+                + (f", {c.quota_per_day:,} a day" if c.quota_per_day else "")
+                for c in api.consumers
+            ],
+            "waf": f"rate limit {api.waf_rate_limit:,} per client IP per 5 minutes, AWS known-bad-inputs rules"
+            if model.environment == "prod"
+            else "none (prod only)",
+            "domain": api.domain.name if api.domain else None,
+        }
+    )
     shadow = deployment.shadow
     facts["shadow"] = (
         None

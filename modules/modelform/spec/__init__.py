@@ -6,6 +6,9 @@ Imports no Pulumi. Entry point: `load_specs(paths, root=None) -> SpecSet`.
 from .errors import SpecError, SpecErrors
 from .loader import SpecSet, load_spec_texts, load_specs
 from .types import (
+    ApiAuth,
+    ApiConsumer,
+    ApiSpec,
     Approval,
     AsyncInference,
     Backend,
@@ -45,6 +48,9 @@ from .types import (
 )
 
 __all__ = [
+    "ApiAuth",
+    "ApiConsumer",
+    "ApiSpec",
     "Approval",
     "AsyncInference",
     "Backend",

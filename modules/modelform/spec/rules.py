@@ -25,7 +25,7 @@ from typing import Iterable, Iterator, Optional
 from .. import naming
 from . import aws_catalog, parsers, schema
 from .errors import FieldPath, did_you_mean
-from .types import Bound, EksDeployment, ModelSpec, PlatformSpec, ProblemType, SageMakerDeployment
+from .types import ApiAuth, Bound, EksDeployment, ModelSpec, PlatformSpec, ProblemType, SageMakerDeployment
 
 Problem = tuple[FieldPath, str]
 
@@ -45,6 +45,8 @@ RULES = (
     "take no instance type, count, autoscaling, shadow or data capture (AWS's exclusions), and their provisioned "
     "concurrency (everyday and per window) is at most `max_concurrency`; only asynchronous deployments may scale "
     "to zero (`min_instances: 0`).",
+    "`api` fronts SageMaker real-time and serverless deployments (not EKS or asynchronous ones); `auth: cognito` "
+    "needs `cognito_user_pools` and only it takes them; consumer names are unique.",
     "`batch` has exactly one of `model_version` and `artifact`, and a SageMaker batch transform instance type; "
     "without `monitoring.notify` its failure alarms reach nobody (a warning).",
     "`min <= max` everywhere (instances, replicas, node groups, scheduled windows), and a window's "
@@ -323,6 +325,7 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
         if deployment.variants and all(v.weight == 0 for v in deployment.variants):
             yield at + ("variants",), "at least one variant needs a weight above 0, or no traffic is served"
         yield from _shadow_problems(deployment, at)
+        yield from _api_problems(deployment, at)
         named = [(("variants", v_index, "name"), variant.name) for v_index, variant in enumerate(deployment.variants)]
         if deployment.shadow is not None:
             named.append((("shadow", "name"), deployment.shadow.name))
@@ -440,6 +443,27 @@ def _serverless_problems(deployment: SageMakerDeployment, at: FieldPath) -> Iter
                 f"({serverless.max_concurrency})",
             )
     yield from _window_problems(serverless.scheduled, at, "provisioned_concurrency", ("serverless", "scheduled"))
+
+
+def _api_problems(deployment, at: FieldPath) -> Iterator[Problem]:
+    api = deployment.api
+    if api is None:
+        return
+    where = at + ("api",)
+    if isinstance(deployment, EksDeployment):
+        yield (
+            where,
+            "a managed API fronts SageMaker endpoints only: an EKS deployment's load balancer is created by the "
+            "cluster's load balancer controller, after `up`, so API Gateway cannot be wired to it here",
+        )
+        return
+    if deployment.asynchronous is not None:
+        yield where, "asynchronous endpoints are invoked with InvokeEndpointAsync and S3 inputs, not through this API"
+    if api.auth is ApiAuth.COGNITO and not api.cognito_user_pools:
+        yield where + ("cognito_user_pools",), "required for auth cognito: the user pools whose tokens are accepted"
+    if api.auth is not ApiAuth.COGNITO and api.cognito_user_pools:
+        yield where + ("cognito_user_pools",), f"applies only to auth cognito (auth is {api.auth})"
+    yield from _duplicates((c.name for c in api.consumers), where + ("consumers",), "consumer")
 
 
 def _async_problems(deployment: SageMakerDeployment, at: FieldPath) -> Iterator[Problem]:

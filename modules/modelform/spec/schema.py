@@ -207,6 +207,54 @@ SCHEDULED_CAPACITY = mapping(
     },
 )
 
+API_CONSUMER = mapping(
+    "A caller of the API with its own key and usage plan.",
+    {
+        "name": string("Consumer name, unique within the API.", required=True, regex=NAME_PATTERN, maxlength=30),
+        "rate": number("Steady requests per second allowed.", required=True, min=0.1, max=10000),
+        "burst": integer("Requests allowed at once above the rate.", required=True, min=1, max=5000),
+        "quota_per_day": integer("Requests allowed per day (UTC); unlimited without it.", min=1),
+    },
+)
+
+API = mapping(
+    "A managed API in front of a SageMaker endpoint: API Gateway calls the SageMaker runtime directly (no "
+    "Lambda), every request is authenticated (IAM signatures or Cognito user pool tokens), per-consumer API "
+    "keys carry usage plans, access logs go to a KMS-encrypted log group, a WAF web ACL with a rate-based rule "
+    "guards it in prod, and its 4xx, 5xx and latency alarms join the model's alert topic.",
+    {
+        "auth": string(
+            "iam (callers sign with SigV4 and need execute-api:Invoke) | cognito (a Cognito user pool token).",
+            "iam",
+            allowed=["iam", "cognito"],
+        ),
+        "cognito_user_pools": list_of(
+            "cognito: ARNs of the user pools whose tokens are accepted.",
+            string("A user pool ARN.", regex=r"^arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:[0-9]{12}:userpool/.+$"),
+        ),
+        "consumers": list_of(
+            "Callers with an API key and a usage plan each; with any, a key is required.", API_CONSUMER, []
+        ),
+        "rate": number("Requests per second for the whole API (the stage's throttle).", 100, min=1, max=10000),
+        "burst": integer("Requests at once for the whole API.", 200, min=1, max=5000),
+        "waf_rate_limit": integer(
+            "prod: requests per client IP per 5 minutes before the web ACL blocks it.", 2000, min=10, max=2000000000
+        ),
+        "domain": mapping(
+            "A custom domain (a regional ACM certificate); the API's own endpoint is then disabled.",
+            {
+                "name": string("The domain name, e.g. fraud.api.acme.example.", required=True, maxlength=253),
+                "certificate_arn": string(
+                    "ACM certificate for the name, in the Platform's region.",
+                    required=True,
+                    regex=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$",
+                ),
+            },
+        ),
+        "alarm_4xx_percent": number("Alarm when this percent of requests are refused (4xx).", 5, min=0, max=100),
+    },
+)
+
 ASYNC = mapping(
     "SageMaker asynchronous inference: clients put requests in S3 and call InvokeEndpointAsync; answers go "
     "to `<artifacts>/<model>/async/<deployment>/output/` (failures to `.../failures/`), KMS-encrypted, and SNS "
@@ -317,6 +365,7 @@ DEPLOYMENT = mapping(
             "Weighted production variants (at most 10 on SageMaker).", VARIANT, required=True, minlength=1
         ),
         "shadow": SHADOW,
+        "api": API,
         "async": ASYNC,
         "serverless": SERVERLESS,
         "autoscaling": AUTOSCALING,

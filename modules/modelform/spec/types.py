@@ -206,6 +206,41 @@ class Rollout:
     wait_seconds: int
 
 
+class ApiAuth(StrEnum):
+    """How callers of a deployment's API authenticate."""
+
+    IAM = "iam"
+    COGNITO = "cognito"
+
+
+@dataclass(frozen=True)
+class ApiConsumer:
+    name: str
+    rate: float
+    burst: int
+    quota_per_day: Optional[int]
+
+
+@dataclass(frozen=True)
+class ApiDomain:
+    name: str
+    certificate_arn: str
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """A managed API (API Gateway) in front of a deployment's endpoint."""
+
+    auth: ApiAuth
+    cognito_user_pools: tuple[str, ...]
+    consumers: tuple[ApiConsumer, ...]
+    rate: float
+    burst: int
+    waf_rate_limit: int
+    domain: Optional[ApiDomain]
+    alarm_4xx_percent: float
+
+
 @dataclass(frozen=True)
 class AsyncInference:
     """Asynchronous inference: requests and answers through S3, autoscaling on the backlog."""
@@ -240,6 +275,7 @@ class SageMakerDeployment:
     shadow: Optional[Shadow] = None
     asynchronous: Optional[AsyncInference] = None  # `async` in specs
     serverless: Optional[ServerlessInference] = None
+    api: Optional[ApiSpec] = None
 
     @property
     def real_time(self) -> bool:
@@ -277,6 +313,7 @@ class EksDeployment:
     #: Requests per second one instance (pod) serves at most; None when not measured.
     max_rps_per_instance: Optional[float] = None
     shadow: Optional[Shadow] = None
+    api: Optional[ApiSpec] = None
 
 
 Deployment = Union[SageMakerDeployment, EksDeployment]
@@ -526,6 +563,25 @@ def _shadow(read: _Reader) -> Optional[Shadow]:
     )
 
 
+def _api(read: _Reader) -> Optional[ApiSpec]:
+    api = read.child("api")
+    if api is None:
+        return None
+    domain = api.child("domain")
+    return ApiSpec(
+        auth=ApiAuth(api("auth")),
+        cognito_user_pools=tuple(api("cognito_user_pools") or ()),
+        consumers=tuple(
+            ApiConsumer(c("name"), float(c("rate")), c("burst"), c("quota_per_day")) for c in api.children("consumers")
+        ),
+        rate=float(api("rate")),
+        burst=api("burst"),
+        waf_rate_limit=api("waf_rate_limit"),
+        domain=None if domain is None else ApiDomain(domain("name"), domain("certificate_arn")),
+        alarm_4xx_percent=float(api("alarm_4xx_percent")),
+    )
+
+
 def _asynchronous(read: _Reader) -> Optional[AsyncInference]:
     settings = read.child("async")
     if settings is None:
@@ -579,6 +635,7 @@ def _sagemaker_deployment(read: _Reader) -> SageMakerDeployment:
         data_capture_percent=read("data_capture_percent"),
         max_rps_per_instance=read("max_rps_per_instance"),
         shadow=_shadow(read),
+        api=_api(read),
         asynchronous=_asynchronous(read),
         serverless=_serverless(read),
     )
@@ -624,6 +681,7 @@ def _eks_deployment(read: _Reader) -> EksDeployment:
         data_capture_percent=read("data_capture_percent"),
         max_rps_per_instance=read("max_rps_per_instance"),
         shadow=_shadow(read),
+        api=_api(read),
     )
 
 
