@@ -11,13 +11,15 @@ import json
 
 import boto3
 import botocore.session
+import kubernetes_validate
 import pytest
 from botocore.validate import ParamValidator
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from modelform import naming
 from modelform.batch_scoring import EXECUTION_ID, EXECUTION_ID_LENGTH, SCHEDULED_TIME, failed_job_pattern
 from modelform.spec.schema import MODEL_NAME_PATTERN
-from tests.conftest import DEPLOYMENT, HEADER, problems_of, resources_of
+from tests.conftest import DEPLOYMENT, HEADER, problems_of, resources_of, specs_with
 from tests.model_code.conftest import aws, moto_endpoint  # noqa: F401 - fixtures
 
 STACK = "demand-forecaster.prod"
@@ -118,6 +120,9 @@ def test_failures_land_in_the_inbox_and_raise_the_alarm(sample_plans):
     }
     target = resources["demand-forecaster-batch-failed-target"]["inputs"]
     assert target["arn"] == "<demand-forecaster-batch-failures.arn>"
+    assert resources["demand-forecaster-batch-failures-policy"]["inputs"]["queueUrl"] == (
+        "<demand-forecaster-batch-failures.url>"
+    )
     queue = resources["demand-forecaster-batch-failures"]["inputs"]
     assert queue["kmsMasterKeyId"] == "<acme-ml-key.arn>" and queue["messageRetentionSeconds"] == 14 * 24 * 3600
     policy = json.loads(resources["demand-forecaster-batch-failures-policy"]["inputs"]["policy"])
@@ -141,7 +146,7 @@ def test_batch_roles_trust_only_their_service_for_this_account(sample_plans, rol
 
 def test_models_without_batch_get_none(sample_plans):
     for model in ("fraud-detector", "car-damage-estimator"):
-        names = resources_of(sample_plans["prod"], f"{model}.prod")
+        names = [n for n in resources_of(sample_plans["prod"], f"{model}.prod") if "-code-" not in n]  # code files
         assert not [n for n in names if "-batch" in n]
 
 
@@ -297,3 +302,151 @@ def test_batch_without_anyone_to_notify_is_a_warning(repo):
         "specs/m.yaml:13:3: batch: batch scoring's failure alarms notify the model's alert topic, which only "
         "monitoring.notify subscribes people to: nobody hears of a failed run"
     ]
+
+
+# --- on EKS ---------------------------------------------------------------------------------------
+
+EKS_BATCH = """
+batch:
+  target: eks
+  cluster: serving-eu
+  namespace: claims
+  schedule: cron(30 1 ? * MON-FRI *)
+  input: s3://acme-claims-data/scoring/
+  model_version: 4
+  resources: {cpu: "2", memory: 8Gi, gpu: 1}
+
+monitoring:
+"""
+
+
+@pytest.fixture(scope="module")
+def eks_batch():
+    """car-damage-estimator scores the claims of every working day on its serving cluster."""
+    from modelform.plan import plan_environment
+
+    specs = specs_with("car-damage-estimator.yaml", "\nmonitoring:\n", EKS_BATCH)
+    assert specs.errors == []
+    plan = plan_environment(specs, "prod", models=["car-damage-estimator"], progress=False)
+    resources = {n: r for n, r in resources_of(plan, "car-damage-estimator.prod").items() if "-batch" in n}
+    return specs, plan, resources
+
+
+def test_on_eks_a_cronjob_runs_the_scorer_of_the_serving_image(eks_batch):
+    _, _, resources = eks_batch
+    cronjob = resources["car-damage-estimator-batch-cronjob"]["inputs"]
+    spec = cronjob["spec"]
+    assert (spec["schedule"], spec["timeZone"]) == ("30 1 * * MON-FRI", "Etc/UTC")
+    assert (spec["concurrencyPolicy"], spec["jobTemplate"]["spec"]["backoffLimit"]) == ("Forbid", 0)
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    (score,) = pod["containers"]
+    assert score["args"][:2] == ["-m", "model_code.batch_score"]
+    arguments = dict(zip(score["args"][2::2], score["args"][3::2]))
+    assert arguments["--input"] == "s3://acme-claims-data/scoring/"
+    assert arguments["--output"] == "s3://<acme-ml-artifacts.bucket>/car-damage-estimator/batch/"
+    assert arguments["--failures"] == "<car-damage-estimator-batch-failures.url>"
+    assert arguments["--kms-key"] == "<acme-ml-key.arn>"
+    assert {
+        "name": "JOB_NAME",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
+    } in score["env"]
+    assert score["resources"]["limits"] == {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}
+    assert pod["nodeSelector"] == {"modelform/gpu": "true"}
+    (fetch,) = pod["initContainers"]
+    assert fetch["args"][fetch["args"].index("--model-package") + 1].endswith(":model-package/car-damage-estimator/4")
+    assert pod["automountServiceAccountToken"] is False and pod["securityContext"]["runAsNonRoot"] is True
+    for container in pod["containers"] + pod["initContainers"]:
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    account = resources["car-damage-estimator-batch-serviceaccount"]["inputs"]
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "<car-damage-estimator-batch-pod-role.arn>"
+    }
+    policy = resources["car-damage-estimator-batch-networkpolicy"]["inputs"]
+    assert policy["spec"]["ingress"] == [] and policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+
+
+def test_on_eks_the_objects_validate_strictly_and_no_sagemaker_batch_is_declared(eks_batch):
+    specs, _, resources = eks_batch
+    version = specs.platform("prod").cluster("serving-eu").kubernetes_version
+    objects = [r["inputs"] for r in resources.values() if r["type"].startswith("kubernetes:") and "kind" in r["inputs"]]
+    assert sorted(o["kind"] for o in objects) == ["CronJob", "NetworkPolicy", "ServiceAccount"]
+    for manifest in objects:
+        kubernetes_validate.validate(manifest, version, strict=True)
+    types = {r["type"] for r in resources.values()}
+    assert not types & {
+        "aws:scheduler/schedule:Schedule",
+        "aws:sagemaker/model:Model",
+        "aws:cloudwatch/eventRule:EventRule",
+    }
+    assert resources["car-damage-estimator-batch-failures-alarm"]["inputs"]["dimensions"] == {
+        "QueueName": "car-damage-estimator-batch-failures"
+    }
+
+
+def test_on_eks_the_pod_role_reads_the_input_writes_its_output_and_reports(eks_batch):
+    _, _, resources = eks_batch
+    text = resources["car-damage-estimator-batch-pod-role-policy"]["inputs"]["policy"]
+    for placeholder, value in {
+        "<acme-ml-artifacts.bucket>": "acme-ml-artifacts-4f1c2d0",
+        "<acme-ml-key.arn>": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k",
+        "<aws.accountId>": ACCOUNT,
+        "<car-damage-estimator-batch-failures.arn>": (
+            f"arn:aws:sqs:us-east-1:{ACCOUNT}:car-damage-estimator-batch-failures"
+        ),
+    }.items():
+        text = text.replace(placeholder, value)
+    policy = IAMPolicy(text)
+    allowed = [
+        ("s3:GetObject", "arn:aws:s3:::acme-claims-data/scoring/2026-11-30/claims.csv"),
+        ("s3:GetObject", "arn:aws:s3:::acme-ml-artifacts-4f1c2d0/car-damage-estimator/models/x/model.tar.gz"),
+        (
+            "s3:PutObject",
+            "arn:aws:s3:::acme-ml-artifacts-4f1c2d0/car-damage-estimator/batch/2026-11-30T01:30:00Z/claims.csv.out",
+        ),
+        ("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:car-damage-estimator-batch-failures"),
+        (
+            "sagemaker:DescribeModelPackage",
+            f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/car-damage-estimator/4",
+        ),
+    ]
+    refused = [
+        ("s3:PutObject", "arn:aws:s3:::acme-claims-data/scoring/x.csv"),
+        ("s3:PutObject", "arn:aws:s3:::acme-ml-artifacts-4f1c2d0/car-damage-estimator/models/x/model.tar.gz"),
+        ("s3:GetObject", "arn:aws:s3:::acme-ml-artifacts-4f1c2d0/fraud-detector/models/x/model.tar.gz"),
+        ("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:fraud-detector-batch-failures"),
+    ]
+    for action, resource in allowed:
+        assert policy.is_action_permitted(action, resource) is PermissionResult.PERMITTED, (action, resource)
+    for action, resource in refused:
+        assert policy.is_action_permitted(action, resource) is not PermissionResult.PERMITTED, (action, resource)
+
+
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        (
+            "  cluster: serving-eu\n",
+            "",
+            "batch.cluster: required for target eks",
+        ),
+        (
+            "  cluster: serving-eu\n",
+            "  cluster: serving-us\n",
+            "batch.cluster: cluster 'serving-us' is not a cluster of platform 'acme-ml'",
+        ),
+        (
+            "  schedule: cron(30 1 ? * MON-FRI *)\n",
+            "  schedule: cron(0 0 L * ? *)\n",
+            "batch.schedule: 'cron(0 0 L * ? *)': Kubernetes cron has no L, W or # (last, weekday, nth)",
+        ),
+        (
+            "  model_version: 4\n",
+            "  model_version: 4\n  instance_type: ml.m5.xlarge\n",
+            "batch.instance_type: does not apply to target eks",
+        ),
+    ],
+)
+def test_eks_batch_rules(old, new, expected):
+    specs = specs_with("car-damage-estimator.yaml", "\nmonitoring:\n", EKS_BATCH.replace(old, new))
+    problems = [f"{e.path}: {e.message}" for e in specs.errors]
+    assert len(problems) == 1 and problems[0].startswith(expected), problems

@@ -109,7 +109,7 @@ def test_a_managed_api_is_listed_with_its_auth_limits_consumers_and_waf(page, re
 def test_batch_scoring_is_listed_with_its_schedule_input_version_output_and_failures(page, report):
     demand = section(page, "demand-forecaster")
     assert "Batch scoring Schedule cron(0 2 * * ? *) (UTC) Reads s3://acme-ml-data/demand/scoring/" in demand
-    assert "Scores with registry version 7 on 2 x ml.c6i.2xlarge" in demand
+    assert "Scores with registry version 7 on 2 x ml.c6i.2xlarge (SageMaker batch transform)" in demand
     assert (
         "Failures SQS queue demand-forecaster-batch-failures and its alarm, notifying supply-chain-ml@acme.example, "
         "ml-oncall@acme.example"

@@ -167,6 +167,7 @@ def test_code_is_uploaded_as_a_versioned_archive_and_files(sample_plans):
         [
             "sourcedir.tar.gz",
             "__init__.py",
+            "batch_score.py",
             "capacity_scheduler.py",
             "eks_job.py",
             "evaluate.py",

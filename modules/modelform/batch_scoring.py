@@ -1,7 +1,7 @@
 """Scheduled batch scoring of one model: a SageMaker batch transform on an EventBridge Scheduler
-schedule, with a failure inbox that raises an alarm.
+schedule, or a CronJob on EKS, with a failure inbox that raises an alarm.
 
-Children of `BatchScoring` for model `<m>`:
+Children of `BatchScoring` for model `<m>` with `target: sagemaker`:
 - `<m>-batch-role` (IAM): what the transform job runs as: read the model (its registry version's
   artifacts, or the pinned artifact) and every object under `batch.input`, write only under
   `<artifacts>/<m>/batch/`, the platform key, its own `/aws/sagemaker/TransformJobs` log streams
@@ -21,6 +21,18 @@ Children of `BatchScoring` for model `<m>`:
   stopped (with SageMaker's `FailureReason`);
 - `<m>-batch-failures` (CloudWatch alarm): messages waiting in the inbox; it notifies the model's
   alert topic and stays in alarm until someone has read and deleted them (or 14 days pass).
+
+With `target: eks`, the inbox and its alarm, and on the cluster, in `batch.namespace`:
+- `<m>-batch-pod-role` (IAM, IRSA for the ServiceAccount `<m>-batch`): fetch the model (its
+  registry version's artifacts, or the pinned artifact), read the input, write only under
+  `<artifacts>/<m>/batch/`, send to the inbox, the platform key;
+- CronJob `<m>-batch` on the schedule in Kubernetes' cron form (`kubernetes_cron`, UTC): the
+  serving image fetches the model (init container) and runs `python -m model_code.batch_score`,
+  which scores with the EKS serving code, writes `<artifacts>/<m>/batch/<scheduled time>/` (taken
+  from the Job's name) and reports a failure to the inbox itself; one run at a time, no retries
+  (each would report again); hardened like the serving pods; a NetworkPolicy lets it out only to
+  DNS and HTTPS. A pod killed before it can report (evicted, out of memory) is seen by Kubernetes
+  only (`kube_job_status_failed`).
 """
 
 from __future__ import annotations
@@ -30,11 +42,15 @@ from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
-from . import iam, naming
+from . import iam, kubernetes, naming
 from .context import ModelContext, Resolved
+from .eks_endpoint import MODEL_MOUNT, fetch_arguments, serving_image
+from .model_registry import model_package_arn
 from .sagemaker_endpoint import serving_container
-from .spec import BatchSpec
+from .spec import BatchSpec, Target
+from .spec.parsers import kubernetes_cron
 
 #: Scheduler's universal target for SageMaker's CreateTransformJob.
 CREATE_TRANSFORM_JOB = "arn:aws:scheduler:::aws-sdk:sagemaker:createTransformJob"
@@ -150,6 +166,149 @@ def schedule_statements(model: str, where: Resolved, inbox_arn: str) -> list[iam
     ]
 
 
+#: The Kubernetes objects of batch scoring on EKS, in the order they are declared.
+EKS_KINDS = (("v1", "ServiceAccount"), ("batch/v1", "CronJob"), ("networking.k8s.io/v1", "NetworkPolicy"))
+
+
+def eks_pod_statements(model: str, where: Resolved, batch: BatchSpec, inbox_arn: str) -> list[iam.Statement]:
+    """What a batch scoring pod may do: fetch its model, read the input, write its output, report."""
+    variant = batch.variant
+    reads = [iam.objects_arn(where.artifact_bucket, f"{model}/models"), iam.location_objects_arn(batch.input)]
+    if variant.artifact is not None:
+        reads.append(iam.object_arn(variant.artifact.bucket, variant.artifact.key))
+    statements = [
+        iam.read_objects("ReadModelAndInput", reads),
+        *iam.list_prefixes("ListInput", [(batch.input.bucket, batch.input.key)]),
+        iam.allow(
+            "WriteOwnBatchOutput", ["s3:PutObject"], [iam.objects_arn(where.artifact_bucket, output_prefix(model))]
+        ),
+        iam.allow("ReportFailuresToInbox", ["sqs:SendMessage"], [inbox_arn]),
+        *iam.use_key(where.kms_key_arn, ["kms:Decrypt", "kms:GenerateDataKey"]),
+    ]
+    if variant.model_version is not None:
+        statements.append(
+            iam.allow(
+                "DescribeOwnVersion",
+                ["sagemaker:DescribeModelPackage"],
+                [model_package_arn(where.region, where.account_id, model, variant.model_version)],
+            )
+        )
+    return statements
+
+
+def cronjob_objects(
+    *,
+    model: str,
+    batch: BatchSpec,
+    image: str,
+    where: Resolved,
+    role_arn: str,
+    failures_url: str,
+    labels: dict[str, str],
+) -> dict[str, dict[str, Any]]:
+    """ServiceAccount, CronJob and NetworkPolicy of batch scoring on EKS (plain manifests)."""
+    assert batch.resources is not None
+    name = naming.batch_scoring(model)
+    selector = {"app.kubernetes.io/name": model, "modelform/role": "batch"}
+    meta = {"name": name, "namespace": batch.namespace, "labels": {**labels, **selector}}
+    arguments = [
+        "-m",
+        "model_code.batch_score",
+        "--model-dir",
+        MODEL_MOUNT,
+        "--input",
+        str(batch.input),
+        "--output",
+        f"s3://{where.artifact_bucket}/{output_prefix(model)}",
+        "--kms-key",
+        where.kms_key_arn,
+        "--failures",
+        failures_url,
+        "--region",
+        where.region,
+    ]
+    resources = batch.resources
+    pod: dict[str, Any] = {
+        "serviceAccountName": name,
+        "automountServiceAccountToken": False,
+        "restartPolicy": "Never",
+        "securityContext": kubernetes.pod_security(),
+        "initContainers": [
+            {
+                "name": "fetch-model",
+                "image": image,
+                "imagePullPolicy": "Always",
+                "command": ["python"],
+                "args": fetch_arguments(model, where.region, where.account_id, batch.variant),
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "resources": kubernetes.fixed_resources("250m", "256Mi"),
+                "securityContext": kubernetes.container_security(),
+                "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT}, {"name": "tmp", "mountPath": "/tmp"}],
+            }
+        ],
+        "containers": [
+            {
+                "name": "score",
+                "image": image,
+                "imagePullPolicy": "Always",
+                "command": ["python"],
+                "args": arguments,
+                "env": [
+                    {"name": "HOME", "value": "/tmp"},
+                    # The Job's name carries the time it was scheduled for (its output folder).
+                    {
+                        "name": "JOB_NAME",
+                        "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
+                    },
+                ],
+                "resources": kubernetes.fixed_resources(resources.cpu_text, resources.memory_text, resources.gpu),
+                "securityContext": kubernetes.container_security(),
+                "volumeMounts": [
+                    {"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
+        "volumes": kubernetes.scratch_volumes("model", "tmp"),
+    }
+    if resources.gpu:
+        pod["nodeSelector"] = {kubernetes.GPU_NODE_LABEL: "true"}
+        pod["tolerations"] = [kubernetes.GPU_TOLERATION]
+    return {
+        "ServiceAccount": {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {**meta, "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
+            "automountServiceAccountToken": False,
+        },
+        "CronJob": {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {**meta, "annotations": kubernetes.scanner_exceptions("CKV_K8S_43")},
+            "spec": {
+                "schedule": kubernetes_cron(batch.schedule),
+                "timeZone": "Etc/UTC",
+                # A run still going when the next is due finishes first; one missed by more than an
+                # hour (the cluster was down) is skipped rather than run late.
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 3600,
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "spec": {
+                        # The scorer reports its own failure to the inbox: a retry would report it twice.
+                        "backoffLimit": 0,
+                        "ttlSecondsAfterFinished": 86400,
+                        "template": {"metadata": {"labels": {**labels, **selector}}, "spec": pod},
+                    }
+                },
+            },
+        },
+        # Nothing comes in; out only to DNS and HTTPS (S3, STS, SQS, SageMaker for the model fetch).
+        "NetworkPolicy": kubernetes.https_only_network_policy(meta, selector, ingress=[]),
+    }
+
+
 def inbox_policy(inbox_arn: str, rule_arn: str) -> str:
     """Only the model's failed-job rule may send to the inbox (Scheduler sends through its role)."""
     return iam.policy_document(
@@ -166,7 +325,8 @@ def inbox_policy(inbox_arn: str, rule_arn: str) -> str:
 
 
 class BatchScoring(pulumi.ComponentResource):
-    """Scheduled batch transforms of `batch.input` by the pinned model, and their failure alarm.
+    """Scheduled scoring of `batch.input` by the pinned model (a SageMaker batch transform, or a
+    CronJob on EKS), and the failure inbox with its alarm.
 
     alarm_topic_arn: the model's alert topic (None without monitoring: the alarm has no action).
     """
@@ -184,7 +344,42 @@ class BatchScoring(pulumi.ComponentResource):
         super().__init__("modelform:batch_scoring:BatchScoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         model, platform = context.model, context.platform
+        self.inbox = aws.sqs.Queue(
+            f"{name}-failures",
+            name=naming.batch_failures(model),
+            kms_master_key_id=platform.kms_key_arn,
+            message_retention_seconds=INBOX_RETENTION_SECONDS,
+            opts=child,
+        )
+        if batch.target is Target.EKS:
+            self._on_eks(name, context, batch)
+        else:
+            self._on_sagemaker(name, context, batch, tags)
 
+        actions = {"alarm_actions": [alarm_topic_arn], "ok_actions": [alarm_topic_arn]} if alarm_topic_arn else {}
+        self.alarm = aws.cloudwatch.MetricAlarm(
+            f"{name}-failures-alarm",
+            name=naming.batch_failures(model),
+            alarm_description=f"Batch scoring of {model} failed or could not start: read the messages of the "
+            f"SQS queue {naming.batch_failures(model)}, then delete them",
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.inbox.name},
+            statistic="Maximum",
+            period=300,
+            evaluation_periods=1,
+            comparison_operator="GreaterThanThreshold",
+            threshold=0,
+            treat_missing_data="notBreaching",
+            **actions,
+            opts=child,
+        )
+        self.register_outputs({"failureQueueUrl": self.inbox.url})
+
+    def _on_sagemaker(self, name: str, context: ModelContext, batch: BatchSpec, tags: dict[str, str]) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        model, platform = context.model, context.platform
+        assert batch.instance_type is not None
         role, role_policy = iam.scoped_role(
             f"{name}-role",
             trust=context.account_id.apply(lambda account: iam.service_trust("sagemaker.amazonaws.com", account)),
@@ -207,14 +402,6 @@ class BatchScoring(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy] if role_policy else []),
         )
-
-        self.inbox = aws.sqs.Queue(
-            f"{name}-failures",
-            name=naming.batch_failures(model),
-            kms_master_key_id=platform.kms_key_arn,
-            message_retention_seconds=INBOX_RETENTION_SECONDS,
-            opts=child,
-        )
         rule = aws.cloudwatch.EventRule(
             f"{name}-failed",
             name=naming.batch_failed_rule(model),
@@ -234,7 +421,6 @@ class BatchScoring(pulumi.ComponentResource):
             arn=self.inbox.arn,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]),
         )
-
         schedule_role, schedule_policy = iam.scoped_role(
             f"{name}-schedule-role",
             trust=context.account_id.apply(lambda account: iam.service_trust("scheduler.amazonaws.com", account)),
@@ -268,22 +454,37 @@ class BatchScoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[schedule_policy] if schedule_policy else []),
         )
 
-        actions = {"alarm_actions": [alarm_topic_arn], "ok_actions": [alarm_topic_arn]} if alarm_topic_arn else {}
-        self.alarm = aws.cloudwatch.MetricAlarm(
-            f"{name}-failures-alarm",
-            name=naming.batch_failures(model),
-            alarm_description=f"Batch scoring of {model} failed or could not start: read the messages of the "
-            f"SQS queue {naming.batch_failures(model)}, then delete them",
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.inbox.name},
-            statistic="Maximum",
-            period=300,
-            evaluation_periods=1,
-            comparison_operator="GreaterThanThreshold",
-            threshold=0,
-            treat_missing_data="notBreaching",
-            **actions,
-            opts=child,
+    def _on_eks(self, name: str, context: ModelContext, batch: BatchSpec) -> None:
+        model = context.model
+        assert batch.cluster is not None
+        cluster = context.cluster(batch.cluster)
+        account = naming.batch_scoring(model)
+        role, _ = iam.scoped_role(
+            f"{name}-pod-role",
+            trust=cluster.apply(
+                lambda c: iam.service_account_trust(c.oidc_provider_arn, c.oidc_issuer, batch.namespace, account)
+            ),
+            policy=pulumi.Output.all(context.resolved(), self.inbox.arn).apply(
+                lambda v: iam.policy_document(eks_pod_statements(model, v[0], batch, v[1]))
+            ),
+            description=f"Batch scoring pods of {model} (modelform)",
+            parent=self,
         )
-        self.register_outputs({"scheduleName": self.schedule.name, "failureQueueUrl": self.inbox.url})
+        provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=cluster.apply(lambda c: c.kubeconfig), opts=pulumi.ResourceOptions(parent=self)
+        )
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
+        version = context.code_version
+        objects = pulumi.Output.all(context.resolved(), role.arn, self.inbox.url).apply(
+            lambda v: cronjob_objects(
+                model=model,
+                batch=batch,
+                image=serving_image(v[0].serving_repository, version),
+                where=v[0],
+                role_arn=v[1],
+                failures_url=v[2],
+                labels=context.labels,
+            )
+        )
+        for api_version, kind in EKS_KINDS:
+            kubernetes.register(account, api_version, kind, objects.apply(lambda o, kind=kind: o[kind]), on_cluster)

@@ -113,7 +113,6 @@ def model_program(
             alarm_topic_arn=monitoring.topic.arn if monitoring is not None else None,
             opts=context.opts,
         )
-        outputs["batchSchedule"] = batch.schedule.name
         outputs["batchFailureQueue"] = batch.inbox.url
     return outputs
 

@@ -176,3 +176,40 @@ def test_cidr():
     ]:
         with pytest.raises(ValueError, match=problem):
             parsers.parse_private_cidr(text)
+
+
+@pytest.mark.parametrize(
+    "text, cron",
+    [
+        ("cron(0 2 * * ? *)", "0 2 * * *"),
+        ("cron(30 1 ? * MON-FRI *)", "30 1 * * MON-FRI"),
+        ("cron(0 3 ? * 2-6 *)", "0 3 * * 1-5"),  # EventBridge counts Sunday as 1, Kubernetes as 0
+        ("cron(0 3 ? * 1/2 *)", "0 3 * * 0/2"),  # a step is a count of days: it does not shift
+        ("cron(0/15 * * * ? *)", "0/15 * * * *"),
+        ("rate(1 minute)", "* * * * *"),
+        ("rate(15 minutes)", "*/15 * * * *"),
+        ("rate(1 hour)", "0 * * * *"),
+        ("rate(120 minutes)", "0 */2 * * *"),
+        ("rate(6 hours)", "0 */6 * * *"),
+        ("rate(1 day)", "0 0 * * *"),
+    ],
+)
+def test_kubernetes_cron_of_eventbridge_schedules(text, cron):
+    assert parsers.kubernetes_cron(parsers.parse_schedule(text)) == cron
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("rate(7 minutes)", "'rate(7 minutes)' has no Kubernetes cron form"),
+        ("rate(90 minutes)", "'rate(90 minutes)' has no Kubernetes cron form"),
+        ("rate(5 hours)", "'rate(5 hours)' has no Kubernetes cron form"),
+        ("rate(2 days)", "'rate(2 days)' has no Kubernetes cron form"),
+        ("cron(0 0 L * ? *)", "Kubernetes cron has no L, W or #"),
+        ("cron(0 0 ? * 2#1 *)", "Kubernetes cron has no L, W or #"),
+        ("cron(0 0 1 1 ? 2027)", "a Kubernetes cron has no year field"),
+    ],
+)
+def test_schedules_without_a_kubernetes_cron_form(text, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parsers.kubernetes_cron(parsers.parse_schedule(text))

@@ -51,6 +51,7 @@ _TYPE_OUTPUTS = {
         "identities": [{"oidcs": [{"issuer": "<{name}.oidcIssuer>"}]}],
     },
     "aws:ecr/repository:Repository": {"repositoryUrl": "<{name}.repositoryUrl>"},
+    "aws:sqs/queue:Queue": {"url": "<{name}.url>"},
 }
 
 

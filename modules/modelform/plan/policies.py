@@ -34,6 +34,18 @@ class Finding:
         return {"policy": self.policy, "enforcement": self.enforcement, "urn": self.urn, "message": self.message}
 
 
+def _stated_for(resource: PlannedResource) -> list:
+    """The stated exceptions of a resource: a Kubernetes object's are the checks it skips by
+    annotation (`checkov.io/skipN: CHECK=reason`), so two objects of one kind can differ; an AWS
+    resource's are those of its type."""
+    candidates = exceptions_for(resource.type)
+    if not resource.type.startswith("kubernetes:"):
+        return candidates
+    annotations = (resource.inputs.get("metadata") or {}).get("annotations") or {}
+    skipped = {str(v).split("=", 1)[0] for k, v in annotations.items() if k.startswith("checkov.io/skip")}
+    return [e for e in candidates if e.check in skipped]
+
+
 def referenced_name(value: Any) -> str | None:
     """`<acme-ml-artifacts.id>` -> `acme-ml-artifacts` (the resource a placeholder comes from)."""
     match = _REFERENCE.match(value) if isinstance(value, str) else None
@@ -51,7 +63,7 @@ def check_plan(stacks: list[StackPlan], models: Iterable[ModelSpec], environment
         findings += [
             Finding("stated-exception", "advisory", r.urn, f"{exception.check}: {exception.reason}")
             for r in stack.resources
-            for exception in exceptions_for(r.type)
+            for exception in _stated_for(r)
         ]
         if environment == "prod":
             findings += [

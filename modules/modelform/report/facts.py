@@ -15,7 +15,7 @@ from ..capacity import shadow_share, weight_share
 from ..sagemaker_endpoint import async_prefix
 from ..source_archive import build_source_archive
 from ..context import BUILD_DIR
-from ..spec import ApiAuth, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
+from ..spec import ApiAuth, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment, Target
 from ..spec.parsers import format_duration, format_timestamp
 from .access import role_access
 
@@ -192,7 +192,10 @@ def batch_facts(model: ModelSpec) -> dict[str, Any]:
         "schedule": f"{batch.schedule.text} (UTC)",
         "input": str(batch.input),
         "serves": f"registry version {batch.model_version}" if batch.model_version is not None else str(batch.artifact),
-        "resources": f"{batch.instance_count} x {batch.instance_type}",
+        "resources": f"{batch.instance_count} x {batch.instance_type} (SageMaker batch transform)"
+        if batch.target is Target.SAGEMAKER
+        else f"a CronJob's pod on EKS cluster {batch.cluster} ({batch.namespace}), {batch.resources.cpu_text} CPU, "
+        f"{batch.resources.memory_text}" + (f", {batch.resources.gpu} GPU" if batch.resources.gpu else ""),
         "output": f"<artifacts bucket>/{model.name}/batch/<scheduled time>/, KMS-encrypted, one prediction per row",
         "failures": f"SQS queue {naming.batch_failures(model.name)} and its alarm, notifying "
         + (", ".join(notify) if notify else "nobody (no monitoring.notify)"),

@@ -151,6 +151,40 @@ def _check_cron_field(text: str, name: str, value: str, low: int, high: int, nam
             raise ValueError(f"'{text}': {name} range {base} runs backwards")
 
 
+def kubernetes_cron(schedule: Schedule) -> str:
+    """The same schedule as a Kubernetes CronJob's five-field cron (UTC), or ValueError saying why
+    there is none: EventBridge's `L`, `W` and `#` and a specific year have no Kubernetes form, and
+    a rate must divide an hour (minutes) or a day (hours), or be one day."""
+    if schedule.kind == "rate":
+        seconds = schedule.rate_seconds or 0
+        if seconds % 86400 == 0:
+            if seconds == 86400:
+                return "0 0 * * *"
+        elif seconds % 3600 == 0 and 24 % (seconds // 3600) == 0:
+            return f"0 */{seconds // 3600} * * *" if seconds > 3600 else "0 * * * *"
+        elif seconds < 3600 and 60 % (seconds // 60) == 0:
+            return f"*/{seconds // 60} * * * *" if seconds > 60 else "* * * * *"
+        raise ValueError(
+            f"'{schedule.text}' has no Kubernetes cron form (a rate must divide an hour or a day, or be one day): "
+            "write it as cron(...)"
+        )
+    minutes, hours, day_of_month, month, day_of_week, year = schedule.text[len("cron(") : -1].split()
+    if year not in ("*", "?"):
+        raise ValueError(f"'{schedule.text}': a Kubernetes cron has no year field: use * for the year")
+    for field in (day_of_month, day_of_week):
+        if any(mark in field for mark in ("L", "W", "#")):
+            raise ValueError(f"'{schedule.text}': Kubernetes cron has no L, W or # (last, weekday, nth)")
+
+    def weekday(token: str) -> str:  # EventBridge counts SUN..SAT as 1..7, Kubernetes as 0..6
+        return str(int(token) - 1) if token.isdigit() else token
+
+    if day_of_week not in ("?", "*"):
+        # Day numbers shift; a step after "/" is a count of days and does not.
+        day_of_week = re.sub(r"(?<![/0-9])[0-9]+", lambda m: weekday(m.group()), day_of_week)
+    fields = [minutes, hours, day_of_month, month, day_of_week]
+    return " ".join("*" if field == "?" else field for field in fields)
+
+
 # --- S3 URIs -------------------------------------------------------------------------------------
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")

@@ -47,7 +47,9 @@ RULES = (
     "to zero (`min_instances: 0`).",
     "`api` fronts SageMaker real-time and serverless deployments (not EKS or asynchronous ones); `auth: cognito` "
     "needs `cognito_user_pools` and only it takes them; consumer names are unique.",
-    "`batch` has exactly one of `model_version` and `artifact`, and a SageMaker batch transform instance type; "
+    "`batch` has exactly one of `model_version` and `artifact`; on SageMaker a batch transform instance type, on "
+    "EKS a cluster of the Platform spec and a schedule a Kubernetes cron can express (cron fields without `L`, `W` "
+    "or `#` and with any year; rates that divide an hour or a day); "
     "without `monitoring.notify` its failure alarms reach nobody (a warning).",
     "`min <= max` everywhere (instances, replicas, node groups, scheduled windows), and a window's "
     "`start` is before its `end`.",
@@ -87,6 +89,8 @@ RULES = (
 
 # Fields that only one value of a discriminator may use.
 _SAGEMAKER_ONLY = ("instance_type", "instance_count", "rollout", "async", "serverless")
+_BATCH_SAGEMAKER_ONLY = ("instance_type", "instance_count", "max_payload_mb")
+_BATCH_EKS_ONLY = ("cluster", "namespace", "resources")
 #: What AWS's serverless inference does not take (its feature exclusions), or sizes otherwise.
 _NOT_SERVERLESS = ("instance_type", "instance_count", "autoscaling", "shadow")
 _EKS_ONLY = ("cluster", "namespace", "resources")
@@ -199,6 +203,13 @@ def shape_problems(document: dict) -> Iterator[Problem]:
                 )
     batch = document.get("batch")
     if batch is not None:
+        target = batch.get("target", "sagemaker")
+        yield from _not_for(
+            batch, ("batch",), _BATCH_EKS_ONLY if target == "sagemaker" else _BATCH_SAGEMAKER_ONLY, f"target {target}"
+        )
+        required = "instance_type" if target == "sagemaker" else "cluster"
+        if required not in batch:
+            yield ("batch", required), f"required for target {target}"
         has = [key for key in ("model_version", "artifact") if key in batch]
         if len(has) != 1:
             yield (
@@ -388,9 +399,15 @@ def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
             )
 
     if spec.batch is not None:
-        problem = _instance_type_problem(spec.batch.instance_type, "batch transform")
-        if problem:
-            yield ("batch", "instance_type"), problem
+        if spec.batch.instance_type is not None:
+            problem = _instance_type_problem(spec.batch.instance_type, "batch transform")
+            if problem:
+                yield ("batch", "instance_type"), problem
+        if spec.batch.target == "eks":
+            try:
+                parsers.kubernetes_cron(spec.batch.schedule)
+            except ValueError as error:
+                yield ("batch", "schedule"), str(error)
     if spec.retraining is not None:
         yield from _retraining_problems(spec)
     yield from _code_problems(spec, root)
@@ -733,6 +750,8 @@ def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> It
     ]
     if spec.training is not None and spec.training.backend == "eks" and spec.training.cluster:
         uses.append((("training", "cluster"), spec.training.cluster))
+    if spec.batch is not None and spec.batch.target == "eks" and spec.batch.cluster:
+        uses.append((("batch", "cluster"), spec.batch.cluster))
     for at, name in uses:
         if platform is None:
             yield at, f"cluster '{name}' needs a Platform spec (kind: Platform) among the specs validated together"
@@ -745,13 +764,17 @@ def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> It
             )
     if platform is None:
         return
-    for index, deployment in enumerate(spec.deployments):
-        cluster = platform.cluster(deployment.cluster) if isinstance(deployment, EksDeployment) else None
-        if cluster is not None and deployment.resources.gpu > 0 and not cluster.has_gpu_nodes:  # type: ignore[union-attr]
-            yield (
-                ("deployments", index, "resources", "gpu"),
-                (f"requests GPUs, but cluster '{cluster.name}' has no node group with gpu: true"),
-            )
+    pods: list[tuple[FieldPath, Optional[str], int]] = [
+        (("deployments", index, "resources", "gpu"), d.cluster, d.resources.gpu)
+        for index, d in enumerate(spec.deployments)
+        if isinstance(d, EksDeployment)
+    ]
+    if spec.batch is not None and spec.batch.target == "eks" and spec.batch.resources is not None:
+        pods.append((("batch", "resources", "gpu"), spec.batch.cluster, spec.batch.resources.gpu))
+    for at, cluster_name, gpus in pods:
+        cluster = platform.cluster(cluster_name or "")
+        if cluster is not None and gpus > 0 and not cluster.has_gpu_nodes:
+            yield at, f"requests GPUs, but cluster '{cluster.name}' has no node group with gpu: true"
     training = spec.training
     if training is not None and training.backend == "eks":
         cluster = platform.cluster(training.cluster or "")

@@ -455,13 +455,17 @@ MODEL_SCHEMA: dict = {
     ),
     "deployments": list_of("Where the model is served.", DEPLOYMENT, required=True, minlength=1),
     "batch": mapping(
-        "Scheduled batch scoring: on `schedule`, a SageMaker batch transform scores every object under `input` "
-        "with a pinned model version and writes one prediction per input row, KMS-encrypted, under the model's "
-        "`<artifacts>/<model>/batch/<scheduled time>/`. A job that fails or cannot start raises an alarm. Exactly "
-        "one of `model_version` and `artifact`.",
+        "Scheduled batch scoring: on `schedule`, every object under `input` is scored by a pinned model version "
+        "and one prediction per input row is written, KMS-encrypted, under the model's "
+        "`<artifacts>/<model>/batch/<scheduled time>/`. On SageMaker (`target: sagemaker`) a batch transform runs; "
+        "on EKS (`target: eks`) a CronJob runs the serving image's scorer. A run that fails or cannot start raises "
+        "an alarm. Exactly one of `model_version` and `artifact`.",
         {
+            "target": string("sagemaker | eks: where the runs execute.", "sagemaker", allowed=["sagemaker", "eks"]),
             "schedule": string(
-                "EventBridge Scheduler expression, UTC: rate(...) or cron(...).", required=True, check_with="schedule"
+                "Schedule, UTC: rate(...) or cron(...); on EKS one a Kubernetes cron can express.",
+                required=True,
+                check_with="schedule",
             ),
             "input": string(
                 "S3 prefix of the records to score: CSV files, one row per line, no header, the features in the "
@@ -473,9 +477,16 @@ MODEL_SCHEMA: dict = {
             "artifact": string(
                 "S3 URI of a model.tar.gz that scores instead of a registry version.", check_with="s3_uri"
             ),
-            "instance_type": string("A SageMaker batch transform instance type such as ml.m5.xlarge.", required=True),
-            "instance_count": integer("Instances of each run.", 1, min=1, max=100),
-            "max_payload_mb": integer("Most MB of records sent to the model in one request.", 6, min=1, max=100),
+            "instance_type": string("SageMaker: a batch transform instance type such as ml.m5.xlarge."),
+            "instance_count": integer("SageMaker: instances of each run.", 1, min=1, max=100),
+            "max_payload_mb": integer(
+                "SageMaker: most MB of records sent to the model in one request.", 6, min=1, max=100
+            ),
+            "cluster": string("EKS: a cluster of the Platform spec."),
+            "namespace": string(
+                "EKS: Kubernetes namespace of the CronJob.", "models", regex=NAME_PATTERN, maxlength=63
+            ),
+            "resources": RESOURCES,
         },
     ),
     "monitoring": mapping(

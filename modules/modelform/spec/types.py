@@ -333,9 +333,13 @@ class BatchSpec:
     input: S3Uri
     model_version: Optional[int]
     artifact: Optional[S3Uri]
-    instance_type: str
-    instance_count: int
-    max_payload_mb: int
+    instance_type: Optional[str]  # SageMaker
+    instance_count: int  # SageMaker
+    max_payload_mb: int  # SageMaker
+    target: Target = Target.SAGEMAKER
+    cluster: Optional[str] = None  # EKS
+    namespace: str = "models"  # EKS
+    resources: Optional["PodResources"] = None  # EKS
 
     @property
     def variant(self) -> Variant:
@@ -654,9 +658,19 @@ def _windows(scaling: _Reader, unit: str) -> tuple[ScheduledCapacity, ...]:
     )
 
 
+def _pod_resources(read: _Reader) -> PodResources:
+    resources = read.child("resources") or _Reader({}, read.schema, read.path + ("resources",))
+    return PodResources(
+        cpu=parsers.parse_quantity(resources("cpu")),
+        memory=parsers.parse_quantity(resources("memory")),
+        cpu_text=str(resources("cpu")),
+        memory_text=str(resources("memory")),
+        gpu=resources("gpu"),
+    )
+
+
 def _eks_deployment(read: _Reader) -> EksDeployment:
     scaling = read.child("autoscaling")
-    resources = read.child("resources") or _Reader({}, read.schema, read.path + ("resources",))
     return EksDeployment(
         name=read("name"),
         target=Target.EKS,
@@ -671,13 +685,7 @@ def _eks_deployment(read: _Reader) -> EksDeployment:
         )
         if scaling is not None
         else EksAutoscaling(1, 1, _Reader({}, read.schema, read.path + ("autoscaling",))("target_cpu_percent")),
-        resources=PodResources(
-            cpu=parsers.parse_quantity(resources("cpu")),
-            memory=parsers.parse_quantity(resources("memory")),
-            cpu_text=str(resources("cpu")),
-            memory_text=str(resources("memory")),
-            gpu=resources("gpu"),
-        ),
+        resources=_pod_resources(read),
         data_capture_percent=read("data_capture_percent"),
         max_rps_per_instance=read("max_rps_per_instance"),
         shadow=_shadow(read),
@@ -782,6 +790,10 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
             instance_type=batch("instance_type"),
             instance_count=batch("instance_count"),
             max_payload_mb=batch("max_payload_mb"),
+            target=Target(batch("target")),
+            cluster=batch("cluster"),
+            namespace=batch("namespace"),
+            resources=_pod_resources(batch),
         ),
     )
 
