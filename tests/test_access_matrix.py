@@ -565,6 +565,7 @@ def test_every_role_of_the_prod_plan_is_in_the_matrix(sample_plans):
         "car-damage-estimator-default-current-pod-role",
         "demand-forecaster-batch-role",
         "demand-forecaster-batch-schedule-role",
+        "car-damage-estimator-batch-pod-role",  # rows: tests/test_batch_scoring.py
         "fraud-detector-default-api-role",
         "acme-ml-apigateway-logs-role",
         "acme-ml-flow-logs-role",

@@ -145,7 +145,7 @@ def test_batch_roles_trust_only_their_service_for_this_account(sample_plans, rol
 
 
 def test_models_without_batch_get_none(sample_plans):
-    for model in ("fraud-detector", "car-damage-estimator"):
+    for model in ("fraud-detector",):
         names = [n for n in resources_of(sample_plans["prod"], f"{model}.prod") if "-code-" not in n]  # code files
         assert not [n for n in names if "-batch" in n]
 
@@ -306,30 +306,14 @@ def test_batch_without_anyone_to_notify_is_a_warning(repo):
 
 # --- on EKS ---------------------------------------------------------------------------------------
 
-EKS_BATCH = """
-batch:
-  target: eks
-  cluster: serving-eu
-  namespace: claims
-  schedule: cron(30 1 ? * MON-FRI *)
-  input: s3://acme-claims-data/scoring/
-  model_version: 4
-  resources: {cpu: "2", memory: 8Gi, gpu: 1}
-
-monitoring:
-"""
-
 
 @pytest.fixture(scope="module")
-def eks_batch():
-    """car-damage-estimator scores the claims of every working day on its serving cluster."""
-    from modelform.plan import plan_environment
-
-    specs = specs_with("car-damage-estimator.yaml", "\nmonitoring:\n", EKS_BATCH)
-    assert specs.errors == []
-    plan = plan_environment(specs, "prod", models=["car-damage-estimator"], progress=False)
-    resources = {n: r for n, r in resources_of(plan, "car-damage-estimator.prod").items() if "-batch" in n}
-    return specs, plan, resources
+def eks_batch(sample_specs, sample_plans):
+    """car-damage-estimator scores the day's claims every working night on its serving cluster."""
+    resources = {
+        n: r for n, r in resources_of(sample_plans["prod"], "car-damage-estimator.prod").items() if "-batch" in n
+    }
+    return sample_specs, sample_plans["prod"], resources
 
 
 def test_on_eks_a_cronjob_runs_the_scorer_of_the_serving_image(eks_batch):
@@ -342,7 +326,7 @@ def test_on_eks_a_cronjob_runs_the_scorer_of_the_serving_image(eks_batch):
     (score,) = pod["containers"]
     assert score["args"][:2] == ["-m", "model_code.batch_score"]
     arguments = dict(zip(score["args"][2::2], score["args"][3::2]))
-    assert arguments["--input"] == "s3://acme-claims-data/scoring/"
+    assert arguments["--input"] == "s3://acme-ml-data/claims/scoring/"
     assert arguments["--output"] == "s3://<acme-ml-artifacts.bucket>/car-damage-estimator/batch/"
     assert arguments["--failures"] == "<car-damage-estimator-batch-failures.url>"
     assert arguments["--kms-key"] == "<acme-ml-key.arn>"
@@ -350,7 +334,7 @@ def test_on_eks_a_cronjob_runs_the_scorer_of_the_serving_image(eks_batch):
         "name": "JOB_NAME",
         "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
     } in score["env"]
-    assert score["resources"]["limits"] == {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}
+    assert score["resources"]["limits"] == {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
     assert pod["nodeSelector"] == {"modelform/gpu": "true"}
     (fetch,) = pod["initContainers"]
     assert fetch["args"][fetch["args"].index("--model-package") + 1].endswith(":model-package/car-damage-estimator/4")
@@ -397,7 +381,7 @@ def test_on_eks_the_pod_role_reads_the_input_writes_its_output_and_reports(eks_b
         text = text.replace(placeholder, value)
     policy = IAMPolicy(text)
     allowed = [
-        ("s3:GetObject", "arn:aws:s3:::acme-claims-data/scoring/2026-11-30/claims.csv"),
+        ("s3:GetObject", "arn:aws:s3:::acme-ml-data/claims/scoring/2026-11-30/claims.csv"),
         ("s3:GetObject", "arn:aws:s3:::acme-ml-artifacts-4f1c2d0/car-damage-estimator/models/x/model.tar.gz"),
         (
             "s3:PutObject",
@@ -410,7 +394,8 @@ def test_on_eks_the_pod_role_reads_the_input_writes_its_output_and_reports(eks_b
         ),
     ]
     refused = [
-        ("s3:PutObject", "arn:aws:s3:::acme-claims-data/scoring/x.csv"),
+        ("s3:PutObject", "arn:aws:s3:::acme-ml-data/claims/scoring/x.csv"),
+        ("s3:GetObject", "arn:aws:s3:::acme-ml-data/claims/train/part-0.csv"),
         ("s3:PutObject", "arn:aws:s3:::acme-ml-artifacts-4f1c2d0/car-damage-estimator/models/x/model.tar.gz"),
         ("s3:GetObject", "arn:aws:s3:::acme-ml-artifacts-4f1c2d0/fraud-detector/models/x/model.tar.gz"),
         ("sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:fraud-detector-batch-failures"),
@@ -425,13 +410,13 @@ def test_on_eks_the_pod_role_reads_the_input_writes_its_output_and_reports(eks_b
     "old, new, expected",
     [
         (
-            "  cluster: serving-eu\n",
-            "",
+            "  target: eks\n  cluster: serving-eu\n",
+            "  target: eks\n",
             "batch.cluster: required for target eks",
         ),
         (
-            "  cluster: serving-eu\n",
-            "  cluster: serving-us\n",
+            "  target: eks\n  cluster: serving-eu\n",
+            "  target: eks\n  cluster: serving-us\n",
             "batch.cluster: cluster 'serving-us' is not a cluster of platform 'acme-ml'",
         ),
         (
@@ -440,13 +425,13 @@ def test_on_eks_the_pod_role_reads_the_input_writes_its_output_and_reports(eks_b
             "batch.schedule: 'cron(0 0 L * ? *)': Kubernetes cron has no L, W or # (last, weekday, nth)",
         ),
         (
-            "  model_version: 4\n",
-            "  model_version: 4\n  instance_type: ml.m5.xlarge\n",
+            "\n  model_version: 4\n",
+            "\n  model_version: 4\n  instance_type: ml.m5.xlarge\n",
             "batch.instance_type: does not apply to target eks",
         ),
     ],
 )
 def test_eks_batch_rules(old, new, expected):
-    specs = specs_with("car-damage-estimator.yaml", "\nmonitoring:\n", EKS_BATCH.replace(old, new))
+    specs = specs_with("car-damage-estimator.yaml", old, new)
     problems = [f"{e.path}: {e.message}" for e in specs.errors]
     assert len(problems) == 1 and problems[0].startswith(expected), problems

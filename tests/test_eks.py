@@ -243,6 +243,7 @@ def test_an_eks_deployment_with_capture_is_monitored_like_a_sagemaker_one(sample
         if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm"
     }
     assert sorted(alarms) == [
+        "car-damage-estimator-batch-failures",  # its batch scoring's failure inbox (tests/test_batch_scoring.py)
         "car-damage-estimator-default-drift",
         "car-damage-estimator-default-quality-mae-max",
         "car-damage-estimator-default-quality-r2-min",
@@ -267,7 +268,9 @@ def test_an_eks_deployment_with_capture_is_monitored_like_a_sagemaker_one(sample
     }
     alarm_rules = {name: p for name, p in patterns.items() if p.get("source") == ["aws.cloudwatch"]}
     watched = sorted(arn for p in alarm_rules.values() for arn in p["resources"])
-    assert watched == sorted(f"<{name}.arn>" for name in alarms if not name.endswith("-schema-breaks"))
+    assert watched == sorted(
+        f"<{name}.arn>" for name in alarms if not name.endswith(("-schema-breaks", "-batch-failures"))
+    )
     schema = alarms["car-damage-estimator-default-schema-breaks"]
     assert (schema["metricName"], schema["threshold"], schema["alarmActions"]) == (
         "SchemaBreaks",
