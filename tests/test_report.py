@@ -115,6 +115,10 @@ def test_batch_scoring_is_listed_with_its_schedule_input_version_output_and_fail
         "ml-oncall@acme.example"
     ) in demand
     assert "Batch scoring" not in section(page, "fraud-detector")
+    assert (
+        "Scores with registry version 4 on a CronJob's pod on EKS cluster serving-eu (claims), 4 CPU, 16Gi, 1 GPU"
+        in section(page, "car-damage-estimator")
+    )
     assert "- Batch scoring: cron(0 2 * * ? *) (UTC), reads s3://acme-ml-data/demand/scoring/" in render_markdown(
         report
     )

@@ -110,8 +110,9 @@ def test_a_network_policy_nothing_enforces(sample_plans):
             if r["name"] == "acme-ml-serving-eu-addons-vpc-cni":
                 r["inputs"]["configurationValues"] = json.dumps({"enableNetworkPolicy": "false"})
     findings = readiness.check(stacks_of(plan))
-    # the variants' policies (2 for car-damage-estimator, 1 for fraud-detector) and the capacity scheduler's
-    assert set(policies(findings)) == {"readiness-network-policy"} and len(findings) == 4
+    # the variants' policies (2 for car-damage-estimator, 1 for fraud-detector), the capacity scheduler's and
+    # car-damage-estimator's batch scoring's
+    assert set(policies(findings)) == {"readiness-network-policy"} and len(findings) == 5
 
 
 @pytest.mark.parametrize(
