@@ -162,6 +162,32 @@ def test_sagemaker_execution_role(sample_plans):
     )
 
 
+def test_async_endpoint_writes_only_its_answers_and_announces_only_on_its_topics(sample_plans):
+    model = "demand-forecaster"
+    policy = policy_of(sample_plans["prod"], f"{model}.prod", f"{model}-sagemaker-execution")
+    folder = f"arn:aws:s3:::{ARTIFACTS}/{model}/async/what-if"
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{model}-what-if-async"
+    assert_allowed(
+        policy,
+        [
+            Call("s3:GetObject", f"{folder}/input/scenario-7.csv"),  # clients put requests there
+            Call("s3:PutObject", f"{folder}/output/7.out"),
+            Call("s3:PutObject", f"{folder}/failures/7.out"),
+            Call("sns:Publish", f"{topic}-success"),
+            Call("sns:Publish", f"{topic}-errors"),
+        ],
+    )
+    assert_refused(
+        policy,
+        [
+            Call("s3:PutObject", f"{folder}/input/scenario-7.csv"),  # never rewrites a request
+            Call("s3:PutObject", f"arn:aws:s3:::{ARTIFACTS}/fraud-detector/async/x/output/1.out"),
+            Call("sns:Publish", f"arn:aws:sns:{REGION}:{ACCOUNT}:{model}-alerts"),
+            Call("sns:Publish", f"arn:aws:sns:{REGION}:{ACCOUNT}:fraud-detector-sandbox-async-success"),
+        ],
+    )
+
+
 #: A batch run's job, as Scheduler names it: the prefix and its execution id for the attempt.
 BATCH_JOB = "demand-forecaster-batch-d32c5kddcf5bb8c3"
 

@@ -385,3 +385,32 @@ def test_async_rules(repo, edit, expected):
     old, new = edit
     assert old in ASYNC_DEPLOYMENT
     assert problems_of(repo, HEADER + ASYNC_DEPLOYMENT.replace(old, new)) == [expected]
+
+
+def test_applications_hear_of_async_answers_through_the_planned_topics(aws, sample_plans):  # noqa: F811
+    """The topics as planned (KMS) accept subscriptions and SageMaker's notifications (moto's SNS and SQS)."""
+    planned = resources(sample_plans["prod"], ASYNC)
+    sns = boto3.client("sns", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    inbox = sqs.create_queue(QueueName="what-if-planner")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arns = {}
+    for outcome in ("success", "errors"):
+        topic = planned[f"{ASYNC}-async-{outcome}"]
+        arns[outcome] = sns.create_topic(
+            Name=topic["name"], Attributes={"KmsMasterKeyId": "arn:aws:kms:us-east-1:123456789012:key/k"}
+        )["TopicArn"]
+        sns.subscribe(TopicArn=arns[outcome], Protocol="sqs", Endpoint=inbox_arn)
+    assert sns.get_topic_attributes(TopicArn=arns["success"])["Attributes"]["KmsMasterKeyId"].endswith(":key/k")
+    # What SageMaker publishes when an asynchronous request has been answered.
+    notification = {
+        "awsRegion": "us-east-1",
+        "invocationStatus": "Completed",
+        "requestParameters": {"endpointName": ASYNC, "inputLocation": "s3://artifacts/in/scenario-7.csv"},
+        "responseParameters": {"outputLocation": "s3://artifacts/demand-forecaster/async/what-if/output/7.out"},
+    }
+    sns.publish(TopicArn=arns["success"], Message=json.dumps(notification))
+    (message,) = sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=1)["Messages"]
+    delivered = json.loads(json.loads(message["Body"])["Message"])
+    assert delivered["responseParameters"]["outputLocation"].endswith("/async/what-if/output/7.out")
+    assert json.loads(message["Body"])["TopicArn"].endswith(":demand-forecaster-what-if-async-success")
