@@ -46,8 +46,7 @@ import pulumi_kubernetes as k8s
 
 from . import iam, kubernetes, naming
 from .context import ModelContext, Resolved
-from .eks_endpoint import MODEL_MOUNT, fetch_arguments, serving_image
-from .model_registry import model_package_arn
+from .eks_endpoint import MODEL_MOUNT, fetch_arguments, model_fetch_access, model_pod, serving_image
 from .sagemaker_endpoint import serving_container
 from .spec import BatchSpec, Target
 from .spec.parsers import kubernetes_cron
@@ -172,28 +171,17 @@ EKS_KINDS = (("v1", "ServiceAccount"), ("batch/v1", "CronJob"), ("networking.k8s
 
 def eks_pod_statements(model: str, where: Resolved, batch: BatchSpec, inbox_arn: str) -> list[iam.Statement]:
     """What a batch scoring pod may do: fetch its model, read the input, write its output, report."""
-    variant = batch.variant
-    reads = [iam.objects_arn(where.artifact_bucket, f"{model}/models"), iam.location_objects_arn(batch.input)]
-    if variant.artifact is not None:
-        reads.append(iam.object_arn(variant.artifact.bucket, variant.artifact.key))
-    statements = [
-        iam.read_objects("ReadModelAndInput", reads),
+    reads, fetching = model_fetch_access(model, where, batch.variant)
+    return [
+        iam.read_objects("ReadModelAndInput", [*reads, iam.location_objects_arn(batch.input)]),
         *iam.list_prefixes("ListInput", [(batch.input.bucket, batch.input.key)]),
         iam.allow(
             "WriteOwnBatchOutput", ["s3:PutObject"], [iam.objects_arn(where.artifact_bucket, output_prefix(model))]
         ),
         iam.allow("ReportFailuresToInbox", ["sqs:SendMessage"], [inbox_arn]),
         *iam.use_key(where.kms_key_arn, ["kms:Decrypt", "kms:GenerateDataKey"]),
+        *fetching,
     ]
-    if variant.model_version is not None:
-        statements.append(
-            iam.allow(
-                "DescribeOwnVersion",
-                ["sagemaker:DescribeModelPackage"],
-                [model_package_arn(where.region, where.account_id, model, variant.model_version)],
-            )
-        )
-    return statements
 
 
 def cronjob_objects(
@@ -227,60 +215,28 @@ def cronjob_objects(
         "--region",
         where.region,
     ]
-    resources = batch.resources
-    pod: dict[str, Any] = {
-        "serviceAccountName": name,
-        "automountServiceAccountToken": False,
-        "restartPolicy": "Never",
-        "securityContext": kubernetes.pod_security(),
-        "initContainers": [
-            {
-                "name": "fetch-model",
-                "image": image,
-                "imagePullPolicy": "Always",
-                "command": ["python"],
-                "args": fetch_arguments(model, where.region, where.account_id, batch.variant),
-                "env": [{"name": "HOME", "value": "/tmp"}],
-                "resources": kubernetes.fixed_resources("250m", "256Mi"),
-                "securityContext": kubernetes.container_security(),
-                "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT}, {"name": "tmp", "mountPath": "/tmp"}],
-            }
-        ],
-        "containers": [
-            {
-                "name": "score",
-                "image": image,
-                "imagePullPolicy": "Always",
-                "command": ["python"],
-                "args": arguments,
-                "env": [
-                    {"name": "HOME", "value": "/tmp"},
-                    # The Job's name carries the time it was scheduled for (its output folder).
-                    {
-                        "name": "JOB_NAME",
-                        "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
-                    },
-                ],
-                "resources": kubernetes.fixed_resources(resources.cpu_text, resources.memory_text, resources.gpu),
-                "securityContext": kubernetes.container_security(),
-                "volumeMounts": [
-                    {"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True},
-                    {"name": "tmp", "mountPath": "/tmp"},
-                ],
-            }
-        ],
-        "volumes": kubernetes.scratch_volumes("model", "tmp"),
-    }
-    if resources.gpu:
-        pod["nodeSelector"] = {kubernetes.GPU_NODE_LABEL: "true"}
-        pod["tolerations"] = [kubernetes.GPU_TOLERATION]
-    return {
-        "ServiceAccount": {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {**meta, "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
-            "automountServiceAccountToken": False,
+    pod = model_pod(
+        service_account=name,
+        image=image,
+        fetch=fetch_arguments(model, where.region, where.account_id, batch.variant),
+        container={
+            "name": "score",
+            "command": ["python"],
+            "args": arguments,
+            "env": [
+                {"name": "HOME", "value": "/tmp"},
+                # The Job's name carries the time it was scheduled for (its output folder).
+                {
+                    "name": "JOB_NAME",
+                    "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
+                },
+            ],
         },
+        resources=batch.resources,
+    )
+    pod["restartPolicy"] = "Never"
+    return {
+        "ServiceAccount": kubernetes.irsa_service_account(meta, role_arn),
         "CronJob": {
             "apiVersion": "batch/v1",
             "kind": "CronJob",

@@ -45,7 +45,7 @@ from .capacity import shadow_share, weight_share
 from .contract import ClusterOutputs
 from .model_registry import model_package_arn
 from .sagemaker_endpoint import capture_prefix as sagemaker_capture_prefix
-from .spec import EksDeployment, Variant, served_variants
+from .spec import EksDeployment, PodResources, Variant, served_variants
 from .spec.parsers import format_timestamp
 
 SERVE_PORT = 8080
@@ -120,6 +120,52 @@ def _selector(model: str, deployment: EksDeployment, variant_name: str) -> dict[
     }
 
 
+def model_pod(
+    *, service_account: str, image: str, fetch: list[str], container: dict[str, Any], resources: PodResources
+) -> dict[str, Any]:
+    """A pod that works with the model: the serving image fetches it into `MODEL_MOUNT` (init
+    container, `fetch` its arguments), then `container` (the same image, its name, arguments and
+    whatever else it adds) reads it there with `resources` (GPUs placed on the GPU nodes). Every
+    container runs non-root, read-only, without capabilities; the token is not mounted (IRSA
+    projects its own)."""
+    pod: dict[str, Any] = {
+        "serviceAccountName": service_account,
+        "automountServiceAccountToken": False,
+        "securityContext": kubernetes.pod_security(),
+        "initContainers": [
+            {
+                "name": "fetch-model",
+                "image": image,
+                "imagePullPolicy": "Always",
+                "command": ["python"],
+                "args": fetch,
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "resources": kubernetes.fixed_resources("250m", "256Mi"),
+                "securityContext": kubernetes.container_security(),
+                "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT}, {"name": "tmp", "mountPath": "/tmp"}],
+            }
+        ],
+        "containers": [
+            {
+                "image": image,
+                "imagePullPolicy": "Always",
+                **container,
+                "resources": kubernetes.fixed_resources(resources.cpu_text, resources.memory_text, resources.gpu),
+                "securityContext": kubernetes.container_security(),
+                "volumeMounts": [
+                    {"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
+        "volumes": kubernetes.scratch_volumes("model", "tmp"),
+    }
+    if resources.gpu:
+        pod["nodeSelector"] = {kubernetes.GPU_NODE_LABEL: "true"}
+        pod["tolerations"] = [kubernetes.GPU_TOLERATION]
+    return pod
+
+
 def variant_objects(
     *,
     model: str,
@@ -142,47 +188,21 @@ def variant_objects(
     meta = {"name": name, "namespace": namespace, "labels": {**labels, **selector}}
     resources = deployment.resources
     probe = {"httpGet": {"path": "/ping", "port": SERVE_PORT}, "periodSeconds": 10, "timeoutSeconds": 2}
-    pod: dict[str, Any] = {
-        "serviceAccountName": name,
-        "automountServiceAccountToken": False,
-        "securityContext": kubernetes.pod_security(),
-        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
-        "initContainers": [
-            {
-                "name": "fetch-model",
-                "image": image,
-                "imagePullPolicy": "Always",
-                "command": ["python"],
-                "args": fetch_arguments(model, region, account_id, variant),
-                "env": [{"name": "HOME", "value": "/tmp"}],
-                "resources": kubernetes.fixed_resources("250m", "256Mi"),
-                "securityContext": kubernetes.container_security(),
-                "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT}, {"name": "tmp", "mountPath": "/tmp"}],
-            }
-        ],
-        "containers": [
-            {
-                "name": "serve",
-                "image": image,
-                "imagePullPolicy": "Always",
-                "args": serve_arguments(model, deployment, variant, where),
-                "ports": [{"name": "http", "containerPort": SERVE_PORT}],
-                "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
-                "readinessProbe": {**probe, "initialDelaySeconds": 5, "failureThreshold": 3},
-                "livenessProbe": {**probe, "initialDelaySeconds": 60, "failureThreshold": 6},
-                "resources": kubernetes.fixed_resources(resources.cpu_text, resources.memory_text, resources.gpu),
-                "securityContext": kubernetes.container_security(),
-                "volumeMounts": [
-                    {"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True},
-                    {"name": "tmp", "mountPath": "/tmp"},
-                ],
-            }
-        ],
-        "volumes": kubernetes.scratch_volumes("model", "tmp"),
-    }
-    if resources.gpu:
-        pod["nodeSelector"] = {kubernetes.GPU_NODE_LABEL: "true"}
-        pod["tolerations"] = [kubernetes.GPU_TOLERATION]
+    pod = model_pod(
+        service_account=name,
+        image=image,
+        fetch=fetch_arguments(model, region, account_id, variant),
+        container={
+            "name": "serve",
+            "args": serve_arguments(model, deployment, variant, where),
+            "ports": [{"name": "http", "containerPort": SERVE_PORT}],
+            "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
+            "readinessProbe": {**probe, "initialDelaySeconds": 5, "failureThreshold": 3},
+            "livenessProbe": {**probe, "initialDelaySeconds": 60, "failureThreshold": 6},
+        },
+        resources=resources,
+    )
+    pod["terminationGracePeriodSeconds"] = TERMINATION_GRACE_SECONDS
     scaling = deployment.autoscaling
     if is_shadow(deployment, variant):
         assert deployment.shadow is not None
@@ -200,12 +220,7 @@ def variant_objects(
             }
         )
     return {
-        "ServiceAccount": {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {**meta, "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
-            "automountServiceAccountToken": False,
-        },
+        "ServiceAccount": kubernetes.irsa_service_account(meta, role_arn),
         "Deployment": {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -452,15 +467,13 @@ def ingress_object(*, model: str, deployment: EksDeployment, labels: Mapping[str
     }
 
 
-def pod_role_statements(
-    model: str, where: Resolved, variant: Variant, deployment: Optional[EksDeployment] = None
-) -> list[iam.Statement]:
-    """A variant's pods may read only their model (its registry version, or its artifact) and,
-    with data capture on, write only under their own capture prefix."""
+def model_fetch_access(model: str, where: Resolved, variant: Variant) -> tuple[list[str], list[iam.Statement]]:
+    """What the fetch-model init container reads (the objects to allow `s3:GetObject` on) and the
+    statements it needs besides: its registry version's description."""
     reads = [iam.objects_arn(where.artifact_bucket, f"{model}/models")]
-    statements = []
     if variant.artifact is not None:
         reads.append(iam.object_arn(variant.artifact.bucket, variant.artifact.key))
+    statements = []
     if variant.model_version is not None:
         statements.append(
             iam.allow(
@@ -469,6 +482,15 @@ def pod_role_statements(
                 [model_package_arn(where.region, where.account_id, model, variant.model_version)],
             )
         )
+    return reads, statements
+
+
+def pod_role_statements(
+    model: str, where: Resolved, variant: Variant, deployment: Optional[EksDeployment] = None
+) -> list[iam.Statement]:
+    """A variant's pods may read only their model (its registry version, or its artifact) and,
+    with data capture on, write only under their own capture prefix."""
+    reads, statements = model_fetch_access(model, where, variant)
     key_actions = ["kms:Decrypt"]
     if deployment is not None and deployment.data_capture_percent > 0:
         prefix = capture_prefix(model, deployment.name, variant.name)

@@ -82,6 +82,16 @@ def https_only_network_policy(
     }
 
 
+def irsa_service_account(metadata: Mapping[str, Any], role_arn: str) -> dict[str, Any]:
+    """A ServiceAccount whose pods act as `role_arn` (IRSA); its token is never mounted by default."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {**metadata, "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
+        "automountServiceAccountToken": False,
+    }
+
+
 def scratch_volumes(*names: str) -> list[dict[str, Any]]:
     return [{"name": name, "emptyDir": {}} for name in names]
 

@@ -343,33 +343,25 @@ class ModelApi(pulumi.ComponentResource):
             **actions,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        # The error metrics' Average is the share of requests that failed (0..1).
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-5xx-rate",
-            name=f"{endpoint_name}-api-5xx-rate",
-            alarm_description=f"5xx answers of {endpoint_name}'s API above {thresholds.error_rate_percent} %",
-            metric_name="5XXError",
-            statistic="Average",
-            threshold=thresholds.error_rate_percent / 100,
-            **common,
-        )
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-4xx-rate",
-            name=f"{endpoint_name}-api-4xx-rate",
-            alarm_description=f"refused requests (4xx) to {endpoint_name}'s API above "
-            f"{api.alarm_4xx_percent:g} %: callers without access, over their plan, or malformed",
-            metric_name="4XXError",
-            statistic="Average",
-            threshold=api.alarm_4xx_percent / 100,
-            **common,
-        )
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-p99-latency",
-            name=f"{endpoint_name}-api-p99-latency",
-            alarm_description=f"p99 latency of {endpoint_name}'s API above "
-            f"{thresholds.latency_p99_ms + API_OVERHEAD_MS} ms",
-            metric_name="Latency",
-            extended_statistic="p99",
-            threshold=thresholds.latency_p99_ms + API_OVERHEAD_MS,
-            **common,
-        )
+        latency_ms = thresholds.latency_p99_ms + API_OVERHEAD_MS
+        # (alarm, metric, statistic, threshold, what it means). The error metrics' Average is the
+        # share of requests that failed (0..1).
+        alarms = (
+            ("5xx-rate", "5XXError", {"statistic": "Average"}, thresholds.error_rate_percent / 100,
+             f"5xx answers of {endpoint_name}'s API above {thresholds.error_rate_percent} %"),
+            ("4xx-rate", "4XXError", {"statistic": "Average"}, api.alarm_4xx_percent / 100,
+             f"refused requests (4xx) to {endpoint_name}'s API above {api.alarm_4xx_percent:g} %: callers without "
+             "access, over their plan, or malformed"),
+            ("p99-latency", "Latency", {"extended_statistic": "p99"}, latency_ms,
+             f"p99 latency of {endpoint_name}'s API above {latency_ms} ms"),
+        )  # fmt: skip
+        for suffix, metric, statistic, threshold, description in alarms:
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{suffix}",
+                name=f"{endpoint_name}-api-{suffix}",
+                alarm_description=description,
+                metric_name=metric,
+                threshold=threshold,
+                **statistic,
+                **common,
+            )

@@ -108,6 +108,18 @@ def scheduled_steps(deployment: SageMakerDeployment, variant: Variant) -> list[S
     return steps
 
 
+def provisioned_concurrency_steps(serverless: ServerlessInference) -> list[ScheduledStep]:
+    """Both edges of every serverless window: provisioned concurrency raised to the window's at its
+    start, restored to the everyday value at its end (minimum and maximum alike)."""
+    everyday = serverless.provisioned_concurrency
+    assert everyday is not None or not serverless.scheduled
+    steps = []
+    for window in serverless.scheduled:
+        steps.append(ScheduledStep(f"{window.name}-start", _at(window.start), window.floor, window.floor))
+        steps.append(ScheduledStep(f"{window.name}-end", _at(window.end), everyday, everyday))
+    return steps
+
+
 def _at(moment) -> str:
     return format_timestamp(moment).rstrip("Z")
 
@@ -470,15 +482,21 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         assert scaling is not None
         floor = weight_share(scaling.min_instances, variant, self.deployment.variants)
         target = self._tracking(variant.name, floor)
+        self._schedule(variant.name, target, SCALABLE_DIMENSION, scheduled_steps(self.deployment, variant))
+
+    def _schedule(
+        self, variant: str, target: aws.appautoscaling.Target, dimension: str, steps: list[ScheduledStep]
+    ) -> None:
+        """A scheduled action per step on the variant's scaling target."""
+        prefix = naming.variant_resource(self.context.model, self.deployment.name, variant)
         on_target = pulumi.ResourceOptions(parent=self, depends_on=[target])
-        prefix = naming.variant_resource(self.context.model, self.deployment.name, variant.name)
-        for step in scheduled_steps(self.deployment, variant):
+        for step in steps:
             aws.appautoscaling.ScheduledAction(
                 f"{prefix}-{step.suffix}",
                 name=f"{prefix}-{step.suffix}",
                 service_namespace="sagemaker",
                 resource_id=target.resource_id,
-                scalable_dimension=SCALABLE_DIMENSION,
+                scalable_dimension=dimension,
                 schedule=step.schedule,
                 timezone="UTC",
                 scalable_target_action={"min_capacity": step.min_capacity, "max_capacity": step.max_capacity},
@@ -507,48 +525,36 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             max_capacity=scaling.max_instances,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        cooldowns = {
-            "scale_in_cooldown": scaling.scale_in_cooldown_seconds,
-            "scale_out_cooldown": scaling.scale_out_cooldown_seconds,
-        }
-        on_target = pulumi.ResourceOptions(parent=self, depends_on=[target])
         settings = self.deployment.asynchronous
-        if settings is None:
-            aws.appautoscaling.Policy(
-                f"{prefix}-invocations-per-instance",
-                name=f"{prefix}-invocations-per-instance",
-                policy_type="TargetTrackingScaling",
-                service_namespace="sagemaker",
-                resource_id=target.resource_id,
-                scalable_dimension=SCALABLE_DIMENSION,
-                target_tracking_scaling_policy_configuration={
-                    "target_value": scaling.target_invocations_per_instance,
-                    "predefined_metric_specification": {
-                        "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"
-                    },
-                    **cooldowns,
-                },
-                opts=on_target,
-            )
-            return target
-        aws.appautoscaling.Policy(
-            f"{prefix}-backlog-per-instance",
-            name=f"{prefix}-backlog-per-instance",
-            policy_type="TargetTrackingScaling",
-            service_namespace="sagemaker",
-            resource_id=target.resource_id,
-            scalable_dimension=SCALABLE_DIMENSION,
-            target_tracking_scaling_policy_configuration={
-                "target_value": settings.target_backlog_per_instance,
+        if settings is None:  # real time: requests per instance, as SageMaker predefines it
+            kind, target_value = "invocations-per-instance", scaling.target_invocations_per_instance
+            metric: dict[str, Any] = {
+                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"}
+            }
+        else:  # asynchronous: the backlog each instance has waiting
+            kind, target_value = "backlog-per-instance", settings.target_backlog_per_instance
+            metric = {
                 "customized_metric_specification": {
                     "metric_name": "ApproximateBacklogSizePerInstance",
                     "namespace": "AWS/SageMaker",
                     "dimensions": [{"name": "EndpointName", "value": self.endpoint_name}],
                     "statistic": "Average",
-                },
-                **cooldowns,
+                }
+            }
+        aws.appautoscaling.Policy(
+            f"{prefix}-{kind}",
+            name=f"{prefix}-{kind}",
+            policy_type="TargetTrackingScaling",
+            service_namespace="sagemaker",
+            resource_id=target.resource_id,
+            scalable_dimension=SCALABLE_DIMENSION,
+            target_tracking_scaling_policy_configuration={
+                "target_value": target_value,
+                **metric,
+                "scale_in_cooldown": scaling.scale_in_cooldown_seconds,
+                "scale_out_cooldown": scaling.scale_out_cooldown_seconds,
             },
-            opts=on_target,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[target]),
         )
         if floor == 0:
             self._scale_from_zero(prefix, target)
@@ -608,17 +614,6 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             max_capacity=everyday,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        on_target = pulumi.ResourceOptions(parent=self, depends_on=[target])
-        for window in serverless.scheduled:
-            for edge, at, level in (("start", window.start, window.floor), ("end", window.end, everyday)):
-                aws.appautoscaling.ScheduledAction(
-                    f"{prefix}-{window.name}-{edge}",
-                    name=f"{prefix}-{window.name}-{edge}",
-                    service_namespace="sagemaker",
-                    resource_id=target.resource_id,
-                    scalable_dimension=PROVISIONED_CONCURRENCY_DIMENSION,
-                    schedule=f"at({_at(at)})",
-                    timezone="UTC",
-                    scalable_target_action={"min_capacity": level, "max_capacity": level},
-                    opts=on_target,
-                )
+        self._schedule(
+            variant.name, target, PROVISIONED_CONCURRENCY_DIMENSION, provisioned_concurrency_steps(serverless)
+        )

@@ -20,6 +20,11 @@ from ..spec.parsers import format_duration, format_timestamp
 from .access import role_access
 
 
+def _serves(variant) -> str:
+    """What a variant (a shadow's, batch scoring's) serves, in words."""
+    return f"registry version {variant.model_version}" if variant.model_version is not None else str(variant.artifact)
+
+
 def _bound(bound) -> str:
     parts = []
     if bound.min is not None:
@@ -134,7 +139,7 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
         {
             "name": v.name,
             "weight": v.weight,
-            "serves": f"registry version {v.model_version}" if v.model_version is not None else str(v.artifact),
+            "serves": _serves(v),
             "floor": weight_share(facts["scaling"]["floor"], v, variants),
         }
         for v in variants
@@ -166,9 +171,7 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
         else {
             "name": shadow.name,
             "percent": shadow.percent,
-            "serves": f"registry version {shadow.model_version}"
-            if shadow.model_version is not None
-            else str(shadow.artifact),
+            "serves": _serves(shadow.variant),
             "floor": shadow_share(facts["scaling"]["floor"], shadow),
             "copied_by": "SageMaker (shadow variant)"
             if isinstance(deployment, SageMakerDeployment)
@@ -191,7 +194,7 @@ def batch_facts(model: ModelSpec) -> dict[str, Any]:
     return {
         "schedule": f"{batch.schedule.text} (UTC)",
         "input": str(batch.input),
-        "serves": f"registry version {batch.model_version}" if batch.model_version is not None else str(batch.artifact),
+        "serves": _serves(batch.variant),
         "resources": f"{batch.instance_count} x {batch.instance_type} (SageMaker batch transform)"
         if batch.target is Target.SAGEMAKER
         else f"a CronJob's pod on EKS cluster {batch.cluster} ({batch.namespace}), {batch.resources.cpu_text} CPU, "

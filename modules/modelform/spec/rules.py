@@ -188,19 +188,10 @@ def shape_problems(document: dict) -> Iterator[Problem]:
             yield at + ("rollout", "step_percent"), "applies only to strategies canary and linear"
         elif strategy != "all_at_once" and "step_percent" not in rollout:
             yield at + ("rollout", "step_percent"), f"required for strategy {strategy}"
-        served = [(("variants", v_index), "a variant") for v_index in range(len(deployment.get("variants", ())))]
+        for v_index, variant in enumerate(deployment.get("variants", ())):
+            yield from _one_model(variant, at + ("variants", v_index), "a variant")
         if "shadow" in deployment:
-            served.append((("shadow",), "a shadow"))
-        for path, what in served:
-            variant = deployment[path[0]] if len(path) == 1 else deployment[path[0]][path[1]]
-            has = [key for key in ("model_version", "artifact") if key in variant]
-            if len(has) != 1:
-                where = at + path + ((has[1],) if len(has) == 2 else ())
-                yield (
-                    where,
-                    f"{what} has exactly one of model_version and artifact"
-                    + (" (found both)" if has else " (found neither)"),
-                )
+            yield from _one_model(deployment["shadow"], at + ("shadow",), "a shadow")
     batch = document.get("batch")
     if batch is not None:
         target = batch.get("target", "sagemaker")
@@ -210,13 +201,7 @@ def shape_problems(document: dict) -> Iterator[Problem]:
         required = "instance_type" if target == "sagemaker" else "cluster"
         if required not in batch:
             yield ("batch", required), f"required for target {target}"
-        has = [key for key in ("model_version", "artifact") if key in batch]
-        if len(has) != 1:
-            yield (
-                ("batch",) + ((has[1],) if len(has) == 2 else ()),
-                "batch scoring has exactly one of model_version and artifact"
-                + (" (found both)" if has else " (found neither)"),
-            )
+        yield from _one_model(batch, ("batch",), "batch scoring")
     training = document.get("training")
     if training is not None:
         backend = training.get("backend", "sagemaker")
@@ -233,6 +218,16 @@ def shape_problems(document: dict) -> Iterator[Problem]:
             yield from _not_for(training, ("training",), ("cluster",), f"backend {backend}")
             if "max_wait" in training and not training.get("spot", False):
                 yield ("training", "max_wait"), "applies only with spot: true"
+
+
+def _one_model(mapping: dict, at: FieldPath, what: str) -> Iterator[Problem]:
+    """What serves names exactly one model: a registry version or an artifact."""
+    has = [key for key in ("model_version", "artifact") if key in mapping]
+    if len(has) != 1:
+        yield (
+            at + ((has[1],) if len(has) == 2 else ()),
+            f"{what} has exactly one of model_version and artifact" + (" (found both)" if has else " (found neither)"),
+        )
 
 
 def _not_for(mapping: dict, at: FieldPath, keys: Iterable[str], what: str) -> Iterator[Problem]:

@@ -181,15 +181,20 @@ SHADOW = mapping(
     },
 )
 
+#: What names a scheduled window and when it is: shared by instance, replica and concurrency windows.
+WINDOW_TIMES = {
+    "name": string("Window name, unique within the deployment.", required=True, regex=NAME_PATTERN, maxlength=40),
+    "start": string(
+        "ISO 8601 timestamp with time zone, e.g. 2026-11-27T00:00:00Z.", required=True, check_with="timestamp"
+    ),
+    "end": string("ISO 8601 timestamp with time zone; after `start`.", required=True, check_with="timestamp"),
+}
+
 SCHEDULED_CAPACITY = mapping(
     "A known traffic peak: capacity is raised at `start` and restored at `end` (SageMaker: scheduled actions; "
     "EKS: the deployment's capacity scheduler, which sets the HPAs' bounds within a minute).",
     {
-        "name": string("Window name, unique within the deployment.", required=True, regex=NAME_PATTERN, maxlength=40),
-        "start": string(
-            "ISO 8601 timestamp with time zone, e.g. 2026-11-27T00:00:00Z.", required=True, check_with="timestamp"
-        ),
-        "end": string("ISO 8601 timestamp with time zone; after `start`.", required=True, check_with="timestamp"),
+        **WINDOW_TIMES,
         "min_instances": integer(
             "SageMaker: fewest instances of the deployment during the window, shared by the variants by weight "
             "(rounded up, at least 1 each).",
@@ -271,11 +276,7 @@ ASYNC = mapping(
 SERVERLESS_WINDOW = mapping(
     "A known peak: provisioned concurrency is raised at `start` and restored at `end`.",
     {
-        "name": string("Window name, unique within the deployment.", required=True, regex=NAME_PATTERN, maxlength=40),
-        "start": string(
-            "ISO 8601 timestamp with time zone, e.g. 2026-11-27T00:00:00Z.", required=True, check_with="timestamp"
-        ),
-        "end": string("ISO 8601 timestamp with time zone; after `start`.", required=True, check_with="timestamp"),
+        **WINDOW_TIMES,
         "provisioned_concurrency": integer("Warm concurrency during the window.", required=True, min=1, max=200),
     },
 )
