@@ -21,6 +21,9 @@ settings.load_profile(os.environ.get("MODELFORM_HYPOTHESIS_PROFILE", "determinis
 # The spec cache is exercised by its own tests (tests/spec/test_spec_cache.py); everywhere else each
 # load validates, so that a test that changes a rule never reads an entry made before the change.
 os.environ.setdefault("MODELFORM_SPEC_CACHE", "off")
+# Likewise the plan caches (SDK results, stack plans: tests/plan/test_plan_cache.py): a test that
+# patches a component must see its own program run, not a plan kept from an unpatched one.
+os.environ.setdefault("MODELFORM_CACHE", "off")
 
 REPO = Path(__file__).resolve().parents[1]
 #: The sample specs the tests plan and pin: a copy of specs/ at the time the snapshots were made,

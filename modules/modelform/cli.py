@@ -304,13 +304,13 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .plan import PlanError, StackMemo, plan_environment
+    from .plan import PlanError, plan_environment
     from .plan.diff import diff_plans
     from .plan.git_specs import GitError
+    from .plan.stack_cache import StackCache
 
     models = set(args.model) if args.model else None
     scope_json = None
-    memo = StackMemo()  # a stack whose inputs are the same on both sides is planned once
     try:
         if args.against:
             base_plan = _saved_plan(args)
@@ -325,6 +325,7 @@ def _diff(args: argparse.Namespace) -> int:
             if not isinstance(sides, tuple):
                 return sides
             head, base, scope, top = sides
+            cache = StackCache(head.root)  # a stack whose inputs are the same on both sides is planned once
             selected = scope.model_names
             if models is not None:
                 selected = models if selected is None else selected & models
@@ -334,8 +335,8 @@ def _diff(args: argparse.Namespace) -> int:
 
                 base_plan = plan_at_revision(args.base, top, args.specs, args.env, selected)
             else:  # only specs differ: the current program plans REF's specs as REF's would
-                base_plan = plan_environment(base, args.env, models=selected, memo=memo, jobs=args.jobs)
-            head_plan = plan_environment(head, args.env, models=selected, memo=memo, jobs=args.jobs)
+                base_plan = plan_environment(base, args.env, models=selected, cache=cache, jobs=args.jobs)
+            head_plan = plan_environment(head, args.env, models=selected, cache=cache, jobs=args.jobs)
     except GitError as error:
         print(f"modelform diff: {error}", file=sys.stderr)
         return _usage_error(args)

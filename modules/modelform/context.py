@@ -16,7 +16,6 @@ from typing import Callable, Optional, TypeVar
 import pulumi
 import pulumi_aws as aws
 
-from . import naming
 from .contract import PlatformOutputs
 from .spec import ModelSpec, PlatformSpec
 from .spec.types import Account
@@ -142,7 +141,3 @@ def model_context(
     outputs = PlatformOutputs.from_reference(pulumi.StackReference(platform_stack))
     account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
     return ModelContext(spec, platform, outputs, account_id, provider, code_version, code_folder)
-
-
-def platform_stack_reference(platform: PlatformSpec, organization: str) -> str:
-    return f"{organization}/{naming.PLATFORM_PROJECT}/{naming.platform_stack(platform.name, platform.environment)}"

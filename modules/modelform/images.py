@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from functools import lru_cache
+
+from .sdk_offline import quiet_sagemaker_sdk, sdk_output
 
 
 @lru_cache(maxsize=None)  # the SDK re-reads botocore's endpoint data on every call (~0.1 s)
 def framework_image(framework_version: str, region: str, instance_type: str, scope: str) -> str:
     """The AWS PyTorch `scope` image ("training" or "inference") for the version and the
     instance (CPU or GPU flavour), with the newest Python the catalogue offers for it."""
+    return sdk_output(
+        "image",
+        (framework_version, region, instance_type, scope),
+        lambda: _retrieve(framework_version, region, instance_type, scope),
+    )
+
+
+def _retrieve(framework_version: str, region: str, instance_type: str, scope: str) -> str:
     quiet_sagemaker_sdk(region)
     from sagemaker.core import image_uris  # imported here: ~1 s, only when an image is needed
 
@@ -27,12 +35,3 @@ def framework_image(framework_version: str, region: str, instance_type: str, sco
         instance_type=instance_type,
         image_scope=scope,
     )
-
-
-def quiet_sagemaker_sdk(region: str) -> None:
-    """Before importing the sagemaker SDK: it creates a boto3 client on import (needs a region),
-    logs its config search at INFO, and would validate roles against IAM."""
-    os.environ.setdefault("AWS_DEFAULT_REGION", region)
-    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
-    for name in ("sagemaker", "sagemaker.config", "sagemaker.core", "sagemaker.train", "sagemaker.mlops"):
-        logging.getLogger(name).setLevel(logging.ERROR)

@@ -96,23 +96,35 @@ def scratch_volumes(*names: str) -> list[dict[str, Any]]:
     return [{"name": name, "emptyDir": {}} for name in names]
 
 
-#: (apiVersion, kind) -> (the pulumi_kubernetes class, the logical-name suffix).
-KINDS: dict[tuple[str, str], tuple[type, str]] = {
-    ("v1", "Namespace"): (k8s.core.v1.Namespace, "namespace"),
-    ("v1", "ServiceAccount"): (k8s.core.v1.ServiceAccount, "serviceaccount"),
-    ("v1", "Service"): (k8s.core.v1.Service, "service"),
-    ("apps/v1", "Deployment"): (k8s.apps.v1.Deployment, "deployment"),
+#: (apiVersion, kind) -> (the pulumi_kubernetes module and class, the logical-name suffix). Named,
+#: not imported: loading pulumi_kubernetes' API groups takes ~1.5 s, which a model without
+#: Kubernetes objects never pays.
+KINDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("v1", "Namespace"): ("core.v1.Namespace", "namespace"),
+    ("v1", "ServiceAccount"): ("core.v1.ServiceAccount", "serviceaccount"),
+    ("v1", "Service"): ("core.v1.Service", "service"),
+    ("apps/v1", "Deployment"): ("apps.v1.Deployment", "deployment"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"): (
-        k8s.autoscaling.v2.HorizontalPodAutoscaler,
+        "autoscaling.v2.HorizontalPodAutoscaler",
         "horizontalpodautoscaler",
     ),
-    ("policy/v1", "PodDisruptionBudget"): (k8s.policy.v1.PodDisruptionBudget, "poddisruptionbudget"),
-    ("networking.k8s.io/v1", "NetworkPolicy"): (k8s.networking.v1.NetworkPolicy, "networkpolicy"),
-    ("networking.k8s.io/v1", "Ingress"): (k8s.networking.v1.Ingress, "ingress"),
-    ("rbac.authorization.k8s.io/v1", "Role"): (k8s.rbac.v1.Role, "role"),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): (k8s.rbac.v1.RoleBinding, "rolebinding"),
-    ("batch/v1", "CronJob"): (k8s.batch.v1.CronJob, "cronjob"),
+    ("policy/v1", "PodDisruptionBudget"): ("policy.v1.PodDisruptionBudget", "poddisruptionbudget"),
+    ("networking.k8s.io/v1", "NetworkPolicy"): ("networking.v1.NetworkPolicy", "networkpolicy"),
+    ("networking.k8s.io/v1", "Ingress"): ("networking.v1.Ingress", "ingress"),
+    ("rbac.authorization.k8s.io/v1", "Role"): ("rbac.v1.Role", "role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rbac.v1.RoleBinding", "rolebinding"),
+    ("batch/v1", "CronJob"): ("batch.v1.CronJob", "cronjob"),
 }
+
+
+def resource_class(api_version: str, kind: str) -> type:
+    """The pulumi_kubernetes class of a kind."""
+    found: Any = k8s
+    for part in KINDS[(api_version, kind)][0].split("."):
+        found = getattr(found, part)
+    return found
+
+
 #: The top-level fields each kind carries besides apiVersion, kind and metadata.
 _BODY_FIELDS = {
     "ServiceAccount": ("automountServiceAccountToken",),
@@ -132,10 +144,10 @@ def register(
     prefix: str, api_version: str, kind: str, manifest: pulumi.Input[Mapping[str, Any]], opts: pulumi.ResourceOptions
 ) -> pulumi.CustomResource:
     """The Pulumi resource of one manifest (whose values may still be outputs)."""
-    resource_class, suffix = KINDS[(api_version, kind)]
+    suffix = KINDS[(api_version, kind)][1]
     body = pulumi.Output.from_input(manifest)
     fields = {
         key: body.apply(lambda m, key=key: m.get(key)) for key in ("metadata", *_BODY_FIELDS.get(kind, ("spec",)))
     }
     arguments = {_ARGUMENT_NAMES[key]: value for key, value in fields.items() if key != "metadata"}
-    return resource_class(f"{prefix}-{suffix}", metadata=fields["metadata"], **arguments, opts=opts)
+    return resource_class(api_version, kind)(f"{prefix}-{suffix}", metadata=fields["metadata"], **arguments, opts=opts)

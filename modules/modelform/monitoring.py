@@ -29,8 +29,15 @@ import pulumi_aws as aws
 
 from . import iam, naming
 from .context import ModelContext, Resolved
-from .images import framework_image, quiet_sagemaker_sdk
-from .sdk_offline import definition_text, offline_session, processing_step
+from .images import framework_image
+from .sdk_offline import (
+    definition_inputs,
+    definition_text,
+    offline_session,
+    processing_step,
+    quiet_sagemaker_sdk,
+    sdk_output,
+)
 from .spec import Deployment, ModelSpec, MonitoringSpec, Target
 from .spec.parsers import S3Uri
 from .spec.rules import METRICS
@@ -358,8 +365,13 @@ class ModelMonitoring(pulumi.ComponentResource):
             description=f"Monitoring jobs of model {model} (modelform)",
             parent=self,
         )
+        inputs = definition_inputs(spec)
         definition = pulumi.Output.all(context.resolved(), role_arn, code.prefix).apply(
-            lambda v: monitoring_pipeline_definition(spec, v[0], role_arn=v[1], code_prefix=v[2])
+            lambda v: sdk_output(
+                "monitoring-pipeline",
+                (inputs, *v),
+                lambda: monitoring_pipeline_definition(inputs, v[0], role_arn=v[1], code_prefix=v[2]),
+            )
         )
         pipeline_name = naming.monitoring_pipeline(model)
         self.pipeline = aws.sagemaker.Pipeline(

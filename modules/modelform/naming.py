@@ -20,6 +20,15 @@ def platform_stack(platform: str, environment: str) -> str:
     return f"{platform}.{environment}"
 
 
+#: The Pulumi organization model stacks name in their StackReference unless told another.
+DEFAULT_ORGANIZATION = "organization"
+
+
+def platform_stack_reference(platform: str, environment: str, organization: str = DEFAULT_ORGANIZATION) -> str:
+    """`<organization>/<platform project>/<platform stack>`: what a model stack reads outputs from."""
+    return f"{organization}/{PLATFORM_PROJECT}/{platform_stack(platform, environment)}"
+
+
 def model_stack(model: str, environment: str) -> str:
     return f"{model}.{environment}"
 

@@ -21,7 +21,7 @@ import pulumi
 from . import naming
 from .batch_scoring import BatchScoring
 from .code_upload import CodeUpload
-from .context import BUILD_DIR, ModelContext, model_context, platform_provider, platform_stack_reference
+from .context import BUILD_DIR, ModelContext, model_context, platform_provider
 from .eks_endpoint import EksEndpoint
 from .eks_training import EksTraining
 from .execution_role import ModelExecutionRole
@@ -31,15 +31,14 @@ from .monitoring import AlarmKind, ModelMonitoring
 from .platform import Platform
 from .retraining import RetrainingRunner, RetrainingTriggers, RunnerKind
 from .sagemaker_endpoint import SageMakerEndpoint
+from .sdk_offline import keep_sdk_outputs_under
 from .source_archive import build_source_archive
 from .spec import Backend, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
 from .tags import model_tags
 from .training_pipeline import TrainingPipeline
 
+
 #: Where model stacks find the platform stack unless `modelform:platformStack` says otherwise.
-DEFAULT_ORGANIZATION = "organization"
-
-
 def platform_program(spec: PlatformSpec) -> dict[str, Any]:
     platform = Platform(spec.name, spec, pulumi.ResourceOptions(provider=platform_provider(spec)))
     return platform.outputs.exports()
@@ -49,12 +48,13 @@ def model_program(
     spec: ModelSpec, platform: PlatformSpec, platform_stack: Optional[str] = None, repo_root: Optional[str] = None
 ) -> dict[str, Any]:
     root = repo_root or os.getcwd()
+    keep_sdk_outputs_under(root)
     code_dir = os.path.join(root, spec.model.code)
     archive = build_source_archive(code_dir, os.path.join(root, BUILD_DIR))
     context = model_context(
         spec,
         platform,
-        platform_stack or platform_stack_reference(platform, DEFAULT_ORGANIZATION),
+        platform_stack or naming.platform_stack_reference(platform.name, platform.environment),
         archive.version,
         code_dir,
     )

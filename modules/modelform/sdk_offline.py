@@ -1,14 +1,83 @@
-"""Building SageMaker pipeline definitions with the sagemaker SDK, offline.
+"""Building SageMaker pipeline definitions and image URIs with the sagemaker SDK, offline, and
+remembering them by content.
 
 Shared by the retraining and the monitoring pipelines: a PipelineSession that never asks AWS for
-anything, and a ProcessingStep without the SDK's costly detour.
+anything, and a ProcessingStep without the SDK's costly detour. Importing the SDK takes ~5 s and a
+definition ~0.05 s, while what it computes is a pure function of a few typed inputs: each result
+is kept in the content cache (`.modelform/cache/sdk/`) under the repr of exactly those inputs, so
+a plan whose pipelines and images did not change never imports the SDK.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import os
 from functools import lru_cache
+from types import MappingProxyType
+from typing import Callable, Optional
 
-from .images import quiet_sagemaker_sdk
+from .content_cache import ContentCache, enabled, key_of
+from .spec import ModelSpec, Shadow, Target
+
+#: This process's SDK results (the process may plan stacks of several repositories, one by one).
+_OUTPUTS = [ContentCache(None, "sdk", memory=False)]
+
+
+def keep_sdk_outputs_under(root: Optional[str]) -> None:
+    """Where SDK results are kept from now on: `<root>/.modelform/cache/sdk/` (None: in memory).
+    With the cache off, nothing is kept at all, not even in memory."""
+    wanted = ContentCache(root, "sdk", memory=enabled())
+    current = _OUTPUTS[0]
+    if (current.folder, current.memory) != (wanted.folder, wanted.memory):
+        _OUTPUTS[0] = wanted
+
+
+def sdk_output(kind: str, inputs: object, compute: Callable[[], str]) -> str:
+    """`compute()`, or what it returned before for equal `inputs` (compared by repr: the typed
+    specs are frozen dataclasses whose repr names every field and value)."""
+    return _OUTPUTS[0].remembered(key_of(f"sdk-{kind}", repr(inputs)), compute)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeploymentView:
+    """What a pipeline definition may read of a deployment. A definition is built from
+    `definition_inputs(spec)`, never from the spec itself, so its cache key is exactly what it
+    was built from: a variant's weight or a scaling window changes no pipeline, and reading any
+    other field of a deployment here fails loudly instead of being left out of the key."""
+
+    name: str
+    target: Target
+    data_capture_percent: int
+    shadow: Optional[Shadow]
+    instance_type: Optional[str]
+
+
+def definition_inputs(spec: ModelSpec) -> ModelSpec:
+    """The spec as pipeline definitions see it: without what describes it for people (owner,
+    team, description, tags, its file) or serves it (deployments but for `DeploymentView`, batch)."""
+    return dataclasses.replace(
+        spec,
+        source="",
+        owner="",
+        team="",
+        description="",
+        tags=MappingProxyType({}),
+        deployments=tuple(
+            DeploymentView(d.name, d.target, d.data_capture_percent, d.shadow, getattr(d, "instance_type", None))
+            for d in spec.deployments
+        ),  # type: ignore[arg-type]
+        batch=None,
+    )
+
+
+def quiet_sagemaker_sdk(region: str) -> None:
+    """Before importing the sagemaker SDK: it creates a boto3 client on import (needs a region),
+    logs its config search at INFO, and would validate roles against IAM."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
+    for name in ("sagemaker", "sagemaker.config", "sagemaker.core", "sagemaker.train", "sagemaker.mlops"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 @lru_cache(maxsize=None)

@@ -32,10 +32,17 @@ import pulumi_aws as aws
 
 from . import iam, naming
 from .context import ModelContext, Resolved
-from .images import framework_image, quiet_sagemaker_sdk
+from .images import framework_image
 from .model_registry import registry_group_arn
 from .sagemaker_endpoint import serving_environment
-from .sdk_offline import definition_text, offline_session, processing_step
+from .sdk_offline import (
+    definition_inputs,
+    definition_text,
+    offline_session,
+    processing_step,
+    quiet_sagemaker_sdk,
+    sdk_output,
+)
 from .spec import Approval, Backend, ModelSpec
 from .spec.parsers import S3Uri
 
@@ -245,6 +252,12 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     )
 
 
+def cached_pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
+    """`pipeline_definition`, built from `definition_inputs(spec)` and remembered by them."""
+    inputs = definition_inputs(spec)
+    return sdk_output("training-pipeline", (inputs, where), lambda: pipeline_definition(inputs, where))
+
+
 def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, train_step, evaluate_step):
     """Step arguments of the registration, through the SDK's own CreateModelPackage path
     (`create_model_package_from_containers` under the PipelineSession, which records the request
@@ -360,7 +373,7 @@ class TrainingPipeline(pulumi.ComponentResource):
             parent=self,
         )
         definition = pulumi.Output.all(context.resolved(), role_arn, code.prefix).apply(
-            lambda v: pipeline_definition(spec, PipelineLocations(v[0], v[1], v[2], context.code_version))
+            lambda v: cached_pipeline_definition(spec, PipelineLocations(v[0], v[1], v[2], context.code_version))
         )
         self.pipeline = aws.sagemaker.Pipeline(
             f"{name}-pipeline",

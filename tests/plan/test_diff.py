@@ -162,13 +162,13 @@ def test_removing_a_deployment(git_repo, capsys):
 
 
 def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
+    import modelform.plan.engine as engine
     import modelform.plan.parallel as parallel
-    import modelform.plan.planner as planner
     import modelform.spec.loader as loader
 
     planned, validated = [], []
-    original = planner.run_program
-    for module in (planner, parallel):
+    original = engine.run_program
+    for module in (engine, parallel):
         monkeypatch.setattr(
             module,
             "run_program",

@@ -317,7 +317,7 @@ def test_change_markers_are_coloured_on_terminals_unless_no_color():
     ],
 )
 def test_prod_data_needs_both_protect_and_retain_on_delete(options, flagged):
-    from modelform.plan.engine import PlannedResource, StackPlan
+    from modelform.plan.stack_plan import PlannedResource, StackPlan
 
     bucket = PlannedResource("urn:b", "aws:s3/bucket:Bucket", "b", None, {"bucket": "b"}, options)
     findings = check_plan([StackPlan("acme-ml.prod", "Platform", "p.yaml", [bucket], {})], [], "prod")

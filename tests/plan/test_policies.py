@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from modelform.plan.engine import PlannedResource
+from modelform.plan.stack_plan import PlannedResource
 from modelform.plan.policies import check_plan, referenced_name
-from modelform.plan.engine import StackPlan
+from modelform.plan.stack_plan import StackPlan
 
 
 def _r(type_: str, name: str, inputs: dict, **options) -> PlannedResource:

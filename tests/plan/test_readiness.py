@@ -9,7 +9,7 @@ import json
 import pytest
 
 from modelform.plan import readiness
-from modelform.plan.engine import PlannedResource, StackPlan
+from modelform.plan.stack_plan import PlannedResource, StackPlan
 
 
 def stacks_of(plan: dict) -> list[StackPlan]:

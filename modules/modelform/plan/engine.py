@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import pulumi
 from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
+
+from .stack_plan import PlannedResource
 
 #: Outputs given a placeholder when the program did not set them as inputs.
 PLACEHOLDER_OUTPUTS = ("id", "arn", "name", "bucket", "keyId", "prefixListId", "resourceId")
@@ -53,39 +54,6 @@ _TYPE_OUTPUTS = {
     "aws:ecr/repository:Repository": {"repositoryUrl": "<{name}.repositoryUrl>"},
     "aws:sqs/queue:Queue": {"url": "<{name}.url>"},
 }
-
-
-@dataclass
-class PlannedResource:
-    urn: str
-    type: str
-    name: str
-    parent: Optional[str]
-    inputs: dict[str, Any]
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        entry = {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
-        if self.options:
-            entry["options"] = self.options
-        return entry
-
-
-@dataclass
-class StackPlan:
-    stack: str
-    kind: str  # "Model" | "Platform"
-    spec: str
-    resources: list[PlannedResource]
-    outputs: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "stack": self.stack,
-            "kind": self.kind,
-            "spec": self.spec,
-            "resources": [r.to_json() for r in self.resources],
-        }
 
 
 def normalise(value: Any) -> Any:

@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterator, Optional
 from .. import naming
 from ..programs import model_program
 from ..spec import ModelSpec, PlatformSpec
-from .engine import StackPlan, run_program
+from .engine import run_program
+from .stack_plan import StackPlan
 
 #: Below this many model stacks, starting workers (a second or two each) costs more than it saves.
 PARALLEL_THRESHOLD = 32

@@ -10,18 +10,16 @@ sorted and byte-for-byte identical for the same specs and code.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import sys
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from .. import naming
-from ..context import platform_stack_reference
-from ..programs import DEFAULT_ORGANIZATION, platform_program
-from ..spec import SpecSet
-from . import parallel
-from .engine import StackPlan, run_program
+from ..spec import ModelSpec, PlatformSpec, SpecSet
 from .policies import Finding, check_plan
+from .stack_cache import StackCache
+from .stack_plan import StackPlan
 
 PLAN_VERSION = 1
 #: Above this many stacks a progress bar is shown on stderr.
@@ -32,36 +30,21 @@ class PlanError(Exception):
     """The specs cannot be planned (beyond spec validation): one line for the user."""
 
 
-class StackMemo:
-    """Stack plans by their inputs, within one process: the two sides of a diff plan what did not
-    change (the Platform stack, above all) once. Programs are deterministic functions of their
-    specs, so equal inputs give equal plans."""
-
-    def __init__(self) -> None:
-        self._plans: dict[str, Any] = {}
-
-    def plan(self, inputs: tuple, compute: Callable[[], Any]) -> Any:
-        # Specs are frozen dataclasses (with read-only mappings, which do not pickle): their repr
-        # names every field and value, in declaration order.
-        key = hashlib.sha256(repr(inputs).encode()).hexdigest()
-        if key not in self._plans:
-            self._plans[key] = compute()
-        return self._plans[key]
-
-
 def plan_environment(
     specs: SpecSet,
     environment: str,
     *,
     models: Optional[Iterable[str]] = None,
     progress: bool = True,
-    memo: Optional[StackMemo] = None,
+    cache: Optional[StackCache] = None,
     jobs: Optional[int] = None,
 ) -> dict[str, Any]:
     """The plan document of `environment`. `models` limits the model stacks planned (the platform
-    stack is always planned: model stacks need its outputs). `jobs`: processes planning model
-    stacks (default: every core, for fleets of `parallel.PARALLEL_THRESHOLD` stacks or more)."""
-    memo = memo or StackMemo()
+    stack is always planned: model stacks need its outputs). `cache`: stack plans by their inputs
+    (default: the repository's, `.modelform/cache/stacks/`); only stacks it lacks run under the
+    mock runtime. `jobs`: processes planning those model stacks (default: every core, for
+    `parallel.PARALLEL_THRESHOLD` stacks or more)."""
+    cache = cache or StackCache(specs.root)
     if environment not in specs.environments:
         raise PlanError(f"unknown environment '{environment}'; known: {', '.join(specs.environments)}")
     platform = specs.platform(environment)
@@ -74,30 +57,65 @@ def plan_environment(
 
     stacks: list[StackPlan] = []
     with _progress(1 + len(model_specs), enabled=progress) as advance:
-        resources, outputs = memo.plan(
-            ("Platform", environment, platform),
-            lambda: run_program(
-                naming.PLATFORM_PROJECT,
-                naming.platform_stack(platform.name, environment),
-                lambda: platform_program(platform),
-            ),
-        )
-        stacks.append(
-            StackPlan(
-                naming.platform_stack(platform.name, environment), "Platform", platform.source, resources, outputs
-            )
-        )
+        platform_plan = _platform_plan(platform, environment, cache)
+        stacks.append(platform_plan)
         advance()
-        reference = {platform_stack_reference(platform, DEFAULT_ORGANIZATION): outputs}
-        processes = parallel.worth_parallel(len(model_specs), jobs)
-        if processes > 1:
-            stacks.extend(parallel.plan_models(model_specs, platform, reference, specs.root, processes, advance))
-        else:
-            for model in model_specs:
-                stacks.extend(parallel.plan_model_stacks(([model], platform, reference, specs.root)))
+        reference = {naming.platform_stack_reference(platform.name, environment): platform_plan.outputs}
+        missing: dict[str, ModelSpec] = {}
+        keys: dict[str, str] = {}
+        for model in model_specs:
+            keys[model.name] = cache.model_key(model, platform, reference, _code_version(model, cache.root))
+            cached = cache.get(keys[model.name])
+            if cached is None:
+                missing[model.name] = model
+            else:
+                stacks.append(cached)
                 advance()
+        for plan in _planned(list(missing.values()), platform, reference, cache.root, jobs, advance):
+            cache.put(keys[plan.stack.rsplit(".", 1)[0]], plan)
+            stacks.append(plan)
     findings = check_plan(stacks, [m for m in model_specs], environment)
     return _document(environment, stacks, findings, platform.account.id if platform.account else None)
+
+
+def _platform_plan(platform: PlatformSpec, environment: str, cache: StackCache) -> StackPlan:
+    key = cache.platform_key(platform)
+    plan = cache.get(key)
+    if plan is None:
+        from ..programs import platform_program
+        from .engine import run_program
+
+        stack = naming.platform_stack(platform.name, environment)
+        resources, outputs = run_program(naming.PLATFORM_PROJECT, stack, lambda: platform_program(platform))
+        plan = StackPlan(stack, "Platform", platform.source, resources, outputs)
+        cache.put(key, plan)
+    return plan
+
+
+def _code_version(model: ModelSpec, root: str) -> str:
+    """The version of the code the model ships (its source archive's content hash)."""
+    from ..context import BUILD_DIR
+    from ..source_archive import build_source_archive
+
+    return build_source_archive(os.path.join(root, model.model.code), os.path.join(root, BUILD_DIR)).version
+
+
+def _planned(
+    models: list[ModelSpec], platform: PlatformSpec, reference: dict[str, Any], root: str, jobs, advance
+) -> Iterator[StackPlan]:
+    """The plans of model stacks the cache lacks, run under the mock runtime: in worker processes
+    when there are many."""
+    if not models:
+        return
+    from . import parallel
+
+    processes = parallel.worth_parallel(len(models), jobs)
+    if processes > 1:
+        yield from parallel.plan_models(models, platform, reference, root, processes, advance)
+        return
+    for model in models:
+        yield from parallel.plan_model_stacks(([model], platform, reference, root))
+        advance()
 
 
 def _stack_json(stack: StackPlan, account: Optional[str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 
 from ..monitoring import monitored_deployments
 from ..spec import ModelSpec
-from .engine import PlannedResource, StackPlan
+from .stack_plan import PlannedResource, StackPlan
 from .exceptions import SERVERLESS_MODEL, exceptions_for
 
 BUCKET = "aws:s3/bucket:Bucket"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional
 
 from ..egress import WORKLOAD_CALLS
-from .engine import PlannedResource, StackPlan
+from .stack_plan import PlannedResource, StackPlan
 from .policies import Finding
 
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"})

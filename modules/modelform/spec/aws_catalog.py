@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
 import botocore.session
@@ -60,9 +61,11 @@ def _gpu_counts() -> dict[str, int]:
     """GPUs per instance type, from the catalogue the sagemaker SDK bundles (AWS's own data for
     the training and hosting instance types, per region; the same count everywhere)."""
     import json
-    from importlib import resources
+    from importlib.util import find_spec
 
-    path = resources.files("sagemaker.core").joinpath("image_uri_config", "instance_gpu_info.json")
+    # Found, not imported: importing `sagemaker.core` costs seconds, and validation needs one file.
+    (package,) = find_spec("sagemaker").submodule_search_locations
+    path = Path(package, "core", "image_uri_config", "instance_gpu_info.json")
     counts: dict[str, int] = {}
     for per_region in json.loads(path.read_text(encoding="utf-8")).values():
         for instance_type, info in per_region.items():

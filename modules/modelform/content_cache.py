@@ -1,0 +1,117 @@
+"""Results kept by the content they were computed from, across runs (`.modelform/cache/`).
+
+A plan is a pure function of the specs, the model code and the program that builds it (this
+package and the SDKs it runs on). Two things in it are expensive and rarely change: SageMaker
+pipeline definitions and image URIs (the sagemaker SDK alone takes ~5 s to import), and whole
+stack plans (Pulumi's runtime, ~5-10 ms per resource). Both are kept here under a key that hashes
+every input of the computation together with `program_identity()`, so an entry can only ever be
+read back by a computation that would produce it again: editing a spec, the model code, this
+package or upgrading an SDK changes the key, and nothing needs invalidating.
+
+Entries are text files written atomically (a temporary file renamed into place), one folder per
+kind; anything unreadable is a miss. `MODELFORM_CACHE=off` turns these caches off (validated specs
+have their own, `MODELFORM_SPEC_CACHE`); a read-only checkout simply computes everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Callable, Optional
+
+#: Raised with any change to how entries are keyed or written.
+FORMAT = 1
+#: modelform's cache folder, under the repository root (inside its ignored output folder).
+FOLDER = os.path.join(".modelform", "cache")
+#: What a plan is computed with besides this package: another version of any, other entries.
+DEPENDENCIES = ("pulumi", "pulumi_aws", "pulumi_kubernetes", "sagemaker", "botocore")
+
+
+def enabled() -> bool:
+    return os.environ.get("MODELFORM_CACHE", "on").lower() not in ("off", "0", "false", "no")
+
+
+#: The files of this package that make up the program (its code, and the templates and data it reads).
+SOURCE_SUFFIXES = (".py", ".json", ".j2", ".html", ".md", ".yaml")
+
+
+@lru_cache(maxsize=None)
+def program_identity() -> str:
+    """A hash of the program that computes plans: every source file of this package, and the
+    versions of the SDKs it runs on."""
+    versions = {}
+    for dependency in DEPENDENCIES:
+        try:
+            versions[dependency] = version(dependency)
+        except PackageNotFoundError:
+            versions[dependency] = "missing"
+    return identity_of(Path(__file__).parent, versions)
+
+
+def identity_of(package: Path, versions: dict[str, str]) -> str:
+    digest = hashlib.sha256(f"modelform-cache {FORMAT}".encode())
+    for dependency, installed in sorted(versions.items()):
+        digest.update(f"{dependency}=={installed}\0".encode())
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in SOURCE_SUFFIXES and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def key_of(kind: str, *parts: str) -> str:
+    """The key of a `kind` entry computed from `parts` by this program."""
+    digest = hashlib.sha256(f"{kind}\0{program_identity()}".encode())
+    for part in parts:
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()
+
+
+class ContentCache:
+    """Text entries of one kind under `<root>/.modelform/cache/<kind>/` (unless `root` is None or
+    the cache is off), and in memory (unless `memory` is False)."""
+
+    def __init__(self, root: Optional[str], kind: str, *, memory: bool = True):
+        self.kind = kind
+        self.folder = os.path.join(root, FOLDER, kind) if root is not None and enabled() else None
+        self.memory = memory
+        self._memory: dict[str, str] = {}
+
+    def get(self, key: str) -> Optional[str]:
+        if key in self._memory:
+            return self._memory[key]
+        if self.folder is None:
+            return None
+        try:
+            with open(os.path.join(self.folder, key[:2], key), encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if self.memory:
+            self._memory[key] = text
+        return text
+
+    def put(self, key: str, text: str) -> None:
+        if self.memory:
+            self._memory[key] = text
+        if self.folder is None:
+            return
+        folder = os.path.join(self.folder, key[:2])
+        try:
+            os.makedirs(folder, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".entry-")
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.replace(temporary, os.path.join(folder, key))
+        except OSError:
+            pass  # nowhere to keep it: computed again next time, nothing else changes
+
+    def remembered(self, key: str, compute: Callable[[], str]) -> str:
+        text = self.get(key)
+        if text is None:
+            text = compute()
+            self.put(key, text)
+        return text
