@@ -176,7 +176,9 @@ def test_a_definition_reads_only_what_it_is_keyed_by(sample_specs):
     assert repr(sdk_offline.definition_inputs(reweighted)) == repr(inputs)
     # What a definition is built from changes its key.
     assert spec.training is not None
-    retrained = dataclasses.replace(spec, training=dataclasses.replace(spec.training, volume_gb=spec.training.volume_gb + 1))
+    retrained = dataclasses.replace(
+        spec, training=dataclasses.replace(spec.training, volume_gb=spec.training.volume_gb + 1)
+    )
     assert repr(sdk_offline.definition_inputs(retrained)) != repr(inputs)
     # Anything else of a deployment is out of its reach, so it cannot be missing from the key.
     view = inputs.deployments[0]
