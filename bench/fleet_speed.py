@@ -51,6 +51,7 @@ MODELFORM = [sys.executable, "-m", "modelform"]
 #: The model whose spec the diff changes.
 CHANGED = "model-00001"
 CACHE_STATES = ("cold", "ci", "repeat")
+PARTS = ("validate", "diff", "plan")
 
 
 def cores() -> int:
@@ -98,7 +99,10 @@ def timed_diff(folder: Path, cache: str, base_cache: Path) -> float:
         shutil.rmtree(folder / ".modelform", ignore_errors=True)
     if cache == "ci":
         shutil.copytree(base_cache, folder / ".modelform")
-    command = MODELFORM + ["diff", "--base", "HEAD", "--env", "dev", "--format", "json", "--out", "diff.json"]
+    # The answer goes outside the repository, as CI writes it: a file in the working tree would be
+    # a change of its own.
+    out = folder.parent / f"{folder.name}-diff.json"
+    command = MODELFORM + ["diff", "--base", "HEAD", "--env", "dev", "--format", "json", "--out", str(out)]
     return timed_command(command, folder)
 
 
@@ -111,7 +115,7 @@ def measure_diff(models: int, repeat: int) -> dict:
             for folder in (small, large):
                 for state in CACHE_STATES:  # in this order: "repeat" follows the "ci" run's cache
                     runs[state][folder].append(timed_diff(folder, state, saved[folder]))
-        changed = json.loads((large / "diff.json").read_text())["summary"]
+        changed = json.loads((large.parent / "large-diff.json").read_text())["summary"]
     figures: dict = {"models": models, "change": "one spec: variant weights 90/10 -> 80/20", "diff_summary": changed}
     for state in CACHE_STATES:
         small_s, large_s = min(runs[state][small]), min(runs[state][large])
@@ -224,32 +228,37 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--plan-models", type=int, default=1000, help="models in the full plan (0: skip it)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--json", help="write the figures to this file (parts not measured keep their figures)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to measure")
     args = parser.parse_args()
     record: dict = {
         "benchmark": "fleet_speed",
         "machine": f"{platform.machine()}, {cores()} cores, Python {platform.python_version()}",
     }
 
-    say(f"validate: {args.models} specs, modelform against PyYAML's C loader alone")
-    record["validate"] = validate_scale.measure(args.models, args.repeat)
-    v = record["validate"]
-    say(
-        f"  yaml C loader {v['baseline_yaml_safe_load_s']:.2f}s, modelform {v['modelform_validate_s']:.2f}s "
-        f"({v['ratio_to_baseline']:.1f}x), from the spec cache {v['modelform_validate_cached_s']:.2f}s "
-        f"({v['cached_ratio_to_baseline']:.2f}x); target < 1 s"
-    )
-
-    say(f"diff: one changed spec, {args.models} models against 3")
-    record["diff"] = d = measure_diff(args.models, args.repeat)
-    for state in CACHE_STATES:
-        f = d[state]
+    if args.json and Path(args.json).exists():
+        record = {**json.loads(Path(args.json).read_text()), **record}
+    if "validate" in args.parts:
+        say(f"validate: {args.models} specs, modelform against PyYAML's C loader alone")
+        record["validate"] = validate_scale.measure(args.models, args.repeat)
+        v = record["validate"]
         say(
-            f"  {state:>6}: 3 models {f['baseline_3_models_s']:.2f}s, {args.models} models {f['fleet_s']:.2f}s "
-            f"({f['ratio']:.2f}x; targets <= 3x, <= 2 s)"
+            f"  yaml C loader {v['baseline_yaml_safe_load_s']:.2f}s, modelform {v['modelform_validate_s']:.2f}s "
+            f"({v['ratio_to_baseline']:.1f}x), from the spec cache {v['modelform_validate_cached_s']:.2f}s "
+            f"({v['cached_ratio_to_baseline']:.2f}x); target < 1 s"
         )
 
-    if args.plan_models:
+    if "diff" in args.parts:
+        say(f"diff: one changed spec, {args.models} models against 3")
+        record["diff"] = d = measure_diff(args.models, args.repeat)
+        for state in CACHE_STATES:
+            f = d[state]
+            say(
+                f"  {state:>6}: 3 models {f['baseline_3_models_s']:.2f}s, {args.models} models {f['fleet_s']:.2f}s "
+                f"({f['ratio']:.2f}x; targets <= 3x, <= 2 s)"
+            )
+
+    if "plan" in args.parts and args.plan_models:
         say(f"plan: every stack of {args.plan_models} models, every core")
         record["plan"] = p = measure_plan(args.plan_models, cores())
         say(

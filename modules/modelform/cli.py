@@ -384,6 +384,8 @@ def _sides_at_base(args: argparse.Namespace):
 
     top = repository_top(os.path.abspath(args.specs) if os.path.isdir(args.specs) else os.getcwd())
     changed = changed_files(args.base, top)
+    if args.out:  # the diff's own answer, written into the checkout by an earlier run, is no input
+        changed = [p for p in changed if os.path.join(top, p) != os.path.abspath(args.out)]
     only = changed_spec_files(changed, top, args.specs)
     head = _load(args.specs, args.root, only)
     if head is None:

@@ -9,8 +9,10 @@ read back by a computation that would produce it again: editing a spec, the mode
 package or upgrading an SDK changes the key, and nothing needs invalidating.
 
 Entries are text files written atomically (a temporary file renamed into place), one folder per
-kind; anything unreadable is a miss. `MODELFORM_CACHE=off` turns these caches off (validated specs
-have their own, `MODELFORM_SPEC_CACHE`); a read-only checkout simply computes everything.
+kind; anything unreadable is a miss. Reading an entry touches it, so a CI job can keep only the
+entries its runs read (`find .modelform/cache -type f ! -newer <start> -delete`).
+`MODELFORM_CACHE=off` turns these caches off (validated specs have their own,
+`MODELFORM_SPEC_CACHE`); a read-only checkout simply computes everything.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ FORMAT = 1
 FOLDER = os.path.join(".modelform", "cache")
 #: What a plan is computed with besides this package: another version of any, other entries.
 DEPENDENCIES = ("pulumi", "pulumi_aws", "pulumi_kubernetes", "sagemaker", "botocore")
+
+
+def touch(path: str) -> None:
+    """Mark an entry as read now: a job that keeps the cache (CI) drops what no run read lately."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # a read-only cache is still a cache
 
 
 def enabled() -> bool:
@@ -85,9 +95,11 @@ class ContentCache:
             return self._memory[key]
         if self.folder is None:
             return None
+        path = os.path.join(self.folder, key[:2], key)
         try:
-            with open(os.path.join(self.folder, key[:2], key), encoding="utf-8") as handle:
+            with open(path, encoding="utf-8") as handle:
                 text = handle.read()
+            touch(path)
         except (OSError, UnicodeDecodeError):
             return None
         if self.memory:

@@ -189,6 +189,24 @@ def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
     assert sorted(validated) == sorted(["specs/fraud-detector.yaml", "specs/platform.yaml"] * 2)
 
 
+def test_the_diffs_own_answer_in_the_checkout_is_no_change(git_repo, capsys, monkeypatch):
+    import modelform.spec.loader as loader
+
+    edit(git_repo / "specs" / "fraud-detector.yaml", "weight: 10}", "weight: 11}")
+    out = git_repo / "diff.md"
+    arguments = ["diff", "--base", "HEAD", "--env", "dev", "--format", "markdown", "--out", str(out)]
+    assert main(arguments) == 0  # writes diff.md, untracked, into the repository
+    validated = []
+    original = loader._validate_document
+    monkeypatch.setattr(
+        loader, "_validate_document", lambda document, *a: validated.append(document.file) or original(document, *a)
+    )
+    assert main(arguments) == 0
+    # Still only the changed spec and the Platform spec on each side: diff.md selected nothing.
+    assert sorted(validated) == sorted(["specs/fraud-detector.yaml", "specs/platform.yaml"] * 2)
+    assert "fraud-detector.dev" in out.read_text()
+
+
 def test_platform_change_plans_everything(git_repo, capsys):
     edit(git_repo / "specs" / "platform.yaml", "availability_zones: 3", "availability_zones: 4")
     changes = _changes(run_diff("prod", capsys))

@@ -209,3 +209,18 @@ def test_sdk_results_are_kept_only_with_the_cache_on(tmp_path, monkeypatch):
     assert len([p for p in (tmp_path / ".modelform" / "cache" / "sdk").rglob("*") if p.is_file()]) == 2
     monkeypatch.setenv("MODELFORM_CACHE", "off")
     sdk_offline.keep_sdk_outputs_under(None)
+
+
+def test_reading_an_entry_marks_it_as_used_so_ci_can_prune_the_rest(repository, monkeypatch):
+    import os
+
+    monkeypatch.setenv("MODELFORM_SPEC_CACHE", "on")
+    planned(repository)
+    entries = [p for p in (repository / ".modelform" / "cache").rglob("*") if p.is_file()]
+    assert {p.relative_to(repository / ".modelform" / "cache").parts[0] for p in entries} == {"sdk", "specs", "stacks"}
+    long_ago = 1_000_000_000  # 2001
+    for entry in entries:
+        os.utime(entry, (long_ago, long_ago))
+    planned(repository)  # every stack and spec from the cache
+    stale = [p for p in entries if p.stat().st_mtime == long_ago and "sdk" not in p.parts]
+    assert stale == []  # stacks and specs were read, so marked; SDK results were not needed at all

@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
+from ..content_cache import touch
 from .errors import SpecError
 from .types import ModelSpec
 
@@ -75,11 +76,13 @@ class SpecCache:
         return hashlib.sha256(self.context + file.encode() + b"\0" + raw).hexdigest()
 
     def get(self, key: str, now: datetime) -> Optional[Entry]:
+        path = os.path.join(self.folder, key[:2], key)
         try:
-            with open(os.path.join(self.folder, key[:2], key), "rb") as handle:
+            with open(path, "rb") as handle:
                 entry = pickle.load(handle)
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
             return None
+        touch(path)  # read lately: kept by a job that prunes the cache
         if not isinstance(entry, Entry) or (entry.valid_until is not None and now >= entry.valid_until):
             return None
         return entry
