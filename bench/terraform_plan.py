@@ -16,7 +16,10 @@ from typing import Any
 SPECIAL_TYPES = {
     "aws:s3/bucketObjectv2:BucketObjectv2": "aws_s3_object",
     "aws:lambda/function:Function": "aws_lambda_function",
+    "aws:lb/loadBalancer:LoadBalancer": "aws_lb",
 }
+#: Pulumi modules the provider spells otherwise in its type names.
+MODULE_NAMES = {"apigateway": "api_gateway"}
 #: Repeated blocks that Pulumi names in the plural and Terraform in the singular.
 SINGULAR_BLOCKS = {
     ("aws_s3_bucket_lifecycle_configuration", "rules"): "rule",
@@ -25,6 +28,7 @@ SINGULAR_BLOCKS = {
     ("aws_eks_node_group", "taints"): "taint",
     ("aws_ecr_repository", "encryption_configurations"): "encryption_configuration",
     ("aws_wafv2_web_acl", "rules"): "rule",
+    ("aws_lb_listener", "default_actions"): "default_action",
 }
 #: Attributes that are maps in the provider's schema (kept as objects, keys unchanged).
 MAP_ATTRIBUTES = {
@@ -50,7 +54,7 @@ def terraform_type(token: str) -> str | None:
     if package != "aws":
         return None
     module, resource = path.split("/")
-    module = module.rstrip("_")
+    module = MODULE_NAMES.get(module.rstrip("_"), module.rstrip("_"))
     if module == "ec2":
         return f"aws_{snake(resource)}"
     return f"aws_{module}_{snake(resource)}"

@@ -57,7 +57,11 @@ LIMITS = {
     "aws:sqs/queue:Queue": ("name", 80),
     "aws:wafv2/webAcl:WebAcl": ("name", 128),
     "aws:apigateway/apiKey:ApiKey": ("name", 1024),
+    "aws:lb/loadBalancer:LoadBalancer": ("name", 32),
+    "aws:lb/targetGroup:TargetGroup": ("name", 32),
 }
+#: Names modelform gives to what others create: the load balancer controller's ALB per Ingress.
+ANNOTATED_NAMES = {"alb.ingress.kubernetes.io/load-balancer-name": 32}
 #: Kubernetes object names: DNS labels (63) for Services, DNS subdomains (253) for the rest.
 KUBERNETES_LIMITS = {"Service": 63}
 AUTONAME_SUFFIX = 8  # "-" and 7 random characters
@@ -93,6 +97,9 @@ def physical_names(plan: dict):
                 yield resource["urn"], name or f"{resource['name']}-xxxxxxx", limit
             elif resource["type"].startswith("kubernetes:") and "metadata" in inputs:
                 yield resource["urn"], inputs["metadata"]["name"], KUBERNETES_LIMITS.get(inputs.get("kind"), 253)
+                for annotation, limit in ANNOTATED_NAMES.items():
+                    if annotation in inputs["metadata"].get("annotations", {}):
+                        yield resource["urn"], inputs["metadata"]["annotations"][annotation], limit
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])

@@ -240,8 +240,8 @@ def test_an_eks_deployment_with_capture_is_monitored_like_a_sagemaker_one(sample
     alarms = {
         r["inputs"]["name"]: r["inputs"]
         for r in resources.values()
-        if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm"
-    }
+        if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm" and "-api-" not in r["inputs"]["name"]
+    }  # the API's own alarms: tests/test_model_api.py
     assert sorted(alarms) == [
         "car-damage-estimator-batch-failures",  # its batch scoring's failure inbox (tests/test_batch_scoring.py)
         "car-damage-estimator-default-drift",

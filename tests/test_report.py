@@ -98,12 +98,24 @@ def test_a_shadow_is_listed_with_its_share_what_it_serves_and_where_it_is_scored
 def test_a_managed_api_is_listed_with_its_auth_limits_consumers_and_waf(page, report):
     fraud = section(page, "fraud-detector")
     assert (
-        "API API Gateway calling the endpoint directly; IAM signatures (callers need execute-api:Invoke); "
-        "400 requests/s, bursts of 800; keys and usage plans: checkout: 300 requests/s, bursts of 600; "
-        "chargeback-review: 20 requests/s, bursts of 40, 200,000 a day; WAF: rate limit 2,000 per client IP per 5 "
-        "minutes, AWS known-bad-inputs rules"
+        "API API Gateway calls the SageMaker runtime itself, as a role that may invoke only this endpoint; IAM "
+        "signatures (callers need execute-api:Invoke); 400 requests/s, bursts of 800; keys and usage plans: "
+        "checkout: 300 requests/s, bursts of 600; chargeback-review: 20 requests/s, bursts of 40, 200,000 a day; "
+        "WAF: rate limit 2,000 per client IP per 5 minutes, AWS known-bad-inputs rules"
     ) in fraud
-    assert "API: IAM signatures" in render_markdown(report)
+    assert "IAM signatures (callers need execute-api:Invoke), 400 requests/s" in render_markdown(report)
+    assert (
+        "API an HTTP API reaches the deployment's ALB (fraud-detector-eu-enterprise, open to the VPC only) through a "
+        "VPC link of its own; JWTs issued by https://login.acme.example/oauth2/default for fraud-eu-enterprise; 200 "
+        "requests/s, bursts of 400; WAF: none: an HTTP API takes no web ACL; the stage's throttle and the token "
+        "check guard it"
+    ) in fraud
+    claims = section(page, "car-damage-estimator")
+    assert (
+        "API API Gateway reaches the deployment's ALB (car-damage-estimator-default, open to the VPC only) through a "
+        "VPC link and an internal NLB (car-damage-estimator-default-api); Cognito user pool tokens "
+        "(arn:aws:cognito-idp:us-east-1:111122223333:userpool/us-east-1_Claims01); 50 requests/s, bursts of 100"
+    ) in claims
 
 
 def test_batch_scoring_is_listed_with_its_schedule_input_version_output_and_failures(page, report):

@@ -214,9 +214,9 @@ def test_stated_exceptions_stand_next_to_every_resource_they_concern(sample_plan
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_log_groups_are_encrypted_and_kept_as_the_platform_says(sample_plans, env):
     groups = [r for r in _all(sample_plans[env]) if r["type"] == "aws:cloudwatch/logGroup:LogGroup"]
-    # three guards, one state machine, the VPC's flow logs, fraud-detector's API access logs, and in prod its
-    # web ACL's logs
-    assert len(groups) == (7 if env == "prod" else 6)
+    # three guards, one state machine, the VPC's flow logs, three APIs' access logs (fraud-detector's two,
+    # car-damage-estimator's), and in prod the web ACLs' logs of the two REST APIs
+    assert len(groups) == (10 if env == "prod" else 8)
     for group in groups:
         assert group["inputs"]["kmsKeyId"] == "<acme-ml-key.arn>", group["urn"]
         assert group["inputs"]["retentionInDays"] == 365, group["urn"]

@@ -22,7 +22,8 @@ Per variant `<v>` = `<model>-<deployment>-<variant>`, in the spec's namespace:
 - Service `<v>` (ClusterIP), HorizontalPodAutoscaler (autoscaling/v2, CPU utilisation),
   PodDisruptionBudget (at most one pod down at a time).
 One internal ALB Ingress per deployment splits traffic between the variants' Services by weight
-(AWS Load Balancer Controller `actions` annotation).
+(AWS Load Balancer Controller `actions` annotation); the ALB is open to the VPC's addresses only
+and named by us (`naming.ingress_load_balancer`), so a managed API (`model_api.py`) can reach it.
 
 A deployment's `shadow` gets the same objects as a variant (its own pod role, capture prefix and
 HPA, from its share of the floor: `shadow_share`), but no place in the ingress and no scheduled
@@ -49,6 +50,8 @@ from .spec import EksDeployment, PodResources, Variant, served_variants
 from .spec.parsers import format_timestamp
 
 SERVE_PORT = 8080
+#: The port the deployment's ALB listens on (HTTP, inside the VPC only).
+INGRESS_PORT = 80
 MODEL_MOUNT = "/opt/ml/model"
 #: Shutdown of a serving pod, in step: the preStop sleep keeps the pod serving while the endpoints
 #: controller and the ALB stop sending it traffic; then SIGTERM starts the server's drain, which
@@ -417,8 +420,12 @@ PROMETHEUS_SCRAPE = {
 }
 
 
-def ingress_object(*, model: str, deployment: EksDeployment, labels: Mapping[str, str]) -> dict[str, Any]:
-    """An internal ALB splitting traffic between the variants' Services by their weights."""
+def ingress_object(
+    *, model: str, deployment: EksDeployment, labels: Mapping[str, str], vpc_cidr: str
+) -> dict[str, Any]:
+    """An internal ALB splitting traffic between the variants' Services by their weights, open to
+    the VPC only, under a name of ours (`naming.ingress_load_balancer`: the deployment's API finds
+    it by that name once the controller has created it)."""
     name = naming.endpoint(model, deployment.name)
     total = sum(v.weight for v in deployment.variants) or 1
     forward = {
@@ -442,7 +449,10 @@ def ingress_object(*, model: str, deployment: EksDeployment, labels: Mapping[str
             "namespace": deployment.namespace,
             "labels": dict(labels),
             "annotations": {
+                "alb.ingress.kubernetes.io/load-balancer-name": naming.ingress_load_balancer(model, deployment.name),
                 "alb.ingress.kubernetes.io/scheme": "internal",
+                "alb.ingress.kubernetes.io/inbound-cidrs": vpc_cidr,
+                "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": INGRESS_PORT}]),
                 "alb.ingress.kubernetes.io/target-type": "ip",
                 "alb.ingress.kubernetes.io/healthcheck-path": "/ping",
                 "alb.ingress.kubernetes.io/actions.weighted": json.dumps(forward, sort_keys=True),
@@ -573,8 +583,8 @@ class EksEndpoint(pulumi.ComponentResource):
                     scheduler.apply(lambda o, kind=kind: o[kind]),
                     on_cluster,
                 )
-        ingress = ingress_object(model=model, deployment=deployment, labels=context.labels)
-        kubernetes.register(
+        ingress = ingress_object(model=model, deployment=deployment, labels=context.labels, vpc_cidr=vpc_cidr)
+        self.ingress = kubernetes.register(
             naming.endpoint(model, deployment.name), ingress["apiVersion"], ingress["kind"], ingress, on_cluster
         )
         self.register_outputs({})

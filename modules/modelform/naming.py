@@ -93,6 +93,26 @@ def api_access_log_group(endpoint_name: str) -> str:
     return f"/aws/apigateway/{endpoint_name}"
 
 
+#: Elastic Load Balancing names load balancers and target groups in 32 letters, digits and hyphens.
+LOAD_BALANCER_LIMIT = 32
+
+
+def ingress_load_balancer(model: str, deployment: str) -> str:
+    """The ALB the load balancer controller creates for an EKS deployment's Ingress, named so that
+    the deployment's API can find it once it exists."""
+    return fit(endpoint(model, deployment), LOAD_BALANCER_LIMIT)
+
+
+def api_load_balancer(model: str, deployment: str) -> str:
+    """The internal NLB an EKS deployment's API reaches the ALB through (a REST API's VPC link)."""
+    return fit(f"{endpoint(model, deployment)}-api", LOAD_BALANCER_LIMIT)
+
+
+def api_target_group(model: str, deployment: str) -> str:
+    """The NLB's target group holding the deployment's ALB."""
+    return fit(f"{endpoint(model, deployment)}-alb", LOAD_BALANCER_LIMIT)
+
+
 def waf_log_group(endpoint_name: str) -> str:
     """WAF logs only to log groups whose names start with `aws-waf-logs-`."""
     return f"aws-waf-logs-{endpoint_name}"

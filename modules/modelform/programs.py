@@ -74,15 +74,17 @@ def model_program(
             f"{spec.name}-retraining", context, spec.retraining, runner=runner, alarm_arns=alarms, opts=context.opts
         )
 
+    topic = monitoring.topic.arn if monitoring is not None else None
     for deployment in spec.deployments:
         if isinstance(deployment, EksDeployment):
-            EksEndpoint(naming.endpoint(spec.name, deployment.name), context, deployment, context.opts)
+            eks_endpoint = EksEndpoint(naming.endpoint(spec.name, deployment.name), context, deployment, context.opts)
+            if deployment.api is not None:
+                _model_api(context, deployment, eks_endpoint.ingress, topic, outputs)
 
     sagemaker_deployments = tuple(d for d in spec.deployments if isinstance(d, SageMakerDeployment))
     if sagemaker_deployments:
         role = ModelExecutionRole(f"{spec.name}-sagemaker-execution", context, sagemaker_deployments, context.opts)
         outputs["executionRoleArn"] = role.role.arn
-        topic = monitoring.topic.arn if monitoring is not None else None
         outputs["endpoints"] = {}
         for deployment in sagemaker_deployments:
             endpoint = SageMakerEndpoint(
@@ -95,15 +97,7 @@ def model_program(
             )
             outputs["endpoints"][deployment.name] = endpoint.endpoint.name
             if deployment.api is not None:
-                api = ModelApi(
-                    f"{naming.endpoint(spec.name, deployment.name)}-api",
-                    context,
-                    deployment,
-                    endpoint=endpoint.endpoint,
-                    alarm_topic_arn=topic,
-                    opts=context.opts,
-                )
-                outputs.setdefault("apis", {})[deployment.name] = api.stage.invoke_url
+                _model_api(context, deployment, endpoint.endpoint, topic, outputs)
     if spec.batch is not None:
         batch = BatchScoring(
             f"{spec.name}-batch",
@@ -115,6 +109,19 @@ def model_program(
         )
         outputs["batchFailureQueue"] = batch.inbox.url
     return outputs
+
+
+def _model_api(context: ModelContext, deployment, upstream, topic, outputs: dict[str, Any]) -> None:
+    """The deployment's managed API; its URL joins the stack's outputs (`apis`)."""
+    api = ModelApi(
+        f"{naming.endpoint(context.model, deployment.name)}-api",
+        context,
+        deployment,
+        upstream=upstream,
+        alarm_topic_arn=topic,
+        opts=context.opts,
+    )
+    outputs.setdefault("apis", {})[deployment.name] = api.stage.invoke_url
 
 
 def _retraining_runner(context: ModelContext, outputs: dict[str, Any]) -> Optional[RetrainingRunner]:

@@ -123,7 +123,7 @@ def test_table_shows_components_with_their_children(sample_plans):
         "  +    acme-ml-artifacts  (modelform:secure_bucket:SecureBucket)\n  +       acme-ml-artifacts  (s3/Bucket)\n"
         in text
     )
-    assert "4 stacks, 387 resources" in text  # the sample specs in dev, components included
+    assert "4 stacks, 419 resources" in text  # the sample specs in dev, components included
     assert "[protected]" in plan_table(sample_plans["prod"])
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from modelform.spec import EksDeployment, SageMakerDeployment, load_specs
+from modelform.spec import EksDeployment, JwtIssuer, SageMakerDeployment, load_specs
 from tests.conftest import REPO, SPECS
 
 SMALLEST = """\
@@ -118,7 +118,9 @@ def test_fraud_detector_typed_values(samples):
         2000,
         None,
     )
-    assert sandbox.serverless.max_concurrency == 10 and sandbox.api is None and eu.api is None
+    assert sandbox.serverless.max_concurrency == 10 and sandbox.api is None
+    assert eu.api is not None and eu.api.http_api and eu.api.consumers == ()
+    assert eu.api.jwt == JwtIssuer("https://login.acme.example/oauth2/default", ("fraud-eu-enterprise",))
 
 
 def test_fraud_detector_dev_override(samples):

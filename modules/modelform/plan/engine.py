@@ -53,7 +53,11 @@ _TYPE_OUTPUTS = {
     },
     "aws:ecr/repository:Repository": {"repositoryUrl": "<{name}.repositoryUrl>"},
     "aws:sqs/queue:Queue": {"url": "<{name}.url>"},
+    "aws:lb/loadBalancer:LoadBalancer": {"dnsName": "<{name}.dnsName>"},
 }
+#: A load balancer someone else creates (an Ingress's ALB), looked up by its name, and its listener.
+LOAD_BALANCER_INVOKE = "aws:lb/getLoadBalancer:getLoadBalancer"
+LISTENER_INVOKE = "aws:lb/getListener:getListener"
 
 
 def normalise(value: Any) -> Any:
@@ -98,6 +102,15 @@ class _RecordingMocks(Mocks):
             wanted = args.args or {}
             addon, version = wanted.get("addonName"), wanted.get("kubernetesVersion")
             return {"addonName": addon, "kubernetesVersion": version, "version": f"<eks.{addon}@{version}>"}
+        if args.token == LOAD_BALANCER_INVOKE:
+            name = (args.args or {}).get("name")
+            found = f"<aws.loadBalancer[{name}]"
+            return {"name": name, "arn": f"{found}.arn>", "dnsName": f"{found}.dnsName>", "id": f"{found}.arn>"}
+        if args.token == LISTENER_INVOKE:  # <aws.loadBalancer[<name>].listener[<port>].arn>
+            wanted = args.args or {}
+            balancer, port = str(wanted.get("loadBalancerArn", "<?.arn>")), normalise(wanted.get("port"))
+            found = f"{balancer.removesuffix('.arn>')}.listener[{port}]"
+            return {"arn": f"{found}.arn>", "id": f"{found}.arn>", "loadBalancerArn": balancer, "port": port}
         return dict(_INVOKES.get(args.token, {}))
 
 

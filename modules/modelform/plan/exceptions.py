@@ -39,6 +39,36 @@ STATED_EXCEPTIONS = (
         "program that plans it",
     ),
     StatedException(
+        "CKV_AWS_120",
+        ("aws:apigateway/stage:Stage",),
+        "no API cache: every prediction is computed for its request; a cache would answer one caller with "
+        "another's result and keep model inputs and outputs outside the stores the platform key protects",
+    ),
+    StatedException(
+        "CKV_AWS_225",
+        ("aws:apigateway/methodSettings:MethodSettings",),
+        "no API cache (caching_enabled false): the same reason as the stage's",
+    ),
+    StatedException(
+        "CKV2_AWS_51",
+        ("aws:apigateway/stage:Stage",),
+        "no client certificate for the integration: API Gateway calls SageMaker's runtime signed as a role allowed "
+        "only this endpoint, or an EKS deployment's internal ALB that only the VPC can reach (through the VPC "
+        "link); callers are authenticated by IAM, Cognito and API keys",
+    ),
+    StatedException(
+        "CKV2_AWS_20",
+        ("aws:lb/loadBalancer:LoadBalancer",),
+        "the API's internal NLB forwards TCP on port 80 to the deployment's ALB; only API Gateway's VPC link "
+        "connects to it, and TLS ends at API Gateway: there is no browser to redirect to HTTPS",
+    ),
+    StatedException(
+        "CKV_AWS_91",
+        ("aws:lb/loadBalancer:LoadBalancer",),
+        "an NLB writes access logs for TLS listeners only; the API's NLB has a TCP listener, and the API stage's "
+        "access logs record every request it forwards",
+    ),
+    StatedException(
         "CKV_K8S_43",
         ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:CronJob", "aws:sfn/stateMachine:StateMachine"),
         "images by tag, not digest: the serving image's tag is its code version (a content hash) in the ECR "

@@ -32,6 +32,16 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "aws:apigateway/stage:Stage": ("restApi", "stageName"),
     "aws:apigateway/usagePlan:UsagePlan": NEVER,
     "aws:apigateway/usagePlanKey:UsagePlanKey": ("keyId", "keyType", "usagePlanId"),
+    "aws:apigateway/vpcLink:VpcLink": ("targetArn",),
+    # API Gateway (HTTP APIs)
+    "aws:apigatewayv2/api:Api": ("protocolType",),
+    "aws:apigatewayv2/apiMapping:ApiMapping": ("domainName",),
+    "aws:apigatewayv2/authorizer:Authorizer": ("apiId",),
+    "aws:apigatewayv2/domainName:DomainName": ("domainName",),
+    "aws:apigatewayv2/integration:Integration": ("apiId", "integrationType"),
+    "aws:apigatewayv2/route:Route": ("apiId",),
+    "aws:apigatewayv2/stage:Stage": ("apiId", "name"),
+    "aws:apigatewayv2/vpcLink:VpcLink": ("securityGroupIds", "subnetIds"),
     # Application Auto Scaling
     "aws:appautoscaling/policy:Policy": ("name", "resourceId", "scalableDimension", "serviceNamespace"),
     "aws:appautoscaling/scheduledAction:ScheduledAction": ("name", "resourceId", "serviceNamespace"),
@@ -88,6 +98,28 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ALL,
     "aws:kms/alias:Alias": ("name", "namePrefix"),
     "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"),
+    # Elastic Load Balancing. A network load balancer's subnets can only be added to in place (the
+    # provider's CustomizeDiff replaces it when one is removed): any change is shown as forcing.
+    "aws:lb/listener:Listener": ("loadBalancerArn",),
+    "aws:lb/loadBalancer:LoadBalancer": (
+        "name",
+        "namePrefix",
+        "internal",
+        "loadBalancerType",
+        "customerOwnedIpv4Pool",
+        "subnets",
+    ),
+    "aws:lb/targetGroup:TargetGroup": (
+        "name",
+        "namePrefix",
+        "port",
+        "protocol",
+        "protocolVersion",
+        "targetType",
+        "vpcId",
+        "ipAddressType",
+    ),
+    "aws:lb/targetGroupAttachment:TargetGroupAttachment": ALL,
     # Lambda
     "aws:lambda/function:Function": ("name",),
     "aws:lambda/permission:Permission": ALL,

@@ -20,6 +20,29 @@ from ..spec.parsers import format_duration, format_timestamp
 from .access import role_access
 
 
+def _api_auth(api) -> str:
+    if api.auth is ApiAuth.IAM:
+        return "IAM signatures (callers need execute-api:Invoke)"
+    if api.auth is ApiAuth.COGNITO:
+        return f"Cognito user pool tokens ({', '.join(api.cognito_user_pools)})"
+    return f"JWTs issued by {api.jwt.issuer} for {', '.join(api.jwt.audiences)}"
+
+
+def _api_path(model: str, deployment) -> str:
+    """How a request travels from API Gateway to the model."""
+    if isinstance(deployment, SageMakerDeployment):
+        return "API Gateway calls the SageMaker runtime itself, as a role that may invoke only this endpoint"
+    if deployment.api.http_api:
+        return (
+            f"an HTTP API reaches the deployment's ALB ({naming.ingress_load_balancer(model, deployment.name)}, open "
+            "to the VPC only) through a VPC link of its own"
+        )
+    return (
+        f"API Gateway reaches the deployment's ALB ({naming.ingress_load_balancer(model, deployment.name)}, open to "
+        f"the VPC only) through a VPC link and an internal NLB ({naming.api_load_balancer(model, deployment.name)})"
+    )
+
+
 def _serves(variant) -> str:
     """What a variant (a shadow's, batch scoring's) serves, in words."""
     return f"registry version {variant.model_version}" if variant.model_version is not None else str(variant.artifact)
@@ -149,19 +172,20 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
         None
         if api is None
         else {
-            "auth": "IAM signatures (callers need execute-api:Invoke)"
-            if api.auth is ApiAuth.IAM
-            else f"Cognito user pool tokens ({', '.join(api.cognito_user_pools)})",
+            "auth": _api_auth(api),
             "limits": f"{api.rate:g} requests/s, bursts of {api.burst}",
             "consumers": [
                 f"{c.name}: {c.rate:g} requests/s, bursts of {c.burst}"
                 + (f", {c.quota_per_day:,} a day" if c.quota_per_day else "")
                 for c in api.consumers
             ],
-            "waf": f"rate limit {api.waf_rate_limit:,} per client IP per 5 minutes, AWS known-bad-inputs rules"
+            "waf": "none: an HTTP API takes no web ACL; the stage's throttle and the token check guard it"
+            if api.http_api
+            else f"rate limit {api.waf_rate_limit:,} per client IP per 5 minutes, AWS known-bad-inputs rules"
             if model.environment == "prod"
             else "none (prod only)",
             "domain": api.domain.name if api.domain else None,
+            "path": _api_path(model.name, deployment),
         }
     )
     shadow = deployment.shadow

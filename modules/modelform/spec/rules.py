@@ -45,8 +45,9 @@ RULES = (
     "take no instance type, count, autoscaling, shadow or data capture (AWS's exclusions), and their provisioned "
     "concurrency (everyday and per window) is at most `max_concurrency`; only asynchronous deployments may scale "
     "to zero (`min_instances: 0`).",
-    "`api` fronts SageMaker real-time and serverless deployments (not EKS or asynchronous ones); `auth: cognito` "
-    "needs `cognito_user_pools` and only it takes them; consumer names are unique.",
+    "`api` fronts real-time and serverless SageMaker deployments and EKS deployments (not asynchronous ones); "
+    "`auth: cognito` needs `cognito_user_pools` and only it takes them; `auth: jwt` (EKS only, no consumers) needs "
+    "`jwt` and only it takes it; consumer names are unique.",
     "`batch` has exactly one of `model_version` and `artifact`; on SageMaker a batch transform instance type, on "
     "EKS a cluster of the Platform spec and a schedule a Kubernetes cron can express (cron fields without `L`, `W` "
     "or `#` and with any year; rates that divide an hour or a day); "
@@ -462,19 +463,28 @@ def _api_problems(deployment, at: FieldPath) -> Iterator[Problem]:
     if api is None:
         return
     where = at + ("api",)
-    if isinstance(deployment, EksDeployment):
-        yield (
-            where,
-            "a managed API fronts SageMaker endpoints only: an EKS deployment's load balancer is created by the "
-            "cluster's load balancer controller, after `up`, so API Gateway cannot be wired to it here",
-        )
-        return
-    if deployment.asynchronous is not None:
+    if isinstance(deployment, SageMakerDeployment) and deployment.asynchronous is not None:
         yield where, "asynchronous endpoints are invoked with InvokeEndpointAsync and S3 inputs, not through this API"
     if api.auth is ApiAuth.COGNITO and not api.cognito_user_pools:
         yield where + ("cognito_user_pools",), "required for auth cognito: the user pools whose tokens are accepted"
     if api.auth is not ApiAuth.COGNITO and api.cognito_user_pools:
         yield where + ("cognito_user_pools",), f"applies only to auth cognito (auth is {api.auth})"
+    if api.auth is ApiAuth.JWT and api.jwt is None:
+        yield where + ("jwt",), "required for auth jwt: the issuer and audiences whose tokens are accepted"
+    if api.auth is not ApiAuth.JWT and api.jwt is not None:
+        yield where + ("jwt",), f"applies only to auth jwt (auth is {api.auth})"
+    if api.auth is ApiAuth.JWT and isinstance(deployment, SageMakerDeployment):
+        yield (
+            where + ("auth",),
+            "jwt needs an HTTP API, and HTTP APIs cannot call SageMaker without a Lambda in the path: use auth "
+            "cognito (a user pool can federate your OpenID Connect issuer) or iam",
+        )
+    if api.auth is ApiAuth.JWT and api.consumers:
+        yield (
+            where + ("consumers",),
+            "auth jwt makes an HTTP API, which has no API keys or usage plans: throttle the API with `rate` and "
+            "`burst`, or use auth cognito or iam for per-consumer keys",
+        )
     yield from _duplicates((c.name for c in api.consumers), where + ("consumers",), "consumer")
 
 

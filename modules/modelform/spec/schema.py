@@ -223,19 +223,41 @@ API_CONSUMER = mapping(
 )
 
 API = mapping(
-    "A managed API in front of a SageMaker endpoint: API Gateway calls the SageMaker runtime directly (no "
-    "Lambda), every request is authenticated (IAM signatures or Cognito user pool tokens), per-consumer API "
-    "keys carry usage plans, access logs go to a KMS-encrypted log group, a WAF web ACL with a rate-based rule "
-    "guards it in prod, and its 4xx, 5xx and latency alarms join the model's alert topic.",
+    "A managed API in front of the deployment: API Gateway calls the SageMaker runtime directly, or an EKS "
+    "deployment's load balancer through a VPC link (no Lambda in the path); every request is authenticated (IAM "
+    "signatures, Cognito user pool tokens, or on EKS any OIDC issuer's JWTs); per-consumer API keys carry usage "
+    "plans; access logs go to a KMS-encrypted log group; a WAF web ACL with a rate-based rule guards it in prod; "
+    "its 4xx, 5xx and latency alarms join the model's alert topic. With `auth: jwt` it is an HTTP API: no API "
+    "keys, usage plans or WAF (API Gateway offers none for HTTP APIs); the stage's `rate` and `burst` throttle it.",
     {
         "auth": string(
-            "iam (callers sign with SigV4 and need execute-api:Invoke) | cognito (a Cognito user pool token).",
+            "iam (callers sign with SigV4 and need execute-api:Invoke) | cognito (a Cognito user pool token) | jwt "
+            "(EKS deployments: a JWT that `jwt.issuer` signed for one of `jwt.audiences`).",
             "iam",
-            allowed=["iam", "cognito"],
+            allowed=["iam", "cognito", "jwt"],
         ),
         "cognito_user_pools": list_of(
             "cognito: ARNs of the user pools whose tokens are accepted.",
             string("A user pool ARN.", regex=r"^arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:[0-9]{12}:userpool/.+$"),
+        ),
+        "jwt": mapping(
+            "jwt: the OpenID Connect issuer whose tokens are accepted (its discovery document and keys are read "
+            "by API Gateway).",
+            {
+                "issuer": string(
+                    "The issuer URL, as tokens name it in `iss`, e.g. https://login.acme.example/oauth2/default.",
+                    required=True,
+                    regex=r"^https://[^\s/]+(/\S*)?$",
+                    maxlength=2048,
+                ),
+                "audiences": list_of(
+                    "Accepted `aud` (or `client_id`) values; a token must name one of them.",
+                    string("An audience.", maxlength=256),
+                    required=True,
+                    minlength=1,
+                    maxlength=50,
+                ),
+            },
         ),
         "consumers": list_of(
             "Callers with an API key and a usage plan each; with any, a key is required.", API_CONSUMER, []

@@ -211,6 +211,15 @@ class ApiAuth(StrEnum):
 
     IAM = "iam"
     COGNITO = "cognito"
+    JWT = "jwt"  # any OpenID Connect issuer's tokens (an HTTP API)
+
+
+@dataclass(frozen=True)
+class JwtIssuer:
+    """The OpenID Connect issuer (its `iss` URL) and the audiences whose tokens an API accepts."""
+
+    issuer: str
+    audiences: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -239,6 +248,12 @@ class ApiSpec:
     waf_rate_limit: int
     domain: Optional[ApiDomain]
     alarm_4xx_percent: float
+    jwt: Optional[JwtIssuer] = None
+
+    @property
+    def http_api(self) -> bool:
+        """An HTTP API (API Gateway v2): the only kind that verifies any OIDC issuer's JWTs."""
+        return self.auth is ApiAuth.JWT
 
 
 @dataclass(frozen=True)
@@ -571,7 +586,7 @@ def _api(read: _Reader) -> Optional[ApiSpec]:
     api = read.child("api")
     if api is None:
         return None
-    domain = api.child("domain")
+    domain, jwt = api.child("domain"), api.child("jwt")
     return ApiSpec(
         auth=ApiAuth(api("auth")),
         cognito_user_pools=tuple(api("cognito_user_pools") or ()),
@@ -583,6 +598,7 @@ def _api(read: _Reader) -> Optional[ApiSpec]:
         waf_rate_limit=api("waf_rate_limit"),
         domain=None if domain is None else ApiDomain(domain("name"), domain("certificate_arn")),
         alarm_4xx_percent=float(api("alarm_4xx_percent")),
+        jwt=None if jwt is None else JwtIssuer(jwt("issuer"), tuple(jwt("audiences"))),
     )
 
 
