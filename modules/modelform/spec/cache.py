@@ -49,14 +49,10 @@ class Entry:
 @lru_cache(maxsize=None)
 def _validator_source() -> str:
     """A hash of what validates: the spec package's source, the naming rules it checks derived
-    names with, and the versions of the AWS data it reads (botocore's models, the SDK's GPU
-    catalogue). Another validator, other entries."""
-    import botocore
-    from importlib.metadata import version
-
-    digest = hashlib.sha256(f"{FORMAT} {botocore.__version__} {version('sagemaker')}".encode())
+    names with, and the AWS data it reads (`aws_catalog.json`). Another validator, other entries."""
+    digest = hashlib.sha256(f"{FORMAT}".encode())
     here = Path(__file__).parent
-    for path in [*sorted(here.glob("*.py")), here.parent / "naming.py"]:
+    for path in [*sorted(here.glob("*.py")), here / "aws_catalog.json", here.parent / "naming.py"]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

@@ -196,6 +196,19 @@ def _load_files(paths: Sequence[str], root: Optional[str], only: Optional[set[st
             raws[file] = read_bytes(file)
         except SpecErrors as unreadable:
             problems.extend(unreadable.errors)
+    return _load_raws(files, raws, problems, root, only, {})
+
+
+def _load_raws(
+    files: list[str],
+    raws: dict[str, bytes],
+    problems: list[SpecError],
+    root: Optional[str],
+    only: Optional[set[str]],
+    indexed: dict[str, str],
+) -> SpecSet:
+    """Validate `raws` (file -> bytes), reading valid specs from the spec cache; with `only`, the
+    other model specs are known by name alone (`indexed`: some already are)."""
     names = {file: model_name_of(raw) for file, raw in raws.items()}
     now = datetime.now(timezone.utc)
     store = None
@@ -204,7 +217,6 @@ def _load_files(paths: Sequence[str], root: Optional[str], only: Optional[set[st
         # Every spec file that is not plainly a model spec (the Platform spec, above all) is context.
         context = b"".join(f.encode() + b"\0" + raw + b"\0" for f, raw in sorted(raws.items()) if names[f] is None)
         store = spec_cache.SpecCache(repo, context)
-    indexed: dict[str, str] = {}
     cached: dict[str, spec_cache.Entry] = {}
     keys: dict[str, str] = {}
     for file, raw in raws.items():
@@ -269,15 +281,9 @@ def load_spec_texts(
 
 
 def _load_texts(texts: Sequence[tuple[str, str | bytes]], root: Optional[str], indexed: dict[str, str]) -> SpecSet:
-    sources: list[tuple[str, LocatedMap]] = []
-    problems: list[SpecError] = []
-    for name, text in texts:
-        try:
-            sources.append((name, parse_document(text, name)))
-        except SpecErrors as unparsable:
-            problems.extend(unparsable.errors)
-    files = sorted({name for name, _ in texts} | set(indexed))
-    return _load(files, sources, problems, root, indexed)
+    raws = {name: text.encode("utf-8") if isinstance(text, str) else text for name, text in texts}
+    files = sorted(set(raws) | set(indexed))
+    return _load_raws(files, raws, [], root, None, indexed)
 
 
 #: A top-level `kind:` / `name:` line of a block-style spec (what nearly every spec file is).
