@@ -325,3 +325,42 @@ def test_prod_data_needs_both_protect_and_retain_on_delete(options, flagged):
     assert bool(protected) is flagged
     dev = check_plan([StackPlan("acme-ml.dev", "Platform", "p.yaml", [bucket], {})], [], "dev")
     assert not [f for f in dev if f.policy == "prod-data-protected"]  # only prod must keep its data
+
+
+def test_a_stack_runs_with_fewer_collections_and_restores_the_thresholds():
+    import gc
+
+    import modelform.plan.engine as engine
+
+    seen = []
+    before = gc.get_threshold()
+    run_program("p", "s", lambda: seen.append(gc.get_threshold()) or {})
+    assert seen == [engine.COLLECTION_THRESHOLDS]
+    assert gc.get_threshold() == before
+
+
+def test_the_event_loop_is_closed_at_exit_so_no_destructor_prints_a_traceback():
+    import asyncio
+    import subprocess
+    import sys
+
+    import modelform.plan.engine as engine
+
+    run_program("p", "s", lambda: {})
+    assert asyncio.get_event_loop() in engine._LOOPS_TO_CLOSE  # closed by an exit handler
+    closing = (
+        "import asyncio\n"
+        "from modelform.plan import engine\n"
+        "engine.run_program('p', 's', lambda: {})\n"
+        "loop = asyncio.get_event_loop()\n"
+        "engine._close_loops()  # what the exit handler runs\n"
+        "print('closed' if loop.is_closed() else 'open')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", closing], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "closed"
+    # The command itself, a few times (the destructor's traceback came at random exits).
+    command = [sys.executable, "-m", "modelform", "plan", "--env", "dev", "--specs", str(SPECS), "--root", str(REPO)]
+    for _ in range(3):
+        result = subprocess.run(command + ["--platform-only", "--out", "/dev/null"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
