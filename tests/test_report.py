@@ -101,7 +101,8 @@ def test_a_managed_api_is_listed_with_its_auth_limits_consumers_and_waf(page, re
         "API API Gateway calls the SageMaker runtime itself, as a role that may invoke only this endpoint; IAM "
         "signatures (callers need execute-api:Invoke); 400 requests/s, bursts of 800; keys and usage plans: "
         "checkout: 300 requests/s, bursts of 600; chargeback-review: 20 requests/s, bursts of 40, 200,000 a day; "
-        "WAF: rate limit 2,000 per client IP per 5 minutes, AWS known-bad-inputs rules"
+        "WAF: rate limit 2,000 per client IP per 5 minutes, AWS known-bad-inputs rules, AWS anonymous-IP rules "
+        "(hosting providers only counted)"
     ) in fraud
     assert "IAM signatures (callers need execute-api:Invoke), 400 requests/s" in render_markdown(report)
     assert (

@@ -181,7 +181,8 @@ def deployment_facts(model: ModelSpec, deployment, platform: PlatformSpec, stack
             ],
             "waf": "none: an HTTP API takes no web ACL; the stage's throttle and the token check guard it"
             if api.http_api
-            else f"rate limit {api.waf_rate_limit:,} per client IP per 5 minutes, AWS known-bad-inputs rules"
+            else f"rate limit {api.waf_rate_limit:,} per client IP per 5 minutes, AWS known-bad-inputs rules, AWS "
+            "anonymous-IP rules (hosting providers only counted)"
             if model.environment == "prod"
             else "none (prod only)",
             "domain": api.domain.name if api.domain else None,
