@@ -41,8 +41,32 @@ def touch(path: str) -> None:
         pass  # a read-only cache is still a cache
 
 
+def switched_on(variable: str) -> bool:
+    """A cache's switch: on unless the environment variable says off (off, 0, false, no)."""
+    return os.environ.get(variable, "on").lower() not in ("off", "0", "false", "no")
+
+
 def enabled() -> bool:
-    return os.environ.get("MODELFORM_CACHE", "on").lower() not in ("off", "0", "false", "no")
+    return switched_on("MODELFORM_CACHE")
+
+
+def entry_path(folder: str, key: str) -> str:
+    """Where an entry lives: one subfolder per first two hex digits, so no folder grows huge."""
+    return os.path.join(folder, key[:2], key)
+
+
+def write_entry(folder: str, key: str, data: bytes) -> None:
+    """Write an entry atomically (a temporary file renamed into place: concurrent writers of the
+    same entry each put a whole, identical file there); nowhere to write is no error."""
+    path = entry_path(folder, key)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".entry-")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a read-only checkout: computed again next time, nothing else changes
 
 
 #: The files of this package that make up the program (its code, and the templates and data it reads).
@@ -95,7 +119,7 @@ class ContentCache:
             return self._memory[key]
         if self.folder is None:
             return None
-        path = os.path.join(self.folder, key[:2], key)
+        path = entry_path(self.folder, key)
         try:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
@@ -109,17 +133,8 @@ class ContentCache:
     def put(self, key: str, text: str) -> None:
         if self.memory:
             self._memory[key] = text
-        if self.folder is None:
-            return
-        folder = os.path.join(self.folder, key[:2])
-        try:
-            os.makedirs(folder, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".entry-")
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            os.replace(temporary, os.path.join(folder, key))
-        except OSError:
-            pass  # nowhere to keep it: computed again next time, nothing else changes
+        if self.folder is not None:
+            write_entry(self.folder, key, text.encode("utf-8"))
 
     def remembered(self, key: str, compute: Callable[[], str]) -> str:
         text = self.get(key)

@@ -9,7 +9,6 @@ documents, pipeline definitions, manifests) gets them all at once with `context.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import Callable, Optional, TypeVar
 
@@ -22,9 +21,6 @@ from .spec.types import Account
 from .tags import model_tags, platform_tags
 
 T = TypeVar("T")
-
-#: Built source archives, under the repository root (ignored by git).
-BUILD_DIR = os.path.join(".modelform", "build")
 
 
 def aws_provider(region: str, tags: dict[str, str], account: Optional[Account] = None) -> aws.Provider:

@@ -1,8 +1,8 @@
-"""A managed API in front of one deployment: API Gateway (REST) calling the model directly (the
-SageMaker runtime, or an EKS deployment's load balancer through a VPC link; no Lambda in the path),
+"""A managed API in front of one deployment: API Gateway calling the model directly (the SageMaker
+runtime, or an EKS deployment's load balancer through a VPC link; no Lambda in the path),
 authenticated, metered per consumer, logged, rate-limited and alarmed.
 
-Children of `ModelApi` for endpoint `<ep>` (= `<model>-<deployment>`):
+A REST API unless `auth: jwt`. Its children, for endpoint `<ep>` (= `<model>-<deployment>`):
 - `<ep>-api-gateway` (`aws.apigateway.RestApi`, regional, named `<ep>`): its OpenAPI document (`openapi`)
   has one operation, `POST /invocations`. Every call is authenticated: SigV4 (`auth: iam`, callers
   need `execute-api:Invoke`) or a Cognito user pool token (`auth: cognito`); with consumers, an API
@@ -30,6 +30,15 @@ Children of `ModelApi` for endpoint `<ep>` (= `<model>-<deployment>`):
 - `<ep>-api-5xx-rate`, `<ep>-api-4xx-rate` and `<ep>-api-p99-latency` (CloudWatch, AWS/ApiGateway):
   5xx above the model's error rate, 4xx above `alarm_4xx_percent`, p99 latency above the model's
   latency threshold plus `API_OVERHEAD_MS`; they notify the model's alert topic.
+
+With `auth: jwt` (EKS deployments only; the spec rules say why) it is an HTTP API, the only kind
+that verifies any OpenID Connect issuer's tokens: `<ep>-api-gateway` (`aws.apigatewayv2.Api`),
+`<ep>-api-jwt` (the JWT authorizer for `jwt.issuer` and `jwt.audiences`), `<ep>-api-route`
+(`POST /invocations`, authorized by it), `<ep>-api-integration` (an HTTP proxy to the ALB's
+listener, looked up like the ALB) through `<ep>-api-vpc-link` (its own security group,
+`<ep>-api-link-sg`: out to the VPC on the ALB's port only), `<ep>-api-stage` (auto-deployed,
+throttled, access logs naming each token's subject), the access log group, domain and alarms as
+above. HTTP APIs have no API keys, usage plans or web ACLs.
 
 API Gateway writes logs to CloudWatch only through the account's API Gateway logging role, which
 the platform stack sets (`Platform`: `<platform>-apigateway-logs-role`).
@@ -130,8 +139,9 @@ def private_integration(load_balancer_dns: str, vpc_link_id: str) -> dict[str, A
 
 
 def openapi(endpoint: str, served_by: str, api: ApiSpec, integration: dict[str, Any]) -> dict[str, Any]:
-    """The API's OpenAPI 3 document with API Gateway's extensions; `served_by` says what answers
-    (for people reading the API's description)."""
+    """The REST API's OpenAPI 3 document with API Gateway's extensions; `served_by` says what
+    answers (for people reading the API's description)."""
+    assert not api.http_api, "JWT APIs are HTTP APIs, without an OpenAPI body"
     schemes: dict[str, Any] = {}
     if api.auth is ApiAuth.IAM:
         schemes["sigv4"] = {
@@ -273,7 +283,7 @@ class ModelApi(pulumi.ComponentResource):
         deployment: Deployment,
         upstream: pulumi.CustomResource,
         access_logs: aws.cloudwatch.LogGroup,
-    ) -> tuple[aws.apigateway.Stage, "ApiMetrics"]:
+    ) -> tuple[aws.apigateway.Stage, ApiMetrics]:
         """A REST API: its stage, and the names of its metrics."""
         api = deployment.api
         assert api is not None

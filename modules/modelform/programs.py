@@ -21,7 +21,7 @@ import pulumi
 from . import naming
 from .batch_scoring import BatchScoring
 from .code_upload import CodeUpload
-from .context import BUILD_DIR, ModelContext, model_context, platform_provider
+from .context import ModelContext, model_context, platform_provider
 from .eks_endpoint import EksEndpoint
 from .eks_training import EksTraining
 from .execution_role import ModelExecutionRole
@@ -32,7 +32,7 @@ from .platform import Platform
 from .retraining import RetrainingRunner, RetrainingTriggers, RunnerKind
 from .sagemaker_endpoint import SageMakerEndpoint
 from .sdk_offline import keep_sdk_outputs_under
-from .source_archive import build_source_archive
+from .source_archive import model_archive
 from .spec import Backend, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
 from .tags import model_tags
 from .training_pipeline import TrainingPipeline
@@ -50,7 +50,7 @@ def model_program(
     root = repo_root or os.getcwd()
     keep_sdk_outputs_under(root)
     code_dir = os.path.join(root, spec.model.code)
-    archive = build_source_archive(code_dir, os.path.join(root, BUILD_DIR))
+    archive = model_archive(root, spec.model.code)
     context = model_context(
         spec,
         platform,

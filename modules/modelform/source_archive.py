@@ -22,6 +22,8 @@ EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".tar.gz", ".md")  # docs change nothing th
 #: The SageMaker toolkits pip-install a top-level requirements.txt when the job starts; jobs run
 #: network-isolated, so that would fail. The AWS PyTorch images carry what model_code needs.
 EXCLUDED_TOP_LEVEL = {"requirements.txt", "Dockerfile"}  # the serving image's recipe is not training code
+#: Built source archives, under the repository root (ignored by git).
+BUILD_DIR = os.path.join(".modelform", "build")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ def build_source_archive(folder: str, build_dir: str) -> SourceArchive:
     if built is None or not os.path.exists(built.path):
         built = _BUILT[key] = _build(folder, build_dir, files)
     return built
+
+
+def model_archive(repo_root: str, code: str) -> SourceArchive:
+    """The archive of a model's code folder (`model.code`, relative to the repository root),
+    built under the repository's BUILD_DIR."""
+    return build_source_archive(os.path.join(repo_root, code), os.path.join(repo_root, BUILD_DIR))
 
 
 def _build(folder: str, build_dir: str, files: list[str]) -> SourceArchive:

@@ -11,11 +11,11 @@ sorted and byte-for-byte identical for the same specs and code.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any, Iterable, Iterator, Optional
 
 from .. import naming
+from ..source_archive import model_archive
 from ..spec import ModelSpec, PlatformSpec, SpecSet
 from .policies import Finding, check_plan
 from .stack_cache import StackCache
@@ -94,10 +94,7 @@ def _platform_plan(platform: PlatformSpec, environment: str, cache: StackCache) 
 
 def _code_version(model: ModelSpec, root: str) -> str:
     """The version of the code the model ships (its source archive's content hash)."""
-    from ..context import BUILD_DIR
-    from ..source_archive import build_source_archive
-
-    return build_source_archive(os.path.join(root, model.model.code), os.path.join(root, BUILD_DIR)).version
+    return model_archive(root, model.model.code).version
 
 
 def _planned(

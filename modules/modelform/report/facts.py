@@ -7,14 +7,12 @@ rollback alarms, the findings), so that the report cannot drift from what `up` w
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .. import naming
 from ..capacity import shadow_share, weight_share
 from ..sagemaker_endpoint import async_prefix
-from ..source_archive import build_source_archive
-from ..context import BUILD_DIR
+from ..source_archive import model_archive
 from ..spec import ApiAuth, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment, Target
 from ..spec.parsers import format_duration, format_timestamp
 from .access import role_access
@@ -233,8 +231,7 @@ def batch_facts(model: ModelSpec) -> dict[str, Any]:
 def model_facts(
     model: ModelSpec, platform: PlatformSpec, stack: dict, findings: list[dict], repo_root: str
 ) -> dict[str, Any]:
-    code_dir = os.path.join(repo_root, model.model.code)
-    archive = build_source_archive(code_dir, os.path.join(repo_root, BUILD_DIR))
+    archive = model_archive(repo_root, model.model.code)
     data = model.data
     monitoring, retraining = model.monitoring, model.retraining
     return {

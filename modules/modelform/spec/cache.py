@@ -20,20 +20,20 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-from ..content_cache import touch
+from ..content_cache import FOLDER as CACHE_FOLDER
+from ..content_cache import entry_path, switched_on, touch, write_entry
 from .errors import SpecError
 from .types import ModelSpec
 
 #: Raised with any change to what an entry holds.
 FORMAT = 1
-FOLDER = os.path.join(".modelform", "cache", "specs")
+FOLDER = os.path.join(CACHE_FOLDER, "specs")
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def _validator_source() -> str:
 
 
 def enabled() -> bool:
-    return os.environ.get("MODELFORM_SPEC_CACHE", "on").lower() not in ("off", "0", "false", "no")
+    return switched_on("MODELFORM_SPEC_CACHE")
 
 
 class SpecCache:
@@ -72,7 +72,7 @@ class SpecCache:
         return hashlib.sha256(self.context + file.encode() + b"\0" + raw).hexdigest()
 
     def get(self, key: str, now: datetime) -> Optional[Entry]:
-        path = os.path.join(self.folder, key[:2], key)
+        path = entry_path(self.folder, key)
         try:
             with open(path, "rb") as handle:
                 entry = pickle.load(handle)
@@ -84,15 +84,7 @@ class SpecCache:
         return entry
 
     def put(self, key: str, entry: Entry) -> None:
-        folder = os.path.join(self.folder, key[:2])
-        try:
-            os.makedirs(folder, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".entry-")
-            with os.fdopen(handle, "wb") as stream:
-                pickle.dump(entry, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, os.path.join(folder, key))
-        except OSError:
-            pass  # a read-only checkout validates every time; nothing else changes
+        write_entry(self.folder, key, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def valid_until(specs: dict[str, ModelSpec], now: datetime) -> Optional[datetime]:
