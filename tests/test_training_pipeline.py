@@ -56,6 +56,16 @@ def test_train_evaluate_gate_register(sample_plans, model, instance_type, count,
     assert train["HyperParameters"]["sagemaker_program"] == "train.py"
     assert train["RoleArn"] == f"arn:aws:iam::<aws.accountId>:role/{model}-sagemaker-training"
     assert [c["ChannelName"] for c in train["InputDataConfig"]] == ["code", "train", "validation"]
+    # The evaluation runs the model's own code too: no network at all, in the VPC, as training.
+    evaluate = steps[1]["Arguments"]
+    assert evaluate["NetworkConfig"] == {
+        "EnableNetworkIsolation": True,
+        "VpcConfig": {
+            "SecurityGroupIds": ["<acme-ml-training.id>"],
+            "Subnets": ["<acme-ml-private-1.id>", "<acme-ml-private-2.id>", "<acme-ml-private-3.id>"],
+        },
+    }
+    assert evaluate["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == "<acme-ml-key.arn>"
     (condition,) = steps[2]["Arguments"]["Conditions"]
     assert (condition["LeftValue"]["Std:JsonGet"]["Path"], condition["Type"], condition["RightValue"]) == gate
     (register,) = steps[2]["Arguments"]["IfSteps"]

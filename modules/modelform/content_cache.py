@@ -1,12 +1,11 @@
 """Results kept by the content they were computed from, across runs (`.modelform/cache/`).
 
 A plan is a pure function of the specs, the model code and the program that builds it (this
-package and the SDKs it runs on). Two things in it are expensive and rarely change: SageMaker
-pipeline definitions and image URIs (the sagemaker SDK alone takes ~5 s to import), and whole
-stack plans (Pulumi's runtime, ~5-10 ms per resource). Both are kept here under a key that hashes
-every input of the computation together with `program_identity()`, so an entry can only ever be
-read back by a computation that would produce it again: editing a spec, the model code, this
-package or upgrading an SDK changes the key, and nothing needs invalidating.
+package and the SDKs it runs on), and a stack's plan costs Pulumi's runtime ~5 ms per resource.
+Stack plans are kept here under a key that hashes every input of the computation together with
+`program_identity()`, so an entry can only ever be read back by a computation that would produce
+it again: editing a spec, the model code, this package or upgrading an SDK changes the key, and
+nothing needs invalidating.
 
 Entries are text files written atomically (a temporary file renamed into place), one folder per
 kind; anything unreadable is a miss. Reading an entry touches it, so a CI job can keep only the
@@ -23,14 +22,15 @@ import tempfile
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 #: Raised with any change to how entries are keyed or written.
 FORMAT = 1
 #: modelform's cache folder, under the repository root (inside its ignored output folder).
 FOLDER = os.path.join(".modelform", "cache")
-#: What a plan is computed with besides this package: another version of any, other entries.
-DEPENDENCIES = ("pulumi", "pulumi_aws", "pulumi_kubernetes", "sagemaker", "botocore")
+#: What a plan is computed with besides this package: another version of any, other entries. (What
+#: it takes from botocore and the sagemaker SDK ships in `spec/aws_catalog.json`, a source file.)
+DEPENDENCIES = ("pulumi", "pulumi_aws", "pulumi_kubernetes")
 
 
 def touch(path: str) -> None:
@@ -106,12 +106,11 @@ def key_of(kind: str, *parts: str) -> str:
 
 class ContentCache:
     """Text entries of one kind under `<root>/.modelform/cache/<kind>/` (unless `root` is None or
-    the cache is off), and in memory (unless `memory` is False)."""
+    the cache is off), and in memory."""
 
-    def __init__(self, root: Optional[str], kind: str, *, memory: bool = True):
+    def __init__(self, root: Optional[str], kind: str):
         self.kind = kind
         self.folder = os.path.join(root, FOLDER, kind) if root is not None and enabled() else None
-        self.memory = memory
         self._memory: dict[str, str] = {}
 
     def get(self, key: str) -> Optional[str]:
@@ -126,19 +125,10 @@ class ContentCache:
             touch(path)
         except (OSError, UnicodeDecodeError):
             return None
-        if self.memory:
-            self._memory[key] = text
+        self._memory[key] = text
         return text
 
     def put(self, key: str, text: str) -> None:
-        if self.memory:
-            self._memory[key] = text
+        self._memory[key] = text
         if self.folder is not None:
             write_entry(self.folder, key, text.encode("utf-8"))
-
-    def remembered(self, key: str, compute: Callable[[], str]) -> str:
-        text = self.get(key)
-        if text is None:
-            text = compute()
-            self.put(key, text)
-        return text

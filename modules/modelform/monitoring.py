@@ -9,7 +9,7 @@
   metrics the job publishes (namespace `modelform`, dimensions model / deployment / metric),
   evaluated over the job's schedule period; missing data is `missing` (INSUFFICIENT_DATA), never
   silently OK;
-- the monitoring pipeline `<model>-monitoring` (sagemaker SDK, offline): per deployment with data
+- the monitoring pipeline `<model>-monitoring` (`pipeline_definition.py`): per deployment with data
   capture (SageMaker or EKS), a processing job running `python -m monitoring` from the uploaded code on the
   training data (baseline), the deployment's capture prefix and the ground truth, publishing to
   CloudWatch; run by an EventBridge rule on `monitoring.schedule`. A deployment with a `shadow` gets
@@ -30,14 +30,7 @@ import pulumi_aws as aws
 from . import iam, naming
 from .context import ModelContext, Resolved
 from .images import framework_image
-from .sdk_offline import (
-    definition_inputs,
-    definition_text,
-    offline_session,
-    processing_step,
-    quiet_sagemaker_sdk,
-    sdk_output,
-)
+from .pipeline_definition import definition_text, processing_step, s3_input
 from .spec import Deployment, ModelSpec, MonitoringSpec, Target
 from .spec.parsers import S3Uri
 from .spec.rules import METRICS
@@ -140,16 +133,6 @@ def shadow_step_name(deployment: Deployment) -> str:
     return f"Monitor-{deployment.name}-shadow"
 
 
-def monitoring_step_names(spec: ModelSpec) -> list[str]:
-    """The pipeline's steps: one per monitored deployment, and one per shadow among them."""
-    names = []
-    for deployment in monitored_deployments(spec):
-        names.append(f"Monitor-{deployment.name}")
-        if deployment.shadow is not None:
-            names.append(shadow_step_name(deployment))
-    return names
-
-
 def shadow_capture_folder(model: str, deployment: Deployment) -> str:
     """Where a deployment's shadow writes its capture, relative to the deployment's capture prefix:
     SageMaker writes `<endpoint>/<variant>/...`, our EKS serving container `<variant>/...`."""
@@ -164,39 +147,9 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
     platform's values, resolved)."""
     monitoring, data = spec.monitoring, spec.data
     assert monitoring is not None and data is not None and data.training is not None
-    quiet_sagemaker_sdk(where.region)
-    import warnings
-
-    from sagemaker.core.network import NetworkConfig
-    from sagemaker.core.processing import Processor
-    from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
-
-    session = offline_session(where.region, where.artifact_bucket)
     image = framework_image(spec.model.framework_version, where.region, PROCESSING_INSTANCE_TYPE, "training")
 
-    def s3_input(name: str, uri: str, local: str) -> ProcessingInput:
-        return ProcessingInput(
-            input_name=name,
-            s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"),
-        )
-
-    def step(name: str, deployment: Deployment, current: str, options: list[str]):
-        processor = Processor(
-            role=role_arn,
-            image_uri=image,
-            instance_count=1,
-            instance_type=PROCESSING_INSTANCE_TYPE,
-            entrypoint=["python3", "-m", "monitoring"],
-            volume_kms_key=where.kms_key_arn,
-            output_kms_key=where.kms_key_arn,
-            max_runtime_in_seconds=3600,
-            base_job_name=naming.monitoring_job_prefix(spec.name),
-            sagemaker_session=session,
-            env={"PYTHONPATH": "/opt/ml/processing/input/code-lib", "AWS_DEFAULT_REGION": where.region},
-            network_config=NetworkConfig(
-                subnets=list(where.subnet_ids), security_group_ids=list(where.security_group_ids)
-            ),
-        )
+    def step(name: str, deployment: Deployment, current: str, options: list[str]) -> dict:
         inputs = [
             s3_input("code-lib", code_prefix, "/opt/ml/processing/input/code-lib"),
             s3_input("baseline", str(data.training), "/opt/ml/processing/baseline"),
@@ -225,9 +178,20 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
         if monitoring.quality and data.ground_truth is not None:
             inputs.append(s3_input("ground-truth", str(data.ground_truth), "/opt/ml/processing/ground-truth"))
             arguments += ["--ground-truth", "/opt/ml/processing/ground-truth"]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return processing_step(name=name, step_args=processor.run(inputs=inputs, arguments=arguments))
+        return processing_step(
+            name,
+            job_name=naming.monitoring_job_prefix(spec.name),
+            role_arn=role_arn,
+            image=image,
+            instance_type=PROCESSING_INSTANCE_TYPE,
+            kms_key_arn=where.kms_key_arn,
+            entrypoint=["python3", "-m", "monitoring"],
+            arguments=arguments,
+            inputs=inputs,
+            environment={"AWS_DEFAULT_REGION": where.region, "PYTHONPATH": "/opt/ml/processing/input/code-lib"},
+            vpc=(where.subnet_ids, where.security_group_ids),
+            isolated=False,  # it publishes metrics to CloudWatch, through the VPC's endpoint
+        )
 
     steps = []
     for deployment in monitored_deployments(spec):
@@ -247,8 +211,7 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
                 ["--variant", deployment.shadow.name],
             )
         )
-    prefixes = {name: naming.monitoring_job_prefix(spec.name) for name in monitoring_step_names(spec)}
-    return definition_text(naming.monitoring_pipeline(spec.name), steps, session, prefixes)
+    return definition_text(steps)
 
 
 # --- the component ------------------------------------------------------------------------------
@@ -365,13 +328,8 @@ class ModelMonitoring(pulumi.ComponentResource):
             description=f"Monitoring jobs of model {model} (modelform)",
             parent=self,
         )
-        inputs = definition_inputs(spec)
         definition = pulumi.Output.all(context.resolved(), role_arn, code.prefix).apply(
-            lambda v: sdk_output(
-                "monitoring-pipeline",
-                (inputs, *v),
-                lambda: monitoring_pipeline_definition(inputs, v[0], role_arn=v[1], code_prefix=v[2]),
-            )
+            lambda v: monitoring_pipeline_definition(spec, v[0], role_arn=v[1], code_prefix=v[2])
         )
         pipeline_name = naming.monitoring_pipeline(model)
         self.pipeline = aws.sagemaker.Pipeline(

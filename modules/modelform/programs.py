@@ -31,7 +31,6 @@ from .monitoring import AlarmKind, ModelMonitoring
 from .platform import Platform
 from .retraining import RetrainingRunner, RetrainingTriggers, RunnerKind
 from .sagemaker_endpoint import SageMakerEndpoint
-from .sdk_offline import keep_sdk_outputs_under
 from .source_archive import model_archive
 from .spec import Backend, EksDeployment, ModelSpec, PlatformSpec, SageMakerDeployment
 from .tags import model_tags
@@ -48,7 +47,6 @@ def model_program(
     spec: ModelSpec, platform: PlatformSpec, platform_stack: Optional[str] = None, repo_root: Optional[str] = None
 ) -> dict[str, Any]:
     root = repo_root or os.getcwd()
-    keep_sdk_outputs_under(root)
     code_dir = os.path.join(root, spec.model.code)
     archive = model_archive(root, spec.model.code)
     context = model_context(

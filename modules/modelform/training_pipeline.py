@@ -1,8 +1,8 @@
 """The retraining pipeline of a model: train -> evaluate -> quality gate -> register.
 
-`pipeline_definition(...)` builds the SageMaker Pipeline definition with the `sagemaker` SDK
-(v3), offline: no credentials, no uploads. Everything it references already lives in S3 (the code
-archive and files are uploaded by this component), so the SDK never stages anything itself.
+`pipeline_definition(...)` writes the SageMaker Pipeline definition (see `pipeline_definition.py`:
+the same text the `sagemaker` SDK builds, without it). Everything it references already lives in
+S3: the code archive and files are uploaded by this component.
 
 Steps:
 1. `Train` — the AWS PyTorch training image for `model.framework_version`, script mode
@@ -11,7 +11,8 @@ Steps:
    `validation` from `data`, and `code` (the source archive, so training runs network-isolated);
    KMS on volumes and outputs; the platform VPC; inter-container traffic encrypted.
 2. `Evaluate` — a processing job running `evaluate.py` on the trained model and the validation
-   data (ground truth when there is no validation channel); writes `evaluation.json`.
+   data (ground truth when there is no validation channel), network-isolated in the platform VPC
+   like training; writes `evaluation.json`.
 3. `QualityGate` — `training.evaluation`: the metric must be >= `min` and/or <= `max`.
 4. `Register` — a model package in the model's registry group, `PendingManualApproval` or
    `Approved` per `retraining.approval`, with the evaluation report and the code and data
@@ -35,13 +36,13 @@ from .context import ModelContext, Resolved
 from .images import framework_image
 from .model_registry import registry_group_arn
 from .sagemaker_endpoint import serving_environment
-from .sdk_offline import (
-    definition_inputs,
+from .pipeline_definition import (
     definition_text,
-    offline_session,
+    hyperparameter_text,
     processing_step,
-    quiet_sagemaker_sdk,
-    sdk_output,
+    s3_input,
+    s3_output,
+    step_property,
 )
 from .spec import Approval, Backend, ModelSpec
 from .spec.parsers import S3Uri
@@ -86,220 +87,194 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         and data is not None
         and data.training is not None
     )
-    quiet_sagemaker_sdk(where.platform.region)
-    import warnings
-
-    from sagemaker.core.processing import ScriptProcessor
-    from sagemaker.core.shapes import (
-        ProcessingInput,
-        ProcessingOutput,
-        ProcessingS3Input,
-        ProcessingS3Output,
-        StoppingCondition,
+    steps = [_train_step(spec, where), _evaluate_step(spec, where)]
+    register = _register_step(spec, where)
+    gate = training.evaluation
+    if gate is None:
+        return definition_text([*steps, register])
+    value = {
+        "Std:JsonGet": {
+            "Path": f"metrics.{gate.metric}",
+            "PropertyFile": step_property(f"{EVALUATE}.PropertyFiles.{EVALUATION_REPORT}"),
+        }
+    }
+    conditions = [
+        {"LeftValue": value, "RightValue": bound, "Type": kind}
+        for kind, bound in (("GreaterThanOrEqualTo", gate.min), ("LessThanOrEqualTo", gate.max))
+        if bound is not None
+    ]
+    bounds = " and ".join(
+        part
+        for part in (
+            f">= {gate.min:g}" if gate.min is not None else "",
+            f"<= {gate.max:g}" if gate.max is not None else "",
+        )
+        if part
     )
-    from sagemaker.core.training.configs import CheckpointConfig, Compute, InputData, Networking, OutputDataConfig
-    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
-    from sagemaker.core.workflow.functions import JsonGet
-    from sagemaker.core.workflow.properties import PropertyFile
-    from sagemaker.mlops.workflow import ConditionStep, FailStep, ModelStep, TrainingStep
-    from sagemaker.train.model_trainer import ModelTrainer
+    failed = {
+        "Arguments": {"ErrorMessage": f"quality gate: {gate.metric} must be {bounds}; the model is not registered"},
+        "Name": "GateFailed",
+        "Type": "Fail",
+    }
+    gate_step = {
+        "Arguments": {"Conditions": conditions, "ElseSteps": [failed], "IfSteps": [register]},
+        "Name": "QualityGate",
+        "Type": "Condition",
+    }
+    return definition_text([*steps, gate_step])
 
-    session = offline_session(where.platform.region, where.platform.artifact_bucket)
+
+#: The steps' names, which later steps read properties of.
+TRAIN, EVALUATE = "Train", "Evaluate"
+#: The evaluation step's report, as the quality gate reads it.
+EVALUATION_REPORT = "Evaluation"
+
+
+def _train_step(spec: ModelSpec, where: PipelineLocations) -> dict[str, Any]:
+    """CreateTrainingJob: script mode in the AWS PyTorch training image, the code as an input
+    channel (the job runs network-isolated), managed spot with checkpoints, KMS, the VPC."""
+    training, data = spec.training, spec.data
+    assert training is not None and data is not None and data.training is not None
     prefix = f"s3://{where.platform.artifact_bucket}/{spec.name}"
-    networking = dict(
-        subnets=list(where.platform.subnet_ids),
-        security_group_ids=list(where.platform.training_security_group_ids),
-    )
-    training_image = framework_image(
-        spec.model.framework_version, where.platform.region, training.instance_type, "training"
-    )
+    kms = where.platform.kms_key_arn
     hyperparameters = {
-        **{key: value for key, value in training.hyperparameters.items()},
+        **training.hyperparameters,
         "sagemaker_program": spec.model.entry_point,
         # The code comes as an input channel, so the container needs no network to fetch it.
         "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
         "sagemaker_region": where.platform.region,
         **distribution_hyperparameters(training),
     }
-    channels = [
-        InputData(channel_name="code", data_source=f"{where.code_prefix}sourcedir.tar.gz"),
-        InputData(channel_name="train", data_source=str(data.training)),
-    ]
+    channels = [("code", f"{where.code_prefix}sourcedir.tar.gz"), ("train", str(data.training))]
     if data.validation is not None:
-        channels.append(InputData(channel_name="validation", data_source=str(data.validation)))
-    trainer = ModelTrainer(
-        sagemaker_session=session,
-        role=where.role_arn,
-        training_image=training_image,
-        base_job_name=naming.training_job_prefix(spec.name),
-        compute=Compute(
-            instance_type=training.instance_type,
-            instance_count=training.instance_count,
-            volume_size_in_gb=training.volume_gb,
-            volume_kms_key_id=where.platform.kms_key_arn,
-            enable_managed_spot_training=training.spot,
+        channels.append(("validation", str(data.validation)))
+    stopping = {"MaxRuntimeInSeconds": training.max_runtime_seconds}
+    if training.spot:
+        stopping["MaxWaitTimeInSeconds"] = training.max_wait_seconds
+    image = framework_image(spec.model.framework_version, where.platform.region, training.instance_type, "training")
+    request = {
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "CheckpointConfig": {"LocalPath": "/opt/ml/checkpoints", "S3Uri": f"{prefix}/checkpoints/"},
+        "EnableInterContainerTrafficEncryption": training.instance_count > 1,
+        "EnableManagedSpotTraining": training.spot,
+        "EnableNetworkIsolation": True,
+        "HyperParameters": {key: hyperparameter_text(value) for key, value in hyperparameters.items()},
+        "InputDataConfig": [
+            {
+                "ChannelName": channel,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataDistributionType": "FullyReplicated",
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": uri,
+                    }
+                },
+                "InputMode": "File",
+            }
+            for channel, uri in channels
+        ],
+        "OutputDataConfig": {"CompressionType": "GZIP", "KmsKeyId": kms, "S3OutputPath": f"{prefix}/models/"},
+        "ResourceConfig": {
+            "InstanceCount": training.instance_count,
+            "InstanceType": training.instance_type,
+            "VolumeKmsKeyId": kms,
+            "VolumeSizeInGB": training.volume_gb,
+        },
+        "RoleArn": where.role_arn,
+        "StoppingCondition": stopping,
+        "TrainingJobName": naming.training_job_prefix(spec.name),
+        "VpcConfig": {
+            "SecurityGroupIds": list(where.platform.training_security_group_ids),
+            "Subnets": list(where.platform.subnet_ids),
+        },
+    }
+    return {"Arguments": request, "Name": TRAIN, "Type": "Training"}
+
+
+def _evaluate_step(spec: ModelSpec, where: PipelineLocations) -> dict[str, Any]:
+    """CreateProcessingJob: `evaluate.py` from the uploaded code on the trained model and the
+    validation data (ground truth when there is none); writes `evaluation.json`."""
+    data = spec.data
+    assert data is not None and data.training is not None
+    evaluation_data = data.validation or data.ground_truth or data.training
+    prefix = f"s3://{where.platform.artifact_bucket}/{spec.name}"
+    return processing_step(
+        EVALUATE,
+        job_name=naming.evaluation_job_prefix(spec.name),
+        role_arn=where.role_arn,
+        image=framework_image(
+            spec.model.framework_version, where.platform.region, PROCESSING_INSTANCE_TYPE, "training"
         ),
-        stopping_condition=StoppingCondition(
-            max_runtime_in_seconds=training.max_runtime_seconds,
-            **({"max_wait_time_in_seconds": training.max_wait_seconds} if training.spot else {}),
-        ),
-        checkpoint_config=CheckpointConfig(s3_uri=f"{prefix}/checkpoints/"),
-        output_data_config=OutputDataConfig(s3_output_path=f"{prefix}/models/", kms_key_id=where.platform.kms_key_arn),
-        networking=Networking(
-            **networking,
-            enable_network_isolation=True,
-            enable_inter_container_traffic_encryption=training.instance_count > 1,
-        ),
-        hyperparameters=hyperparameters,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Running within a PipelineSession, there will be No Wait ..."
-        train_step = TrainingStep(name="Train", step_args=trainer.train(input_data_config=channels, wait=False))
-
-        evaluation_data = data.validation or data.ground_truth or data.training
-        processor = ScriptProcessor(
-            role=where.role_arn,
-            image_uri=framework_image(
-                spec.model.framework_version, where.platform.region, PROCESSING_INSTANCE_TYPE, "training"
-            ),
-            command=["python3"],
-            instance_type=PROCESSING_INSTANCE_TYPE,
-            instance_count=1,
-            volume_kms_key=where.platform.kms_key_arn,
-            output_kms_key=where.platform.kms_key_arn,
-            max_runtime_in_seconds=3600,
-            base_job_name=naming.evaluation_job_prefix(spec.name),
-            sagemaker_session=session,
-            env={"PYTHONPATH": "/opt/ml/processing/input/code-lib"},
-        )
-        report = PropertyFile(name="Evaluation", output_name="evaluation", path=EVALUATION_FILE)
-
-        def s3_input(name: str, uri: Any, local: str) -> ProcessingInput:
-            return ProcessingInput(
-                input_name=name,
-                s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"),
-            )
-
-        evaluate_step = processing_step(
-            name="Evaluate",
-            step_args=processor.run(
-                code=f"{where.code_prefix}evaluate.py",
-                inputs=[
-                    s3_input(
-                        "model", train_step.properties.ModelArtifacts.S3ModelArtifacts, "/opt/ml/processing/model"
-                    ),
-                    s3_input("test", str(evaluation_data), "/opt/ml/processing/test"),
-                    s3_input("code-lib", where.code_prefix, "/opt/ml/processing/input/code-lib"),
-                ],
-                outputs=[
-                    ProcessingOutput(
-                        output_name="evaluation",
-                        s3_output=ProcessingS3Output(
-                            s3_uri=f"{prefix}/evaluations/",
-                            local_path="/opt/ml/processing/evaluation",
-                            s3_upload_mode="EndOfJob",
-                        ),
-                    )
-                ],
-                arguments=[
-                    "--model-dir",
-                    "/opt/ml/processing/model",
-                    "--test",
-                    "/opt/ml/processing/test",
-                    "--output-dir",
-                    "/opt/ml/processing/evaluation",
-                ],
-            ),
-            property_files=[report],
-        )
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        register_step = ModelStep(
-            name="Register", step_args=_register_arguments(session, spec, where, train_step, evaluate_step)
-        )
-    steps: list = [train_step, evaluate_step]
-    gate = training.evaluation
-    if gate is None:
-        steps.append(register_step)
-    else:
-        value = JsonGet(step_name=evaluate_step.name, property_file=report, json_path=f"metrics.{gate.metric}")
-        conditions = []
-        if gate.min is not None:
-            conditions.append(ConditionGreaterThanOrEqualTo(left=value, right=gate.min))
-        if gate.max is not None:
-            conditions.append(ConditionLessThanOrEqualTo(left=value, right=gate.max))
-        bounds = " and ".join(
-            part
-            for part in (
-                f">= {gate.min:g}" if gate.min is not None else "",
-                f"<= {gate.max:g}" if gate.max is not None else "",
-            )
-            if part
-        )
-        failed = FailStep(
-            name="GateFailed",
-            error_message=f"quality gate: {gate.metric} must be {bounds}; the model is not registered",
-        )
-        steps.append(
-            ConditionStep(name="QualityGate", conditions=conditions, if_steps=[register_step], else_steps=[failed])
-        )
-    return definition_text(
-        naming.retraining_pipeline(spec.name),
-        steps,
-        session,
-        {"Train": naming.training_job_prefix(spec.name), "Evaluate": naming.evaluation_job_prefix(spec.name)},
+        instance_type=PROCESSING_INSTANCE_TYPE,
+        kms_key_arn=where.platform.kms_key_arn,
+        entrypoint=["python3"],
+        script=f"{where.code_prefix}evaluate.py",
+        arguments=[
+            "--model-dir",
+            "/opt/ml/processing/model",
+            "--test",
+            "/opt/ml/processing/test",
+            "--output-dir",
+            "/opt/ml/processing/evaluation",
+        ],
+        inputs=[
+            s3_input("model", step_property(f"{TRAIN}.ModelArtifacts.S3ModelArtifacts"), "/opt/ml/processing/model"),
+            s3_input("test", str(evaluation_data), "/opt/ml/processing/test"),
+            s3_input("code-lib", where.code_prefix, "/opt/ml/processing/input/code-lib"),
+        ],
+        outputs=[s3_output("evaluation", f"{prefix}/evaluations/", "/opt/ml/processing/evaluation")],
+        environment={"PYTHONPATH": "/opt/ml/processing/input/code-lib"},
+        # Like training: the model's own code runs with no network at all, in the VPC.
+        vpc=(where.platform.subnet_ids, where.platform.training_security_group_ids),
+        isolated=True,
+        property_files=[
+            {"FilePath": EVALUATION_FILE, "OutputName": "evaluation", "PropertyFileName": EVALUATION_REPORT}
+        ],
     )
 
 
-def cached_pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
-    """`pipeline_definition`, built from `definition_inputs(spec)` and remembered by them."""
-    inputs = definition_inputs(spec)
-    return sdk_output("training-pipeline", (inputs, where), lambda: pipeline_definition(inputs, where))
-
-
-def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, train_step, evaluate_step):
-    """Step arguments of the registration, through the SDK's own CreateModelPackage path
-    (`create_model_package_from_containers` under the PipelineSession, which records the request
-    instead of sending it). `ModelBuilder.register()` would resolve images and roles against AWS."""
-    from sagemaker.core.model_registry import create_model_package_from_containers
-    from sagemaker.core.workflow.functions import Join
-
+def _register_step(spec: ModelSpec, where: PipelineLocations) -> dict[str, Any]:
+    """CreateModelPackage: the trained model in the model's registry group, with the inference
+    image for its first deployment's instance type, the evaluation report as its quality metrics,
+    and the code and data versions as metadata (every version reproducible from code + data)."""
+    assert spec.data is not None
     inference_types = sorted({d.instance_type for d in spec.deployments if getattr(d, "instance_type", None)}) or [
         "ml.m5.large"
     ]
     image = framework_image(spec.model.framework_version, where.platform.region, inference_types[0], "inference")
-    evaluation_uri = Join(
-        on="/",
-        values=[evaluate_step.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, EVALUATION_FILE],
-    )
-
-    class Registration:  # the SDK keeps the registering model's session with the step arguments
-        sagemaker_session = session
-
-    assert spec.data is not None
-    session.init_model_step_arguments(Registration())
-    return create_model_package_from_containers(
-        sagemaker_session=session,
-        containers=[
-            {
-                "Image": image,
-                "ModelDataUrl": train_step.properties.ModelArtifacts.S3ModelArtifacts,
-                "Environment": serving_environment(spec.model.inference_entry_point, where.platform.region),
-            }
-        ],
-        content_types=["text/csv", "application/json"],
-        response_types=["application/json"],
-        inference_instances=inference_types,
-        model_package_group_name=naming.registry_group(spec.name),
-        model_metrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": evaluation_uri}}},
-        approval_status=APPROVAL_STATUS[spec.approval],
-        customer_metadata_properties={
+    evaluation_uri = {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                step_property(f"{EVALUATE}.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"),
+                EVALUATION_FILE,
+            ],
+        }
+    }
+    request = {
+        "CustomerMetadataProperties": {
             "modelform:code_version": where.code_version,
             "modelform:data_version": spec.data.version,
             "modelform:training_data": str(spec.data.training),
         },
-    )
+        "InferenceSpecification": {
+            "Containers": [
+                {
+                    "Environment": serving_environment(spec.model.inference_entry_point, where.platform.region),
+                    "Image": image,
+                    "ModelDataUrl": step_property(f"{TRAIN}.ModelArtifacts.S3ModelArtifacts"),
+                }
+            ],
+            "SupportedContentTypes": ["text/csv", "application/json"],
+            "SupportedRealtimeInferenceInstanceTypes": inference_types,
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+        "ModelApprovalStatus": APPROVAL_STATUS[spec.approval],
+        "ModelMetrics": {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": evaluation_uri}}},
+        "ModelPackageGroupName": naming.registry_group(spec.name),
+        "SkipModelValidation": "None",
+    }
+    return {"Arguments": request, "Name": "Register", "Type": "RegisterModel"}
 
 
 # --- the component ------------------------------------------------------------------------------
@@ -373,7 +348,7 @@ class TrainingPipeline(pulumi.ComponentResource):
             parent=self,
         )
         definition = pulumi.Output.all(context.resolved(), role_arn, code.prefix).apply(
-            lambda v: cached_pipeline_definition(spec, PipelineLocations(v[0], v[1], v[2], context.code_version))
+            lambda v: pipeline_definition(spec, PipelineLocations(v[0], v[1], v[2], context.code_version))
         )
         self.pipeline = aws.sagemaker.Pipeline(
             f"{name}-pipeline",

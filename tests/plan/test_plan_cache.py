@@ -1,9 +1,8 @@
-"""The plan caches (stack plans and SDK results kept by content, `.modelform/cache/`): a plan read
+"""The plan cache (stack plans kept by content, `.modelform/cache/`): a plan read
 from them is byte-for-byte the plan computed without them, and only what changed is computed."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -11,8 +10,7 @@ import pytest
 
 import modelform.plan.engine as engine
 import modelform.plan.parallel as parallel
-import modelform.training_pipeline as training_pipeline
-from modelform import content_cache, sdk_offline
+from modelform import content_cache
 from modelform.plan import plan_environment, plan_json
 from modelform.plan.stack_cache import StackCache
 from modelform.spec import load_specs
@@ -116,7 +114,7 @@ def test_unreadable_entries_are_computed_again(repository, monkeypatch):
     assert again == expected
 
 
-def test_the_program_identity_covers_every_source_file_and_the_sdk_versions(tmp_path):
+def test_the_program_identity_covers_every_source_file_and_the_sdks_versions(tmp_path):
     package = tmp_path / "package"
     (package / "plan").mkdir(parents=True)
     (package / "a.py").write_text("A = 1\n")
@@ -145,82 +143,16 @@ def test_the_cache_can_be_turned_off(repository, monkeypatch):
     assert not (repository / ".modelform" / "cache").exists()
 
 
-# --- SDK results ----------------------------------------------------------------------------------
-
-
-def test_pipeline_definitions_are_read_back_without_the_sdk(repository, monkeypatch):
-    expected, _ = planned(repository)
-    shutil.rmtree(repository / ".modelform" / "cache" / "stacks")  # every stack runs again ...
-
-    def no_sdk(*_args, **_kwargs):
-        raise AssertionError("the SDK was asked for a definition the cache holds")
-
-    monkeypatch.setattr(training_pipeline, "pipeline_definition", no_sdk)  # ... but no pipeline is built
-    monkeypatch.setattr(sdk_offline, "definition_text", no_sdk)
-    assert planned(repository)[0] == expected
-
-
-def test_a_definition_reads_only_what_it_is_keyed_by(sample_specs):
-    spec = sample_specs.model("fraud-detector", "dev")
-    inputs = sdk_offline.definition_inputs(spec)
-    reweighted = dataclasses.replace(
-        spec,
-        deployments=tuple(
-            dataclasses.replace(d, variants=tuple(dataclasses.replace(v, weight=v.weight + 1) for v in d.variants))
-            for d in spec.deployments
-        ),
-        description="another description",
-        owner="someone-else@example.com",
-    )
-    # Weights, scaling and words for people change no pipeline: the same inputs, the same entry.
-    assert repr(sdk_offline.definition_inputs(reweighted)) == repr(inputs)
-    # What a definition is built from changes its key.
-    assert spec.training is not None
-    retrained = dataclasses.replace(
-        spec, training=dataclasses.replace(spec.training, volume_gb=spec.training.volume_gb + 1)
-    )
-    assert repr(sdk_offline.definition_inputs(retrained)) != repr(inputs)
-    # Anything else of a deployment is out of its reach, so it cannot be missing from the key.
-    view = inputs.deployments[0]
-    assert view.name == spec.deployments[0].name
-    with pytest.raises(AttributeError):
-        view.variants  # noqa: B018
-
-
-def test_sdk_results_are_kept_only_with_the_cache_on(tmp_path, monkeypatch):
-    calls: list[int] = []
-
-    def compute() -> str:
-        calls.append(1)
-        return "definition"
-
-    monkeypatch.setenv("MODELFORM_CACHE", "off")
-    sdk_offline.keep_sdk_outputs_under(str(tmp_path))
-    assert sdk_offline.sdk_output("test", ("a",), compute) == "definition"
-    assert sdk_offline.sdk_output("test", ("a",), compute) == "definition"
-    assert len(calls) == 2 and not (tmp_path / ".modelform").exists()
-    monkeypatch.setenv("MODELFORM_CACHE", "on")
-    sdk_offline.keep_sdk_outputs_under(str(tmp_path))
-    sdk_offline.sdk_output("test", ("a",), compute)
-    sdk_offline.sdk_output("test", ("a",), compute)
-    assert len(calls) == 3
-    sdk_offline.sdk_output("test", ("b",), compute)
-    assert len(calls) == 4
-    assert len([p for p in (tmp_path / ".modelform" / "cache" / "sdk").rglob("*") if p.is_file()]) == 2
-    monkeypatch.setenv("MODELFORM_CACHE", "off")
-    sdk_offline.keep_sdk_outputs_under(None)
-
-
 def test_reading_an_entry_marks_it_as_used_so_ci_can_prune_the_rest(repository, monkeypatch):
     import os
 
     monkeypatch.setenv("MODELFORM_SPEC_CACHE", "on")
     planned(repository)
     entries = [p for p in (repository / ".modelform" / "cache").rglob("*") if p.is_file()]
-    assert {p.relative_to(repository / ".modelform" / "cache").parts[0] for p in entries} == {"sdk", "specs", "stacks"}
+    assert {p.relative_to(repository / ".modelform" / "cache").parts[0] for p in entries} == {"specs", "stacks"}
     long_ago = 1_000_000_000  # 2001
     for entry in entries:
         os.utime(entry, (long_ago, long_ago))
     planned(repository)  # every stack and spec from the cache
-    stale = [p for p in entries if p.stat().st_mtime == long_ago and "sdk" not in p.parts]
-    assert stale == []  # stacks and specs were read, so marked; SDK results were not needed at all
+    stale = [p for p in entries if p.stat().st_mtime == long_ago]
+    assert stale == []  # stacks and specs were read, so marked

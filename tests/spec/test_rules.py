@@ -282,6 +282,54 @@ def test_misspelt_instance_type_suggests_the_real_one(repo):
     ]
 
 
+def test_inferentia_and_trainium_instances_are_refused(repo):
+    text = HEADER + DEPLOYMENT.replace("ml.m5.large", "ml.inf2.xlarge")
+    assert problems_of(repo, text) == [
+        f"{F}:10:20: deployments[0].instance_type: 'ml.inf2.xlarge' is an AWS Inferentia/Trainium instance, "
+        "which runs Neuron builds of PyTorch; the AWS PyTorch images modelform runs are for CPU and NVIDIA GPU "
+        "instances"
+    ]
+    training = HEADER + DEPLOYMENT + TRAINING.replace("ml.g5.2xlarge", "ml.trn1.2xlarge")
+    assert [p.split(": ", 2)[1] for p in problems_of(repo, training)] == ["training.instance_type"]
+
+
+@pytest.mark.parametrize(
+    "version, scope",
+    [("2.8", "inference"), ("1.13", "training"), ("3.0", "training")],
+)
+def test_framework_version_needs_aws_images(repo, version, scope):
+    from modelform.spec.aws_catalog import pytorch_versions
+
+    text = HEADER.replace('framework_version: "2.6"', f'framework_version: "{version}"') + DEPLOYMENT
+    assert problems_of(repo, text) == [
+        f"{F}:6:28: model.framework_version: no AWS PyTorch {scope} image for version {version}: modelform runs "
+        f"PyTorch 2 on AWS's images, whose {scope} images exist for {', '.join(pytorch_versions(scope))}"
+    ]
+
+
+def test_every_published_version_is_accepted_in_both_forms(repo):
+    for version in ("2.0", "2.5", "2.5.1", "2.6.0"):
+        text = HEADER.replace('framework_version: "2.6"', f'framework_version: "{version}"') + DEPLOYMENT
+        assert problems_of(repo, text) == [], version
+
+
+def test_framework_images_must_exist_in_the_platforms_region(repo, monkeypatch):
+    from modelform.spec import aws_catalog
+
+    # AWS publishes every image in every SageMaker region today; a new region gets them later.
+    published = aws_catalog.pytorch_image_regions
+    monkeypatch.setattr(
+        aws_catalog,
+        "pytorch_image_regions",
+        lambda scope, version: published(scope, version) - ({"us-east-1"} if scope == "inference" else set()),
+    )
+    count = len(published("inference", "2.6")) - 1
+    assert problems_of(repo, HEADER + DEPLOYMENT) == [
+        f"{F}:6:28: model.framework_version: AWS publishes PyTorch 2.6 inference images in {count} regions, "
+        "not in us-east-1, the region of platform 'acme-ml'"
+    ]
+
+
 def test_gpu_pods_need_a_gpu_node_group(repo):
     text = HEADER + EKS.replace("cluster: serving", "cluster: cpu-only").replace(
         "    autoscaling: {min_replicas: 5, max_replicas: 2}\n", "    resources: {gpu: 1}\n"

@@ -58,7 +58,9 @@ RULES = (
     "`backend: sagemaker`, `max_wait` with `backend: eks` or without `spot`); `canary` and `linear` "
     "rollouts need `step_percent`.",
     "SageMaker instance types are real ones for their use (training or hosting), as botocore lists "
-    "them; EKS node groups take EC2 types, and `gpu: true` groups only GPU types.",
+    "them, and CPU or NVIDIA GPU ones (AWS's PyTorch images do not run on Inferentia or Trainium); EKS "
+    "node groups take EC2 types, and `gpu: true` groups only GPU types. `model.framework_version` is "
+    "a PyTorch 2 version AWS publishes training and inference images for, in the platform's region.",
     "`target: eks` and `backend: eks` name a cluster of the Platform spec; GPU requests need a "
     "`gpu: true` node group there; EKS training needs a node group offering `instance_type` with the "
     "capacity `spot` asks for (`capacity: spot` for `spot: true`, on-demand otherwise).",
@@ -316,6 +318,11 @@ _SAGEMAKER_INSTANCE_TYPES = {
 def _instance_type_problem(instance_type: str, use: str) -> Optional[str]:
     wanted = _SAGEMAKER_INSTANCE_TYPES[use]()
     if instance_type in wanted:
+        if instance_type.split(".")[1].startswith(("inf", "trn")):
+            return (
+                f"'{instance_type}' is an AWS Inferentia/Trainium instance, which runs Neuron builds of PyTorch; "
+                "the AWS PyTorch images modelform runs are for CPU and NVIDIA GPU instances"
+            )
         return None
     for other_use, types in _SAGEMAKER_INSTANCE_TYPES.items():
         if other_use != use and instance_type in types():
@@ -323,8 +330,23 @@ def _instance_type_problem(instance_type: str, use: str) -> Optional[str]:
     return f"'{instance_type}' is not a SageMaker {use} instance type{did_you_mean(instance_type, wanted)}"
 
 
+def _framework_problems(spec: ModelSpec) -> Iterator[Problem]:
+    """Every model trains or processes with AWS's PyTorch training image and serves or registers
+    with its inference image: both must exist for the version."""
+    version = spec.model.framework_version
+    for scope in aws_catalog.IMAGE_SCOPES:
+        if not aws_catalog.pytorch_image_regions(scope, version):
+            yield (
+                ("model", "framework_version"),
+                f"no AWS PyTorch {scope} image for version {version}: modelform runs PyTorch 2 on AWS's images, "
+                f"whose {scope} images exist for {', '.join(aws_catalog.pytorch_versions(scope))}",
+            )
+            return
+
+
 def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
     yield from _duplicates((d.name for d in spec.deployments), ("deployments",), "deployment")
+    yield from _framework_problems(spec)
     problem_type = spec.monitoring.problem_type if spec.monitoring else None
     for index, deployment in enumerate(spec.deployments):
         at: FieldPath = ("deployments", index)
@@ -769,6 +791,15 @@ def cross_file_problems(spec: ModelSpec, platform: Optional[PlatformSpec]) -> It
             )
     if platform is None:
         return
+    for scope in aws_catalog.IMAGE_SCOPES:
+        regions = aws_catalog.pytorch_image_regions(scope, spec.model.framework_version)
+        if regions and platform.region not in regions:
+            yield (
+                ("model", "framework_version"),
+                f"AWS publishes PyTorch {spec.model.framework_version} {scope} images in {len(regions)} regions, "
+                f"not in {platform.region}, the region of platform '{platform.name}'",
+            )
+            break
     pods: list[tuple[FieldPath, Optional[str], int]] = [
         (("deployments", index, "resources", "gpu"), d.cluster, d.resources.gpu)
         for index, d in enumerate(spec.deployments)
