@@ -337,7 +337,7 @@ def _load(
     for document in documents:
         # Environments without an override first: a problem of the base is then reported once,
         # at the base's line, rather than at the first override's.
-        for environment in sorted(result.environments, key=lambda env: bool(_in_environment(document, env))):
+        for environment in sorted(result.environments, key=lambda env: _has_override(document, env)):
             spec = typed[id(document)].get(environment)
             if not isinstance(spec, ModelSpec):
                 continue
@@ -373,10 +373,15 @@ def _known_environments(platform_document: Optional[_Document]) -> tuple[str, ..
     return tuple(dict.fromkeys((*DEFAULT_ENVIRONMENTS, *extra)))
 
 
-def _in_environment(document: _Document, environment: str) -> dict[str, Any]:
-    """`report` arguments for a problem of `environment`: override-aware when it has an override."""
+def _has_override(document: _Document, environment: str) -> bool:
     overrides = document.data.get("environments")
-    if isinstance(overrides, dict) and isinstance(overrides.get(environment), dict):
+    return isinstance(overrides, dict) and isinstance(overrides.get(environment), dict)
+
+
+def _in_environment(document: _Document, environment: str) -> dict[str, Any]:
+    """`report` arguments for a problem of `environment`: override-aware when it has an override
+    (the document merged for it)."""
+    if _has_override(document, environment):
         return {"environment": environment, "document": apply_environment(document.data, environment)}
     return {}
 

@@ -15,6 +15,35 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from email.errors import HeaderParseError
 from email.headerregistry import Address
+from functools import wraps
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+#: Texts a parser remembers at most (a long-lived process reading ever new specs stays bounded).
+MAX_REMEMBERED = 100_000
+
+
+def remembered(parser: Callable[[object], T]) -> Callable[[object], T]:
+    """`parser`, answering again from memory for text it parsed before: a fleet's specs repeat the
+    same addresses, locations and schedules, and every spec is read once per environment. Only
+    results are kept (a refusal is parsed again, so its message is always fresh); the results are
+    immutable values."""
+    answers: dict[str, T] = {}
+
+    @wraps(parser)
+    def parse(text: object) -> T:
+        if type(text) is not str:
+            return parser(text)
+        try:
+            return answers[text]
+        except KeyError:
+            if len(answers) >= MAX_REMEMBERED:
+                answers.clear()
+            answer = answers[text] = parser(text)
+            return answer
+
+    return parse
+
 
 # --- durations: 90s, 10m, 4h, 7d ------------------------------------------------------------
 
@@ -22,6 +51,7 @@ _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(?P<count>[0-9]+)(?P<unit>[a-z]+)")
 
 
+@remembered
 def parse_duration(text: object) -> int:
     """`"4h"` -> 14400 seconds. One integer and one unit of s, m, h or d."""
     if not isinstance(text, str):
@@ -62,6 +92,7 @@ _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
 _WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 
 
+@remembered
 def parse_schedule(text: object) -> Schedule:
     """An EventBridge `rate(value unit)` or six-field `cron(min hour dom month dow year)`."""
     if not isinstance(text, str):
@@ -199,6 +230,7 @@ class S3Uri:
         return f"s3://{self.bucket}/{self.key}"
 
 
+@remembered
 def parse_s3_uri(text: object) -> S3Uri:
     """`s3://bucket/prefix/` with a bucket name that AWS would accept."""
     if not isinstance(text, str):
@@ -236,6 +268,7 @@ def _bucket_problem(bucket: str) -> str | None:
 # --- e-mail addresses --------------------------------------------------------------------------
 
 
+@remembered
 def parse_email(text: object) -> str:
     """An RFC 5322 addr-spec whose domain has at least one dot, e.g. `ml-oncall@acme.example`."""
     if not isinstance(text, str):
@@ -252,6 +285,7 @@ def parse_email(text: object) -> str:
 # --- timestamps --------------------------------------------------------------------------------
 
 
+@remembered
 def parse_timestamp(text: object) -> datetime:
     """An ISO 8601 timestamp with a time zone, e.g. `2026-11-27T00:00:00Z`; returned in UTC."""
     if not isinstance(text, str):

@@ -536,7 +536,7 @@ class _Reader:
     def __call__(self, key: str) -> Any:
         if key in self.document:
             return self.document[key]
-        return default_of(schema_at(self.schema, self.path + (key,)))
+        return _default(self.schema, self.path + (key,))
 
     def child(self, key: str, index: Optional[int] = None) -> Optional["_Reader"]:
         value = self.document.get(key)
@@ -547,6 +547,20 @@ class _Reader:
 
     def children(self, key: str) -> list["_Reader"]:
         return [self.child(key, i) for i in range(len(self.document.get(key) or ()))]  # type: ignore[misc]
+
+
+_DEFAULTS: dict[tuple[int, tuple], Any] = {}
+
+
+def _default(schema: dict, path: tuple) -> Any:
+    """The schema's default at `path` (list indexes all lead to the same item rules), looked up
+    once per field: a typed spec reads some eighty defaults."""
+    key = (id(schema), tuple(0 if isinstance(element, int) else element for element in path))
+    try:
+        return _DEFAULTS[key]
+    except KeyError:
+        default = _DEFAULTS[key] = default_of(schema_at(schema, path))
+        return default
 
 
 def _frozen(mapping: Optional[Mapping]) -> Mapping:

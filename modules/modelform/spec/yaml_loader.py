@@ -62,6 +62,19 @@ def _mark(node_or_mark: Any) -> Mark:
     return Mark(mark.line + 1, mark.column + 1)
 
 
+_new_tuple = tuple.__new__
+
+
+def _node_mark(node: Node) -> Mark:
+    """`_mark(node)` on the hot path: a spec has hundreds of nodes, each with a mark or two."""
+    mark = node.start_mark
+    return _new_tuple(Mark, (mark.line + 1, mark.column + 1, None))
+
+
+_STR, _TIMESTAMP, _MERGE = _TAG + "str", _TAG + "timestamp", _TAG + "merge"
+_SEQ, _MAP = _TAG + "seq", _TAG + "map"
+
+
 class _Builder:
     """Turns one composed YAML node tree into located plain data, collecting problems."""
 
@@ -85,15 +98,21 @@ class _Builder:
             )
         if len(path) > MAX_DEPTH:
             raise _Fatal(f"nesting deeper than {MAX_DEPTH} levels", _mark(node))
+        kind = node.__class__
+        if kind is ScalarNode:  # a scalar contains nothing, so it cannot be on the stack
+            tag = node.tag
+            if tag == _STR or tag == _TIMESTAMP:
+                # Strings need no constructor (the common case, and the loader's hot path).
+                # Timestamps keep what the user wrote: `2026-11-01` is a data version label, not a date.
+                return node.value
+            return self.scalar(node, path)
         if id(node) in self.on_stack:
             raise _Fatal("an alias refers to a node that contains it (recursive structure)", _mark(node))
-        if isinstance(node, ScalarNode):
-            return self.scalar(node, path)
         self.on_stack.add(id(node))
         try:
-            if isinstance(node, SequenceNode):
+            if kind is SequenceNode:
                 return self.sequence(node, path)
-            if isinstance(node, MappingNode):
+            if kind is MappingNode:
                 return self.mapping(node, path)
         finally:
             self.on_stack.discard(id(node))
@@ -102,9 +121,7 @@ class _Builder:
     def scalar(self, node: ScalarNode, path: FieldPath) -> Any:
         if node.tag not in _SCALAR_TAGS:
             raise _Fatal(_tag_message(node.tag), _mark(node))
-        if node.tag in (_TAG + "str", _TAG + "timestamp"):
-            # Strings need no constructor (the common case, and the loader's hot path).
-            # Timestamps keep what the user wrote: `2026-11-01` is a data version label, not a date.
+        if node.tag in (_STR, _TIMESTAMP):
             return node.value
         value = self.scalars.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
@@ -112,41 +129,53 @@ class _Builder:
         return value
 
     def sequence(self, node: SequenceNode, path: FieldPath) -> LocatedList:
-        if node.tag != _TAG + "seq":
+        if node.tag != _SEQ:
             raise _Fatal(_tag_message(node.tag), _mark(node))
-        result = LocatedList(_mark(node))
+        result = LocatedList(_node_mark(node))
+        items, marks = [], result.item_marks
+        build = self.build
         for index, item in enumerate(node.value):
-            result.add(self.build(item, path + (index,)), _mark(item))
+            items.append(build(item, path + (index,)))
+            marks.append(_node_mark(item))
+        result.extend(items)
         return result
 
     def mapping(self, node: MappingNode, path: FieldPath) -> LocatedMap:
-        if node.tag != _TAG + "map":
+        if node.tag != _MAP:
             raise _Fatal(_tag_message(node.tag), _mark(node))
-        result = LocatedMap(_mark(node))
+        result = LocatedMap(_node_mark(node))
+        key_marks, value_marks = result.key_marks, result.value_marks
         merge_sources: list[Node] = []
+        build = self.build
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if key_node.__class__ is ScalarNode and key_node.tag == _STR:
+                key = key_node.value  # what build() returns for it, without the call
+                self.visited += 1
+            elif key_node.tag == _MERGE:
                 merge_sources.extend(value_node.value if isinstance(value_node, SequenceNode) else [value_node])
                 continue
-            key = self.build(key_node, path)
+            else:
+                key = build(key_node, path)
             if not isinstance(key, str):
                 self.error(
-                    _mark(key_node),
+                    _node_mark(key_node),
                     path,
                     f"keys must be strings; {describe_value(key)} comes from "
                     f"{key_node.value!r}" + (" (quote it)" if isinstance(key_node, ScalarNode) else ""),
                 )
                 continue
             if key in result:
-                first = result.key_marks[key]
+                first = key_marks[key]
                 self.error(
-                    _mark(key_node),
+                    _node_mark(key_node),
                     path + (key,),
                     f"duplicate key '{key}' (first defined at line {first.line}); "
                     "YAML loaders silently keep the last one",
                 )
                 continue
-            result.set(key, self.build(value_node, path + (key,)), _mark(key_node), _mark(value_node))
+            result[key] = build(value_node, path + (key,))
+            key_marks[key] = _node_mark(key_node)
+            value_marks[key] = _node_mark(value_node)
         # `<<: *defaults` fills only the keys the mapping does not set itself (YAML merge key).
         for source_node in merge_sources:
             source = self.build(source_node, path)
