@@ -213,3 +213,41 @@ def test_kubernetes_cron_of_eventbridge_schedules(text, cron):
 def test_schedules_without_a_kubernetes_cron_form(text, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parsers.kubernetes_cron(parsers.parse_schedule(text))
+
+
+# --- parsers answer repeated texts from memory ---------------------------------------------------------
+
+
+def test_a_remembered_parser_answers_the_same_and_still_refuses_every_time(monkeypatch):
+    calls: list[object] = []
+
+    @parsers.remembered
+    def parse_even(text: object) -> int:
+        calls.append(text)
+        if not isinstance(text, str) or int(text) % 2:
+            raise ValueError(f"{text!r} is not an even number")
+        return int(text)
+
+    assert parse_even("4") == parse_even("4") == 4
+    assert calls == ["4"]  # the second answer came from memory
+    for _ in range(2):
+        with pytest.raises(ValueError, match="'3' is not an even number"):
+            parse_even("3")
+    assert calls == ["4", "3", "3"]  # a refusal is never remembered
+    with pytest.raises(ValueError):
+        parse_even(["4"])  # not text: parsed each time, never used as a key
+    monkeypatch.setattr(parsers, "MAX_REMEMBERED", 2)
+    parse_even("6"), parse_even("8")  # memory full: forgotten, then filled again
+    assert parse_even("4") == 4 and calls[-1] == "4"
+
+
+def test_the_spec_parsers_are_remembered():
+    for parser in (
+        parsers.parse_duration,
+        parsers.parse_schedule,
+        parsers.parse_s3_uri,
+        parsers.parse_email,
+        parsers.parse_timestamp,
+    ):
+        assert parser.__wrapped__ is not parser
+    assert parsers.parse_s3_uri("s3://acme-data/x/") is parsers.parse_s3_uri("s3://acme-data/x/")
