@@ -40,7 +40,8 @@ schema: $(STAMP)
 docs: $(STAMP)
 	$(PY) -m modelform.docs --out docs/spec.md
 
-# What AWS accepts (instance types, regions, GPU counts), from the pinned botocore and sagemaker SDK.
+# What AWS accepts (instance types, regions, GPU counts, PyTorch images), from the pinned botocore
+# and sagemaker SDK.
 catalog: $(STAMP)
 	$(PY) -c "from modelform.spec.aws_catalog import write_catalog; write_catalog()"
 

@@ -4,8 +4,8 @@ each against a baseline measured in the same run.
 - diff: `modelform diff --base HEAD` of a one-spec change (a variant weight), as CI runs it (a
   fresh process), in a 1,000-model repository against the same change in a 3-model repository.
   The cost must grow with the change, not with the fleet: target <= 3x, and <= 2 s. Measured in
-  the three states of modelform's caches (`.modelform/cache/`: validated specs, SDK results,
-  stack plans) a run can meet:
+  the three states of modelform's caches (`.modelform/cache/`: validated specs and stack plans)
+  a run can meet:
   - cold: no cache at all (a fresh clone, or `MODELFORM_CACHE=off`);
   - ci: the cache a plan of the base revision left (what a pull request's job restores from the
     main branch's; warmed here by planning the stacks this diff reads, whose entries are the

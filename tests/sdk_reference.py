@@ -18,20 +18,20 @@ from typing import Any
 
 from modelform import naming
 from modelform.context import Resolved
-from modelform.monitoring import (
-    PROCESSING_INSTANCE_TYPE as MONITORING_INSTANCE_TYPE,
-    monitored_deployments,
-    shadow_capture_folder,
-    shadow_step_name,
-)
+from modelform.monitoring import PROCESSING_INSTANCE_TYPE as MONITORING_INSTANCE_TYPE
+from modelform.monitoring import MonitoringJob, monitoring_jobs
 from modelform.sagemaker_endpoint import serving_environment
-from modelform.spec import Backend, Deployment, ModelSpec
+from modelform.spec import ModelSpec
 from modelform.training_pipeline import (
     APPROVAL_STATUS,
+    EVALUATION_ARGUMENTS,
     EVALUATION_FILE,
     PROCESSING_INSTANCE_TYPE,
     PipelineLocations,
-    distribution_hyperparameters,
+    evaluation_data,
+    gate_failure_message,
+    trained_on_sagemaker,
+    training_hyperparameters,
 )
 
 #: The request field that names the job each kind of step starts.
@@ -133,13 +133,8 @@ def framework_image(framework_version: str, region: str, instance_type: str, sco
 
 def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     """The retraining pipeline (`modelform.training_pipeline.pipeline_definition`), by the SDK."""
-    training, data = spec.training, spec.data
-    assert (
-        training is not None
-        and training.backend is Backend.SAGEMAKER
-        and data is not None
-        and data.training is not None
-    )
+    training, data = trained_on_sagemaker(spec), spec.data
+    assert data is not None
     quiet_sagemaker_sdk(where.platform.region)
     from sagemaker.core.network import NetworkConfig
     from sagemaker.core.processing import ScriptProcessor
@@ -166,14 +161,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     training_image = framework_image(
         spec.model.framework_version, where.platform.region, training.instance_type, "training"
     )
-    hyperparameters = {
-        **{key: value for key, value in training.hyperparameters.items()},
-        "sagemaker_program": spec.model.entry_point,
-        # The code comes as an input channel, so the container needs no network to fetch it.
-        "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
-        "sagemaker_region": where.platform.region,
-        **distribution_hyperparameters(training),
-    }
+    hyperparameters = training_hyperparameters(spec, where)
     channels = [
         InputData(channel_name="code", data_source=f"{where.code_prefix}sourcedir.tar.gz"),
         InputData(channel_name="train", data_source=str(data.training)),
@@ -209,7 +197,6 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         warnings.simplefilter("ignore")  # "Running within a PipelineSession, there will be No Wait ..."
         train_step = TrainingStep(name="Train", step_args=trainer.train(input_data_config=channels, wait=False))
 
-        evaluation_data = data.validation or data.ground_truth or data.training
         processor = ScriptProcessor(
             role=where.role_arn,
             image_uri=framework_image(
@@ -246,7 +233,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
                     s3_input(
                         "model", train_step.properties.ModelArtifacts.S3ModelArtifacts, "/opt/ml/processing/model"
                     ),
-                    s3_input("test", str(evaluation_data), "/opt/ml/processing/test"),
+                    s3_input("test", str(evaluation_data(spec)), "/opt/ml/processing/test"),
                     s3_input("code-lib", where.code_prefix, "/opt/ml/processing/input/code-lib"),
                 ],
                 outputs=[
@@ -259,14 +246,7 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
                         ),
                     )
                 ],
-                arguments=[
-                    "--model-dir",
-                    "/opt/ml/processing/model",
-                    "--test",
-                    "/opt/ml/processing/test",
-                    "--output-dir",
-                    "/opt/ml/processing/evaluation",
-                ],
+                arguments=list(EVALUATION_ARGUMENTS),
             ),
             property_files=[report],
         )
@@ -287,17 +267,9 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
             conditions.append(ConditionGreaterThanOrEqualTo(left=value, right=gate.min))
         if gate.max is not None:
             conditions.append(ConditionLessThanOrEqualTo(left=value, right=gate.max))
-        bounds = " and ".join(
-            part
-            for part in (
-                f">= {gate.min:g}" if gate.min is not None else "",
-                f"<= {gate.max:g}" if gate.max is not None else "",
-            )
-            if part
-        )
         failed = FailStep(
             name="GateFailed",
-            error_message=f"quality gate: {gate.metric} must be {bounds}; the model is not registered",
+            error_message=gate_failure_message(gate),
         )
         steps.append(
             ConditionStep(name="QualityGate", conditions=conditions, if_steps=[register_step], else_steps=[failed])
@@ -356,8 +328,6 @@ def _register_arguments(session, spec: ModelSpec, where: PipelineLocations, trai
 
 def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn: str, code_prefix: str) -> str:
     """The monitoring pipeline (`modelform.monitoring.monitoring_pipeline_definition`), by the SDK."""
-    monitoring, data = spec.monitoring, spec.data
-    assert monitoring is not None and data is not None and data.training is not None
     quiet_sagemaker_sdk(where.region)
     from sagemaker.core.network import NetworkConfig
     from sagemaker.core.processing import Processor
@@ -372,7 +342,7 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
             s3_input=ProcessingS3Input(s3_uri=uri, local_path=local, s3_data_type="S3Prefix", s3_input_mode="File"),
         )
 
-    def step(name: str, deployment: Deployment, current: str, options: list[str]):
+    def step(job: MonitoringJob):
         processor = Processor(
             role=role_arn,
             image_uri=image,
@@ -389,55 +359,12 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
                 subnets=list(where.subnet_ids), security_group_ids=list(where.security_group_ids)
             ),
         )
-        inputs = [
-            s3_input("code-lib", code_prefix, "/opt/ml/processing/input/code-lib"),
-            s3_input("baseline", str(data.training), "/opt/ml/processing/baseline"),
-            s3_input("current", current, "/opt/ml/processing/current"),
-        ]
-        arguments = [
-            "--baseline",
-            "/opt/ml/processing/baseline",
-            "--current",
-            "/opt/ml/processing/current",
-            "--problem-type",
-            monitoring.problem_type,
-            "--drift-method",
-            monitoring.drift.method if monitoring.drift else "psi",
-            "--out",
-            "/opt/ml/processing/report/metrics.json",
-            "--publish",
-            "--model",
-            spec.name,
-            "--deployment",
-            deployment.name,
-            *options,
-        ]
-        if monitoring.drift is not None and monitoring.drift.features:
-            arguments += ["--features", ",".join(monitoring.drift.features)]
-        if monitoring.quality and data.ground_truth is not None:
-            inputs.append(s3_input("ground-truth", str(data.ground_truth), "/opt/ml/processing/ground-truth"))
-            arguments += ["--ground-truth", "/opt/ml/processing/ground-truth"]
+        inputs = [s3_input(*location) for location in job.inputs]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return processing_step(name=name, step_args=processor.run(inputs=inputs, arguments=arguments))
+            run = processor.run(inputs=inputs, arguments=list(job.arguments))
+            return processing_step(name=job.step, step_args=run)
 
-    steps = []
-    for deployment in monitored_deployments(spec):
-        prefix = f"s3://{where.capture_bucket}/{spec.name}/{deployment.name}/"
-        if deployment.shadow is None:
-            steps.append(step(f"Monitor-{deployment.name}", deployment, prefix, []))
-            continue
-        # The shadow's capture lies under the deployment's prefix: the production scores leave it
-        # out, and the shadow is scored on its own, as a series of its own (`variant` dimension).
-        folder = shadow_capture_folder(spec.name, deployment)
-        steps.append(step(f"Monitor-{deployment.name}", deployment, prefix, ["--skip", folder]))
-        steps.append(
-            step(
-                shadow_step_name(deployment),
-                deployment,
-                f"{prefix}{folder}/",
-                ["--variant", deployment.shadow.name],
-            )
-        )
+    steps = [step(job) for job in monitoring_jobs(spec, where, code_prefix)]
     prefixes = {step.name: naming.monitoring_job_prefix(spec.name) for step in steps}
     return definition_text(naming.monitoring_pipeline(spec.name), steps, session, prefixes)

@@ -142,18 +142,27 @@ def shadow_capture_folder(model: str, deployment: Deployment) -> str:
     return deployment.shadow.name
 
 
-def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn: str, code_prefix: str) -> str:
-    """Per monitored deployment, one processing step running the monitoring job (`where`: the
-    platform's values, resolved)."""
+@dataclass(frozen=True)
+class MonitoringJob:
+    """One run of the monitoring job, a step of the monitoring pipeline: what it reads (name, S3
+    location, local folder) and its command line."""
+
+    step: str
+    inputs: tuple[tuple[str, str, str], ...]
+    arguments: tuple[str, ...]
+
+
+def monitoring_jobs(spec: ModelSpec, where: Resolved, code_prefix: str) -> list[MonitoringJob]:
+    """Per monitored deployment, a job scoring its capture against the training data (and the
+    ground truth, for quality); per shadow among them, a job scoring the shadow's capture alone."""
     monitoring, data = spec.monitoring, spec.data
     assert monitoring is not None and data is not None and data.training is not None
-    image = framework_image(spec.model.framework_version, where.region, PROCESSING_INSTANCE_TYPE, "training")
 
-    def step(name: str, deployment: Deployment, current: str, options: list[str]) -> dict:
+    def job(step: str, deployment: Deployment, current: str, options: list[str]) -> MonitoringJob:
         inputs = [
-            s3_input("code-lib", code_prefix, "/opt/ml/processing/input/code-lib"),
-            s3_input("baseline", str(data.training), "/opt/ml/processing/baseline"),
-            s3_input("current", current, "/opt/ml/processing/current"),
+            ("code-lib", code_prefix, "/opt/ml/processing/input/code-lib"),
+            ("baseline", str(data.training), "/opt/ml/processing/baseline"),
+            ("current", current, "/opt/ml/processing/current"),
         ]
         arguments = [
             "--baseline",
@@ -176,41 +185,46 @@ def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn
         if monitoring.drift is not None and monitoring.drift.features:
             arguments += ["--features", ",".join(monitoring.drift.features)]
         if monitoring.quality and data.ground_truth is not None:
-            inputs.append(s3_input("ground-truth", str(data.ground_truth), "/opt/ml/processing/ground-truth"))
+            inputs.append(("ground-truth", str(data.ground_truth), "/opt/ml/processing/ground-truth"))
             arguments += ["--ground-truth", "/opt/ml/processing/ground-truth"]
-        return processing_step(
-            name,
+        return MonitoringJob(step, tuple(inputs), tuple(arguments))
+
+    jobs = []
+    for deployment in monitored_deployments(spec):
+        prefix = f"s3://{where.capture_bucket}/{spec.name}/{deployment.name}/"
+        if deployment.shadow is None:
+            jobs.append(job(f"Monitor-{deployment.name}", deployment, prefix, []))
+            continue
+        # The shadow's capture lies under the deployment's prefix: the production scores leave it
+        # out, and the shadow is scored on its own, as a series of its own (`variant` dimension).
+        folder = shadow_capture_folder(spec.name, deployment)
+        jobs.append(job(f"Monitor-{deployment.name}", deployment, prefix, ["--skip", folder]))
+        jobs.append(
+            job(shadow_step_name(deployment), deployment, f"{prefix}{folder}/", ["--variant", deployment.shadow.name])
+        )
+    return jobs
+
+
+def monitoring_pipeline_definition(spec: ModelSpec, where: Resolved, *, role_arn: str, code_prefix: str) -> str:
+    """One processing step per monitoring job (`where`: the platform's values, resolved)."""
+    image = framework_image(spec.model.framework_version, where.region, PROCESSING_INSTANCE_TYPE, "training")
+    steps = [
+        processing_step(
+            job.step,
             job_name=naming.monitoring_job_prefix(spec.name),
             role_arn=role_arn,
             image=image,
             instance_type=PROCESSING_INSTANCE_TYPE,
             kms_key_arn=where.kms_key_arn,
             entrypoint=["python3", "-m", "monitoring"],
-            arguments=arguments,
-            inputs=inputs,
+            arguments=list(job.arguments),
+            inputs=[s3_input(*location) for location in job.inputs],
             environment={"AWS_DEFAULT_REGION": where.region, "PYTHONPATH": "/opt/ml/processing/input/code-lib"},
             vpc=(where.subnet_ids, where.security_group_ids),
             isolated=False,  # it publishes metrics to CloudWatch, through the VPC's endpoint
         )
-
-    steps = []
-    for deployment in monitored_deployments(spec):
-        prefix = f"s3://{where.capture_bucket}/{spec.name}/{deployment.name}/"
-        if deployment.shadow is None:
-            steps.append(step(f"Monitor-{deployment.name}", deployment, prefix, []))
-            continue
-        # The shadow's capture lies under the deployment's prefix: the production scores leave it
-        # out, and the shadow is scored on its own, as a series of its own (`variant` dimension).
-        folder = shadow_capture_folder(spec.name, deployment)
-        steps.append(step(f"Monitor-{deployment.name}", deployment, prefix, ["--skip", folder]))
-        steps.append(
-            step(
-                shadow_step_name(deployment),
-                deployment,
-                f"{prefix}{folder}/",
-                ["--variant", deployment.shadow.name],
-            )
-        )
+        for job in monitoring_jobs(spec, where, code_prefix)
+    ]
     return definition_text(steps)
 
 

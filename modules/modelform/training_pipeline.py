@@ -44,13 +44,19 @@ from .pipeline_definition import (
     s3_output,
     step_property,
 )
-from .spec import Approval, Backend, ModelSpec
+from .spec import Approval, Backend, Bound, ModelSpec, TrainingSpec
 from .spec.parsers import S3Uri
 
 EVALUATION_FILE = "evaluation.json"
 #: The registry's status for a new version, per `retraining.approval`.
 APPROVAL_STATUS = {Approval.MANUAL: "PendingManualApproval", Approval.AUTO: "Approved"}
 PROCESSING_INSTANCE_TYPE = "ml.m5.xlarge"
+#: evaluate.py's command line: where the processing job puts the model and the data, and takes the report.
+EVALUATION_ARGUMENTS = (
+    *("--model-dir", "/opt/ml/processing/model"),
+    *("--test", "/opt/ml/processing/test"),
+    *("--output-dir", "/opt/ml/processing/evaluation"),
+)
 
 
 @dataclass(frozen=True)
@@ -78,18 +84,44 @@ def distribution_hyperparameters(training) -> dict[str, Any]:
     }
 
 
+def trained_on_sagemaker(spec: ModelSpec) -> TrainingSpec:
+    """The training section of a spec with a retraining pipeline (SageMaker backend, training data)."""
+    training, data = spec.training, spec.data
+    assert training is not None and training.backend is Backend.SAGEMAKER
+    assert data is not None and data.training is not None
+    return training
+
+
+def gate_failure_message(gate: Bound) -> str:
+    bounds = [f">= {gate.min:g}" if gate.min is not None else "", f"<= {gate.max:g}" if gate.max is not None else ""]
+    return f"quality gate: {gate.metric} must be {' and '.join(b for b in bounds if b)}; the model is not registered"
+
+
+def training_hyperparameters(spec: ModelSpec, where: PipelineLocations) -> dict[str, Any]:
+    """The spec's hyperparameters and the training toolkit's own settings: script mode with the
+    code as an input channel (the container needs no network to fetch it), and distribution."""
+    training = trained_on_sagemaker(spec)
+    return {
+        **training.hyperparameters,
+        "sagemaker_program": spec.model.entry_point,
+        "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
+        "sagemaker_region": where.platform.region,
+        **distribution_hyperparameters(training),
+    }
+
+
+def evaluation_data(spec: ModelSpec) -> S3Uri:
+    """What the evaluation scores the trained model on: validation data, else ground truth, else
+    the training data itself."""
+    assert spec.data is not None and spec.data.training is not None
+    return spec.data.validation or spec.data.ground_truth or spec.data.training
+
+
 def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
     """The pipeline definition JSON (SageMaker Pipelines schema 2020-12-01), deterministic."""
-    training, data = spec.training, spec.data
-    assert (
-        training is not None
-        and training.backend is Backend.SAGEMAKER
-        and data is not None
-        and data.training is not None
-    )
+    gate = trained_on_sagemaker(spec).evaluation
     steps = [_train_step(spec, where), _evaluate_step(spec, where)]
     register = _register_step(spec, where)
-    gate = training.evaluation
     if gate is None:
         return definition_text([*steps, register])
     value = {
@@ -103,16 +135,8 @@ def pipeline_definition(spec: ModelSpec, where: PipelineLocations) -> str:
         for kind, bound in (("GreaterThanOrEqualTo", gate.min), ("LessThanOrEqualTo", gate.max))
         if bound is not None
     ]
-    bounds = " and ".join(
-        part
-        for part in (
-            f">= {gate.min:g}" if gate.min is not None else "",
-            f"<= {gate.max:g}" if gate.max is not None else "",
-        )
-        if part
-    )
     failed = {
-        "Arguments": {"ErrorMessage": f"quality gate: {gate.metric} must be {bounds}; the model is not registered"},
+        "Arguments": {"ErrorMessage": gate_failure_message(gate)},
         "Name": "GateFailed",
         "Type": "Fail",
     }
@@ -133,18 +157,11 @@ EVALUATION_REPORT = "Evaluation"
 def _train_step(spec: ModelSpec, where: PipelineLocations) -> dict[str, Any]:
     """CreateTrainingJob: script mode in the AWS PyTorch training image, the code as an input
     channel (the job runs network-isolated), managed spot with checkpoints, KMS, the VPC."""
-    training, data = spec.training, spec.data
-    assert training is not None and data is not None and data.training is not None
+    training, data = trained_on_sagemaker(spec), spec.data
+    assert data is not None
     prefix = f"s3://{where.platform.artifact_bucket}/{spec.name}"
     kms = where.platform.kms_key_arn
-    hyperparameters = {
-        **training.hyperparameters,
-        "sagemaker_program": spec.model.entry_point,
-        # The code comes as an input channel, so the container needs no network to fetch it.
-        "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
-        "sagemaker_region": where.platform.region,
-        **distribution_hyperparameters(training),
-    }
+    hyperparameters = training_hyperparameters(spec, where)
     channels = [("code", f"{where.code_prefix}sourcedir.tar.gz"), ("train", str(data.training))]
     if data.validation is not None:
         channels.append(("validation", str(data.validation)))
@@ -194,9 +211,6 @@ def _train_step(spec: ModelSpec, where: PipelineLocations) -> dict[str, Any]:
 def _evaluate_step(spec: ModelSpec, where: PipelineLocations) -> dict[str, Any]:
     """CreateProcessingJob: `evaluate.py` from the uploaded code on the trained model and the
     validation data (ground truth when there is none); writes `evaluation.json`."""
-    data = spec.data
-    assert data is not None and data.training is not None
-    evaluation_data = data.validation or data.ground_truth or data.training
     prefix = f"s3://{where.platform.artifact_bucket}/{spec.name}"
     return processing_step(
         EVALUATE,
@@ -209,17 +223,10 @@ def _evaluate_step(spec: ModelSpec, where: PipelineLocations) -> dict[str, Any]:
         kms_key_arn=where.platform.kms_key_arn,
         entrypoint=["python3"],
         script=f"{where.code_prefix}evaluate.py",
-        arguments=[
-            "--model-dir",
-            "/opt/ml/processing/model",
-            "--test",
-            "/opt/ml/processing/test",
-            "--output-dir",
-            "/opt/ml/processing/evaluation",
-        ],
+        arguments=list(EVALUATION_ARGUMENTS),
         inputs=[
             s3_input("model", step_property(f"{TRAIN}.ModelArtifacts.S3ModelArtifacts"), "/opt/ml/processing/model"),
-            s3_input("test", str(evaluation_data), "/opt/ml/processing/test"),
+            s3_input("test", str(evaluation_data(spec)), "/opt/ml/processing/test"),
             s3_input("code-lib", where.code_prefix, "/opt/ml/processing/input/code-lib"),
         ],
         outputs=[s3_output("evaluation", f"{prefix}/evaluations/", "/opt/ml/processing/evaluation")],
