@@ -137,6 +137,18 @@ def test_fraud_detector_dev_override(samples):
     assert dev.retraining.triggers == ("schedule",) and not dev.protect
 
 
+def test_environments_share_the_sections_their_overrides_leave_alone(samples):
+    # dev overrides two deployments and retraining; staging has no override; prod sets protect only.
+    dev, staging, prod = (samples.model("fraud-detector", env) for env in ("dev", "staging", "prod"))
+    assert dev.training is staging.training is prod.training  # built once, from the same mapping
+    assert dev.monitoring is staging.monitoring and dev.data is staging.data and dev.model is staging.model
+    assert dev.deployments[2] is staging.deployments[2]  # the sandbox: not in dev's override
+    assert dev.deployments[0] is not staging.deployments[0]  # overridden: built from the merge
+    assert dev.deployments[0].instance_type == "ml.m5.large" != staging.deployments[0].instance_type
+    assert dev.retraining != staging.retraining and dev.retraining.triggers == ("schedule",)
+    assert prod.deployments == staging.deployments and prod.protect and not staging.protect
+
+
 def test_demand_forecaster_has_both_retail_peaks(samples):
     scaling = samples.model("demand-forecaster", "prod").deployments[0].autoscaling
     assert [(w.name, w.floor, w.ceiling) for w in scaling.scheduled] == [

@@ -24,7 +24,7 @@ from .errors import ROOT_PATH_TEXT, FieldPath, SpecError, SpecErrors, describe_v
 from .located import LocatedMap, locate, marks_along
 from .merge import apply_environment, override_mark
 from .schema import DEFAULT_ENVIRONMENTS, SCHEMAS, SPEC_VERSION
-from .types import ModelSpec, PlatformSpec, in_environment, model_from_document, platform_from_document
+from .types import ModelSpec, PlatformSpec, Sections, in_environment, model_from_document, platform_from_document
 from .validator import structural_errors
 from .yaml_loader import parse_document, read_bytes
 
@@ -107,6 +107,8 @@ class _Document:
         self.errors: list[SpecError] = []
         self.warnings: list[SpecError] = []
         self._seen: set[tuple[str, str]] = set()
+        #: Typed sections built so far, shared by the environments whose overrides leave them alone.
+        self.sections = Sections()
 
     def report(
         self,
@@ -444,7 +446,7 @@ def _check(
 
 def _typed(document: _Document, merged: LocatedMap, environment: str, environments: tuple[str, ...]) -> Any:
     if document.kind == "Model":
-        return model_from_document(merged, environment, document.file)
+        return model_from_document(merged, environment, document.file, document.sections)
     return platform_from_document(merged, environment, document.file, environments)
 
 

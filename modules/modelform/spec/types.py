@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 from . import parsers
 from .parsers import S3Uri, Schedule
@@ -723,7 +723,27 @@ def _eks_deployment(read: _Reader) -> EksDeployment:
     )
 
 
-def model_from_document(document: Mapping[str, Any], environment: str, source: str) -> ModelSpec:
+class Sections:
+    """Typed sections of one spec file, by the mapping each was built from. The document of an
+    environment shares with the base every section its override leaves alone (the very objects),
+    so those are built once per file instead of once per environment."""
+
+    def __init__(self) -> None:
+        self._built: dict[int, tuple[Any, Any]] = {}
+
+    def built(self, source: Any, build: Callable[[], Any]) -> Any:
+        entry = self._built.get(id(source))
+        if entry is not None and entry[0] is source:  # the same object, still alive: same section
+            return entry[1]
+        value = build()
+        self._built[id(source)] = (source, value)
+        return value
+
+
+def model_from_document(
+    document: Mapping[str, Any], environment: str, source: str, sections: Optional[Sections] = None
+) -> ModelSpec:
+    sections = sections or Sections()
     read = _Reader(document, MODEL_SCHEMA, ())
     code = read.child("model")
     data = read.child("data")
@@ -732,7 +752,6 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
     retraining = read.child("retraining")
     batch = read.child("batch")
     protect = read("protect")
-    drift = monitoring.child("drift") if monitoring else None
     alarms = monitoring or _Reader({}, MODEL_SCHEMA, ("monitoring",))  # defaults without monitoring
     return ModelSpec(
         name=read("name"),
@@ -745,86 +764,105 @@ def model_from_document(document: Mapping[str, Any], environment: str, source: s
         protect=protects(environment, protect),
         protect_setting=protect,
         decommission=read("decommission"),
-        model=ModelCode(
-            code("framework"),
-            code("framework_version"),
-            code("code"),
-            code("entry_point"),
-            code("inference_entry_point"),
-        ),  # type: ignore[misc]
-        data=None
-        if data is None
-        else DataSpec(
-            _optional(data("training"), parsers.parse_s3_uri),
-            _optional(data("validation"), parsers.parse_s3_uri),
-            _optional(data("ground_truth"), parsers.parse_s3_uri),
-            str(data("version")),
-        ),
-        training=None
-        if training is None
-        else TrainingSpec(
-            backend=Backend(training("backend")),
-            instance_type=training("instance_type"),
-            instance_count=training("instance_count"),
-            volume_gb=training("volume_gb"),
-            max_runtime_seconds=parsers.parse_duration(training("max_runtime")),
-            max_wait_seconds=(
-                parsers.parse_duration(training("max_wait"))
-                if training("max_wait") is not None
-                else 2 * parsers.parse_duration(training("max_runtime"))
-            )
-            if training("spot") and training("backend") == Backend.SAGEMAKER
-            else None,
-            spot=training("spot"),
-            cluster=training("cluster"),
-            hyperparameters=_frozen(training("hyperparameters")),
-            evaluation=_bound(training.child("evaluation")),
-        ),
-        deployments=tuple(
-            _sagemaker_deployment(d) if d("target") == Target.SAGEMAKER else _eks_deployment(d)
-            for d in read.children("deployments")
-        ),
-        monitoring=None
-        if monitoring is None
-        else MonitoringSpec(
-            schedule=parsers.parse_schedule(monitoring("schedule")),
-            problem_type=ProblemType(monitoring("problem_type")),
-            quality=tuple(_bound(q) for q in monitoring.children("quality")),  # type: ignore[misc]
-            drift=None
-            if drift is None
-            else DriftSpec(
-                DriftMethod(drift("method")),
-                float(drift("threshold")),
-                None if drift("features") == "all" else tuple(drift("features")),
-            ),
-            latency_p99_ms=monitoring("latency_p99_ms"),
-            error_rate_percent=float(monitoring("error_rate_percent")),
-            notify=tuple(monitoring("notify")),
-        ),
-        retraining=None
-        if retraining is None
-        else RetrainingSpec(
-            triggers=tuple(Trigger(t) for t in retraining("triggers")),
-            schedule=_optional(retraining("schedule"), parsers.parse_schedule),
-            cooldown_seconds=parsers.parse_duration(retraining("cooldown")),
-            approval=Approval(retraining("approval")),
-        ),
+        model=sections.built(code.document, lambda: _model_code(code)),  # type: ignore[union-attr]
+        data=None if data is None else sections.built(data.document, lambda: _data(data)),
+        training=None if training is None else sections.built(training.document, lambda: _training(training)),
+        deployments=tuple(sections.built(d.document, lambda d=d: _deployment(d)) for d in read.children("deployments")),
+        monitoring=None if monitoring is None else sections.built(monitoring.document, lambda: _monitoring(monitoring)),
+        retraining=None if retraining is None else sections.built(retraining.document, lambda: _retraining(retraining)),
         endpoint_alarms=EndpointAlarms(alarms("latency_p99_ms"), float(alarms("error_rate_percent"))),
-        batch=None
-        if batch is None
-        else BatchSpec(
-            schedule=parsers.parse_schedule(batch("schedule")),
-            input=parsers.parse_s3_uri(batch("input")),
-            model_version=batch("model_version"),
-            artifact=_optional(batch("artifact"), parsers.parse_s3_uri),
-            instance_type=batch("instance_type"),
-            instance_count=batch("instance_count"),
-            max_payload_mb=batch("max_payload_mb"),
-            target=Target(batch("target")),
-            cluster=batch("cluster"),
-            namespace=batch("namespace"),
-            resources=_pod_resources(batch),
+        batch=None if batch is None else sections.built(batch.document, lambda: _batch(batch)),
+    )
+
+
+def _model_code(code: _Reader) -> ModelCode:
+    return ModelCode(
+        code("framework"),
+        code("framework_version"),
+        code("code"),
+        code("entry_point"),
+        code("inference_entry_point"),
+    )  # type: ignore[misc]
+
+
+def _data(data: _Reader) -> DataSpec:
+    return DataSpec(
+        _optional(data("training"), parsers.parse_s3_uri),
+        _optional(data("validation"), parsers.parse_s3_uri),
+        _optional(data("ground_truth"), parsers.parse_s3_uri),
+        str(data("version")),
+    )
+
+
+def _training(training: _Reader) -> TrainingSpec:
+    spot_on_sagemaker = training("spot") and training("backend") == Backend.SAGEMAKER
+    return TrainingSpec(
+        backend=Backend(training("backend")),
+        instance_type=training("instance_type"),
+        instance_count=training("instance_count"),
+        volume_gb=training("volume_gb"),
+        max_runtime_seconds=parsers.parse_duration(training("max_runtime")),
+        max_wait_seconds=(
+            parsers.parse_duration(training("max_wait"))
+            if training("max_wait") is not None
+            else 2 * parsers.parse_duration(training("max_runtime"))
+        )
+        if spot_on_sagemaker
+        else None,
+        spot=training("spot"),
+        cluster=training("cluster"),
+        hyperparameters=_frozen(training("hyperparameters")),
+        evaluation=_bound(training.child("evaluation")),
+    )
+
+
+def _deployment(deployment: _Reader) -> Deployment:
+    if deployment("target") == Target.SAGEMAKER:
+        return _sagemaker_deployment(deployment)
+    return _eks_deployment(deployment)
+
+
+def _monitoring(monitoring: _Reader) -> MonitoringSpec:
+    drift = monitoring.child("drift")
+    return MonitoringSpec(
+        schedule=parsers.parse_schedule(monitoring("schedule")),
+        problem_type=ProblemType(monitoring("problem_type")),
+        quality=tuple(_bound(q) for q in monitoring.children("quality")),  # type: ignore[misc]
+        drift=None
+        if drift is None
+        else DriftSpec(
+            DriftMethod(drift("method")),
+            float(drift("threshold")),
+            None if drift("features") == "all" else tuple(drift("features")),
         ),
+        latency_p99_ms=monitoring("latency_p99_ms"),
+        error_rate_percent=float(monitoring("error_rate_percent")),
+        notify=tuple(monitoring("notify")),
+    )
+
+
+def _retraining(retraining: _Reader) -> RetrainingSpec:
+    return RetrainingSpec(
+        triggers=tuple(Trigger(t) for t in retraining("triggers")),
+        schedule=_optional(retraining("schedule"), parsers.parse_schedule),
+        cooldown_seconds=parsers.parse_duration(retraining("cooldown")),
+        approval=Approval(retraining("approval")),
+    )
+
+
+def _batch(batch: _Reader) -> BatchSpec:
+    return BatchSpec(
+        schedule=parsers.parse_schedule(batch("schedule")),
+        input=parsers.parse_s3_uri(batch("input")),
+        model_version=batch("model_version"),
+        artifact=_optional(batch("artifact"), parsers.parse_s3_uri),
+        instance_type=batch("instance_type"),
+        instance_count=batch("instance_count"),
+        max_payload_mb=batch("max_payload_mb"),
+        target=Target(batch("target")),
+        cluster=batch("cluster"),
+        namespace=batch("namespace"),
+        resources=_pod_resources(batch),
     )
 
 
