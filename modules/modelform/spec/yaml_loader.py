@@ -57,17 +57,13 @@ def _indenting_tab(text: str, up_to_line: Optional[int]) -> Optional[Mark]:
     return None
 
 
-def _mark(node_or_mark: Any) -> Mark:
-    mark = getattr(node_or_mark, "start_mark", node_or_mark)
-    return Mark(mark.line + 1, mark.column + 1)
-
-
 _new_tuple = tuple.__new__
 
 
-def _node_mark(node: Node) -> Mark:
-    """`_mark(node)` on the hot path: a spec has hundreds of nodes, each with a mark or two."""
-    mark = node.start_mark
+def _mark(node_or_mark: Any) -> Mark:
+    """The 1-based position of a node (or of a PyYAML mark). On the hot path: a spec has hundreds
+    of nodes, each with a mark or two, so the tuple is made without Mark's Python-level __new__."""
+    mark = getattr(node_or_mark, "start_mark", node_or_mark)
     return _new_tuple(Mark, (mark.line + 1, mark.column + 1, None))
 
 
@@ -119,10 +115,9 @@ class _Builder:
         raise _Fatal("unsupported YAML node", _mark(node))  # pragma: no cover - composer emits only the three
 
     def scalar(self, node: ScalarNode, path: FieldPath) -> Any:
+        """A scalar that is not a string or a timestamp (build() returns those as written)."""
         if node.tag not in _SCALAR_TAGS:
             raise _Fatal(_tag_message(node.tag), _mark(node))
-        if node.tag in (_STR, _TIMESTAMP):
-            return node.value
         value = self.scalars.construct_object(node, deep=True)
         if isinstance(value, float) and not math.isfinite(value):
             self.error(_mark(node), path, f"{node.value!r} is not a finite number")
@@ -131,19 +126,15 @@ class _Builder:
     def sequence(self, node: SequenceNode, path: FieldPath) -> LocatedList:
         if node.tag != _SEQ:
             raise _Fatal(_tag_message(node.tag), _mark(node))
-        result = LocatedList(_node_mark(node))
-        items, marks = [], result.item_marks
-        build = self.build
+        result = LocatedList(_mark(node))
         for index, item in enumerate(node.value):
-            items.append(build(item, path + (index,)))
-            marks.append(_node_mark(item))
-        result.extend(items)
+            result.add(self.build(item, path + (index,)), _mark(item))
         return result
 
     def mapping(self, node: MappingNode, path: FieldPath) -> LocatedMap:
         if node.tag != _MAP:
             raise _Fatal(_tag_message(node.tag), _mark(node))
-        result = LocatedMap(_node_mark(node))
+        result = LocatedMap(_mark(node))
         key_marks, value_marks = result.key_marks, result.value_marks
         merge_sources: list[Node] = []
         build = self.build
@@ -158,7 +149,7 @@ class _Builder:
                 key = build(key_node, path)
             if not isinstance(key, str):
                 self.error(
-                    _node_mark(key_node),
+                    _mark(key_node),
                     path,
                     f"keys must be strings; {describe_value(key)} comes from "
                     f"{key_node.value!r}" + (" (quote it)" if isinstance(key_node, ScalarNode) else ""),
@@ -167,15 +158,15 @@ class _Builder:
             if key in result:
                 first = key_marks[key]
                 self.error(
-                    _node_mark(key_node),
+                    _mark(key_node),
                     path + (key,),
                     f"duplicate key '{key}' (first defined at line {first.line}); "
                     "YAML loaders silently keep the last one",
                 )
                 continue
             result[key] = build(value_node, path + (key,))
-            key_marks[key] = _node_mark(key_node)
-            value_marks[key] = _node_mark(value_node)
+            key_marks[key] = _mark(key_node)
+            value_marks[key] = _mark(value_node)
         # `<<: *defaults` fills only the keys the mapping does not set itself (YAML merge key).
         for source_node in merge_sources:
             source = self.build(source_node, path)
