@@ -131,10 +131,12 @@ def measure_diff(models: int, repeat: int) -> dict:
 
 
 def child_plan(folder: str, jobs: int, out: str) -> dict:
-    from modelform.plan import plan_environment, plan_json
+    from modelform.plan import parallel, plan_environment, plan_json
     from modelform.spec import load_specs
 
     started = time.perf_counter()
+    # What `modelform plan` does: the workers' fork server starts before the specs are validated.
+    parallel.start_early(len(os.listdir(os.path.join(folder, "specs"))), jobs)
     specs = load_specs([os.path.join(folder, "specs")], root=folder)
     assert not specs.errors, specs.errors[:3]
     plan = plan_environment(specs, "dev", progress=False, jobs=jobs)

@@ -103,9 +103,21 @@ def _write(args: argparse.Namespace, document: dict, renderers: dict[str, str]) 
     write_output(text, args.out)
 
 
+def _start_workers_early(specs_dir: str, jobs: Optional[int]) -> None:
+    """A fleet's stacks are planned in worker processes: start their fork server now, so that it
+    imports the programs and provider SDKs while this process validates the specs."""
+    from .plan import parallel
+    from .spec.loader import find_spec_files
+
+    files, _ = find_spec_files([specs_dir])
+    parallel.start_early(len(files), jobs)
+
+
 def _plan(args: argparse.Namespace) -> int:
     from .plan import PlanError, plan_environment
 
+    if not args.model and not args.platform_only:
+        _start_workers_early(args.specs, args.jobs)
     specs = _load(args.specs, args.root)
     if specs is None:
         return 1

@@ -128,6 +128,10 @@ class ContentCache:
         self._memory[key] = text
         return text
 
+    def remember(self, key: str, text: str) -> None:
+        """Keep an entry in memory only (another process wrote it to the folder)."""
+        self._memory[key] = text
+
     def put(self, key: str, text: str) -> None:
         self._memory[key] = text
         if self.folder is not None:

@@ -13,6 +13,7 @@ Platform spec (not from whoever runs the program), the standard tags from `defau
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any, Optional
 
@@ -37,7 +38,51 @@ from .tags import model_tags
 from .training_pipeline import TrainingPipeline
 
 
-#: Where model stacks find the platform stack unless `modelform:platformStack` says otherwise.
+#: The provider modules these programs create resources from. The SDKs import a service's module
+#: lazily, on first use, at 0.1-1 s each; planning workers import them all before they are forked
+#: (`import_providers`), so no worker pays for them again. A test plans every sample and compares.
+PROVIDER_MODULES = (
+    "pulumi_aws.apigateway",
+    "pulumi_aws.apigatewayv2",
+    "pulumi_aws.appautoscaling",
+    "pulumi_aws.cloudwatch",
+    "pulumi_aws.ec2",
+    "pulumi_aws.ecr",
+    "pulumi_aws.eks",
+    "pulumi_aws.iam",
+    "pulumi_aws.kms",
+    "pulumi_aws.lambda_",
+    "pulumi_aws.lb",
+    "pulumi_aws.s3",
+    "pulumi_aws.sagemaker",
+    "pulumi_aws.scheduler",
+    "pulumi_aws.sfn",
+    "pulumi_aws.sns",
+    "pulumi_aws.sqs",
+    "pulumi_aws.wafv2",
+    "pulumi_kubernetes.apiextensions",
+    "pulumi_kubernetes.apps.v1",
+    "pulumi_kubernetes.autoscaling.v2",
+    "pulumi_kubernetes.batch.v1",
+    "pulumi_kubernetes.core.v1",
+    "pulumi_kubernetes.helm.v3",
+    "pulumi_kubernetes.meta.v1",
+    "pulumi_kubernetes.networking.v1",
+    "pulumi_kubernetes.policy.v1",
+    "pulumi_kubernetes.rbac.v1",
+)
+
+
+def import_providers() -> None:
+    """Import every module of PROVIDER_MODULES now rather than on first use."""
+    for name in PROVIDER_MODULES:
+        parts = name.split(".")
+        for depth in range(2, len(parts) + 1):  # `pulumi_kubernetes.apps`, then `pulumi_kubernetes.apps.v1`
+            # The SDKs register their modules lazily: importing one runs nothing until an attribute
+            # other than the module's own metadata (`__name__`, `__dict__`, ...) is read.
+            hasattr(importlib.import_module(".".join(parts[:depth])), "__all__")
+
+
 def platform_program(spec: PlatformSpec) -> dict[str, Any]:
     platform = Platform(spec.name, spec, pulumi.ResourceOptions(provider=platform_provider(spec)))
     return platform.outputs.exports()

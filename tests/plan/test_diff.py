@@ -162,18 +162,16 @@ def test_removing_a_deployment(git_repo, capsys):
 
 
 def test_only_touched_models_are_planned(git_repo, capsys, monkeypatch):
-    import modelform.plan.engine as engine
-    import modelform.plan.parallel as parallel
+    import modelform.plan.stack_programs as stack_programs
     import modelform.spec.loader as loader
 
     planned, validated = [], []
-    original = engine.run_program
-    for module in (engine, parallel):
-        monkeypatch.setattr(
-            module,
-            "run_program",
-            lambda project, stack, *a, **k: planned.append(stack) or original(project, stack, *a, **k),
-        )
+    original = stack_programs.run_program
+    monkeypatch.setattr(
+        stack_programs,
+        "run_program",
+        lambda project, stack, *a, **k: planned.append(stack) or original(project, stack, *a, **k),
+    )
     original_validate = loader._validate_document
     monkeypatch.setattr(
         loader,

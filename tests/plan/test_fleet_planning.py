@@ -3,11 +3,18 @@ a byte of the answer (how fast is measured by bench/fleet_speed.py; timings are 
 
 from __future__ import annotations
 
+import importlib
+import json
 import shutil
 import subprocess
+import sys
 
 import modelform.plan.parallel as parallel
+import modelform.plan.stack_programs as stack_programs
+from modelform import programs
+from modelform.cli import main
 from modelform.plan import plan_environment, plan_json
+from modelform.plan.stack_cache import StackCache
 from modelform.plan.git_specs import spec_texts_at
 from modelform.plan.scope import changed_files, changed_spec_files
 from modelform.spec import load_specs
@@ -21,6 +28,98 @@ def test_stacks_planned_in_worker_processes_give_the_same_plan(monkeypatch):
     in_workers = plan_json(plan_environment(specs, "prod", progress=False, jobs=2))
     in_process = plan_json(plan_environment(specs, "prod", progress=False, jobs=1))
     assert in_workers == in_process
+
+
+#: The provider packages a fresh process has loaded (not merely registered for lazy loading) after
+#: running the statement given, as JSON.
+LOADED_PROVIDERS = """
+import json, sys, types
+{statement}
+print(json.dumps(sorted(
+    name for name, module in list(sys.modules.items())
+    if name.startswith(("pulumi_aws.", "pulumi_kubernetes.")) and type(module) is types.ModuleType
+    and hasattr(module, "__path__")
+)))
+"""
+
+
+def loaded_providers(statement: str) -> list[str]:
+    script = LOADED_PROVIDERS.format(statement=statement)
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_workers_preload_exactly_the_provider_modules_the_programs_use():
+    planning = (
+        "from modelform.spec import load_specs\n"
+        "from modelform.plan import plan_environment\n"
+        f"specs = load_specs([{str(SPECS)!r}], root={str(REPO)!r})\n"
+        "for env in specs.environments: plan_environment(specs, env, progress=False, jobs=1)"
+    )
+    used = loaded_providers(planning)
+    assert "pulumi_aws.sagemaker" in used and "pulumi_kubernetes.apps.v1" in used
+    # Nothing a stack needs is left for a worker to import, and nothing is imported for nothing.
+    assert loaded_providers("from modelform.programs import import_providers; import_providers()") == used
+    assert len(programs.PROVIDER_MODULES) == len(set(programs.PROVIDER_MODULES))
+
+
+def test_the_fork_servers_preload_imports():
+    # The fork server ignores a preload module that fails to import (every worker would then
+    # import the providers itself, silently): it must import.
+    (preload,) = parallel._PRELOAD
+    module = importlib.import_module(preload)
+    assert module.model_entries is stack_programs.model_entries
+    assert module.platform_entry is stack_programs.platform_entry
+
+
+def test_a_fleet_planned_in_workers_keeps_the_provider_sdks_out_of_the_planning_process():
+    # The platform stack is planned by a worker too, so this process's core is the workers'.
+    planning = (
+        "import modelform.plan.parallel as parallel\n"
+        "from modelform.spec import load_specs\n"
+        "from modelform.plan import plan_environment\n"
+        "parallel.PARALLEL_THRESHOLD = 1\n"
+        f"specs = load_specs([{str(SPECS)!r}], root={str(REPO)!r})\n"
+        "plan = plan_environment(specs, 'prod', progress=False, jobs=2)\n"
+        "assert len(plan['stacks']) == 1 + len(specs.models('prod'))"
+    )
+    assert loaded_providers(planning) == []
+
+
+def test_workers_write_the_stack_cache(tmp_path, monkeypatch):
+    shutil.copytree(SPECS, tmp_path / "specs")
+    shutil.copytree(REPO / "model_code", tmp_path / "model_code", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MODELFORM_CACHE", "on")
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 1)
+    specs = load_specs([str(tmp_path / "specs")], root=str(tmp_path))
+    in_workers = plan_json(plan_environment(specs, "prod", progress=False, cache=StackCache(specs.root), jobs=2))
+    entries = list((tmp_path / ".modelform" / "cache" / "stacks").rglob("*"))
+    stacks = 1 + len(specs.models("prod"))
+    assert len([e for e in entries if e.is_file()]) == stacks
+    runs: list[str] = []
+    monkeypatch.setattr(stack_programs, "run_program", lambda project, stack, *rest: runs.append(stack))
+    cache = StackCache(specs.root)  # a new process's: what the workers wrote, read back from disk
+    from_cache = plan_json(plan_environment(specs, "prod", progress=False, cache=cache, jobs=1))
+    assert (cache.hits, cache.misses, runs) == (stacks, 0, [])
+    assert from_cache == in_workers
+
+
+def test_a_fleets_plan_starts_the_workers_before_validating(monkeypatch, tmp_path):
+    started: list[tuple] = []
+    monkeypatch.setattr(parallel, "start_early", lambda *args: started.append(args))
+    out, specs = tmp_path / "plan.json", str(REPO / "specs")
+    assert main(["plan", "--env", "dev", "--specs", specs, "--jobs", "3", "--out", str(out)]) == 0
+    assert started == [(len(list(SPECS.glob("*.yaml"))), 3)]
+    started.clear()
+    assert main(["plan", "--env", "dev", "--specs", specs, "--model", "fraud-detector", "--out", str(out)]) == 0
+    assert started == []  # a few stacks: planned in this process
+
+
+def test_start_early_only_for_fleets():
+    assert parallel.start_early(parallel.PARALLEL_THRESHOLD - 1, 2) is False
+    assert parallel.start_early(1000, 1) is False
+    assert parallel.start_early(parallel.PARALLEL_THRESHOLD, 2) is True
 
 
 def test_small_fleets_are_planned_in_process():

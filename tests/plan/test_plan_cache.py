@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import modelform.plan.engine as engine
-import modelform.plan.parallel as parallel
+import modelform.plan.stack_programs as stack_programs
 from modelform import content_cache
 from modelform.plan import plan_environment, plan_json
 from modelform.plan.stack_cache import StackCache
@@ -38,14 +37,13 @@ def planned(root: Path, environment: str = "dev"):
 def counting_runs(monkeypatch) -> list[str]:
     """The stacks run under the mock runtime from now on."""
     runs: list[str] = []
-    original = engine.run_program
+    original = stack_programs.run_program
 
     def run_program(project, stack, program, *rest):
         runs.append(stack)
         return original(project, stack, program, *rest)
 
-    monkeypatch.setattr(engine, "run_program", run_program)  # the platform stack's
-    monkeypatch.setattr(parallel, "run_program", run_program)  # model stacks'
+    monkeypatch.setattr(stack_programs, "run_program", run_program)
     return runs
 
 

@@ -1,30 +1,38 @@
-"""Model stacks planned in worker processes, for fleets: every core plans stacks.
+"""Stacks planned in worker processes, for fleets: every core plans stacks.
 
 Planning a stack is CPU-bound Python under Pulumi's mock runtime (one interpreter lock), so only
 processes use more than one core. Workers come from a fork server: a clean interpreter that
-imports the programs once and forks each worker from there, so no worker inherits the planning
-process's threads (Pulumi's event-loop executor) and none pays for the imports again. Each task
-carries its typed specs and the platform stack's outputs (pickled); the plan it sends back is the
-same data a sequential run records, and the planner sorts stacks by name, so the document is
+imports the programs and every provider module they use once (`programs.import_providers`, a few
+seconds) and forks each worker from there, so no worker inherits the planning process's threads
+(Pulumi's event-loop executor) and none pays for the imports again. `start_early` starts it while
+the specs are still being validated, so those imports cost no time of their own.
+
+The platform stack is planned in a worker too: the planning process then never imports a provider
+SDK, and its core stays free for the workers. Each task carries its typed specs and the platform
+stack's outputs (pickled). A worker sends back each stack's cache entry (the stack plan as JSON
+text; it writes the entry to the cache itself when there is one), so encoding happens on every
+core, and the planner reads the plan back exactly as it reads a cached one: the document is
 byte-for-byte the same whatever the number of processes.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import os
+from multiprocessing.pool import Pool
 from typing import Any, Callable, Iterator, Optional
 
-from .. import naming
-from ..programs import model_program
 from ..spec import ModelSpec, PlatformSpec
-from .engine import run_program
+from . import stack_cache
 from .stack_plan import StackPlan
 
 #: Below this many model stacks, starting workers (a second or two each) costs more than it saves.
 PARALLEL_THRESHOLD = 32
 #: Models per task: large enough to amortise the pickling, small enough to balance the load.
 CHUNK = 4
+#: What the fork server imports before it forks any worker.
+_PRELOAD = ["modelform.plan.worker"]
 
 
 def default_jobs() -> int:
@@ -43,34 +51,70 @@ def worth_parallel(stacks: int, jobs: Optional[int]) -> int:
     return min(jobs, stacks)
 
 
-def plan_model_stacks(task: tuple[list[ModelSpec], PlatformSpec, dict[str, Any], str]) -> list[StackPlan]:
-    """The plans of a few model stacks, in this process (a worker's task, or the sequential path)."""
-    models, platform, reference, root = task
-    plans = []
-    for model in models:
-        resources, outputs = run_program(
-            naming.MODEL_PROJECT,
-            model.stack_name,
-            lambda model=model: model_program(model, platform, repo_root=root),
-            reference,
-        )
-        plans.append(StackPlan(model.stack_name, "Model", model.source, resources, outputs))
-    return plans
-
-
-def plan_models(
-    models: list[ModelSpec],
-    platform: PlatformSpec,
-    reference: dict[str, Any],
-    root: str,
-    jobs: int,
-    advance: Callable[[int], Any],
-) -> Iterator[StackPlan]:
-    """The plans of `models`, from `jobs` worker processes, as they finish (any order)."""
+def _context():
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    tasks = [(models[i : i + CHUNK], platform, reference, root) for i in range(0, len(models), CHUNK)]
-    with context.Pool(processes=jobs) as pool:
-        for plans in pool.imap_unordered(plan_model_stacks, tasks):
-            advance(len(plans))
-            yield from plans
+    context.set_forkserver_preload(_PRELOAD)
+    return context
+
+
+def start_early(stacks: int, jobs: Optional[int] = None) -> bool:
+    """Start the fork server now (it imports the programs and providers in its own process, while
+    this one goes on) when `stacks` model stacks will be planned in workers. True if started."""
+    if worth_parallel(stacks, jobs) <= 1:
+        return False
+    _context()
+    multiprocessing.forkserver.ensure_running()
+    return True
+
+
+class Workers:
+    """Worker processes for one plan, started on first use (a plan read from the cache needs none)."""
+
+    def __init__(self, processes: int, cache: stack_cache.StackCache):
+        self.processes = processes
+        self.cache = cache
+        self._pool: Optional[Pool] = None
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def _started(self) -> Pool:
+        if self._pool is None:
+            self._pool = _context().Pool(processes=self.processes)
+        return self._pool
+
+    def platform(self, platform: PlatformSpec, key: str) -> StackPlan:
+        """The platform stack's plan, planned by a worker."""
+        from . import stack_programs
+
+        text = self._started().apply(stack_programs.platform_entry, ((platform, key, self.cache.folder),))
+        return self.cache.adopt(key, text)
+
+    def models(
+        self,
+        models: list[tuple[ModelSpec, str]],
+        platform: PlatformSpec,
+        reference: dict[str, Any],
+        advance: Callable[[int], Any],
+    ) -> Iterator[StackPlan]:
+        """The plans of `models` (each with its cache key), as workers finish them (any order)."""
+        from . import stack_programs
+
+        tasks = [
+            (models[i : i + CHUNK], platform, reference, self.cache.root, self.cache.folder)
+            for i in range(0, len(models), CHUNK)
+        ]
+        for entries in self._started().imap_unordered(stack_programs.model_entries, tasks):
+            advance(len(entries))
+            for key, text in entries:
+                yield self.cache.adopt(key, text)
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None

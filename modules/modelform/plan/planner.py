@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
 from .. import naming
 from ..source_archive import model_archive
@@ -20,6 +20,9 @@ from ..spec import ModelSpec, PlatformSpec, SpecSet
 from .policies import Finding, check_plan
 from .stack_cache import StackCache
 from .stack_plan import StackPlan
+
+if TYPE_CHECKING:
+    from . import parallel
 
 PLAN_VERSION = 1
 #: Above this many stacks a progress bar is shown on stderr.
@@ -56,39 +59,49 @@ def plan_environment(
         return _document(environment, [], [], None)
 
     stacks: list[StackPlan] = []
-    with _progress(1 + len(model_specs), enabled=progress) as advance:
-        platform_plan = _platform_plan(platform, environment, cache)
+    code_versions: dict[str, str] = {}
+    with (
+        _progress(1 + len(model_specs), enabled=progress) as advance,
+        _workers(len(model_specs), jobs, cache) as workers,
+    ):
+        platform_plan = _platform_plan(platform, cache, workers)
         stacks.append(platform_plan)
         advance()
         reference = {naming.platform_stack_reference(platform.name, environment): platform_plan.outputs}
-        missing: dict[str, ModelSpec] = {}
-        keys: dict[str, str] = {}
+        missing: list[tuple[ModelSpec, str]] = []
         for model in model_specs:
-            keys[model.name] = cache.model_key(model, platform, reference, _code_version(model, cache.root))
-            cached = cache.get(keys[model.name])
+            if model.model.code not in code_versions:  # one archive per code folder, however many models ship it
+                code_versions[model.model.code] = _code_version(model, cache.root)
+            key = cache.model_key(model, platform, reference, code_versions[model.model.code])
+            cached = cache.get(key)
             if cached is None:
-                missing[model.name] = model
+                missing.append((model, key))
             else:
                 stacks.append(cached)
                 advance()
-        for plan in _planned(list(missing.values()), platform, reference, cache.root, jobs, advance):
-            cache.put(keys[plan.stack.rsplit(".", 1)[0]], plan)
-            stacks.append(plan)
+        stacks.extend(_planned(missing, platform, reference, cache, workers, advance))
     findings = check_plan(stacks, [m for m in model_specs], environment)
     return _document(environment, stacks, findings, platform.account.id if platform.account else None)
 
 
-def _platform_plan(platform: PlatformSpec, environment: str, cache: StackCache) -> StackPlan:
+def _workers(models: int, jobs: Optional[int], cache: StackCache) -> "parallel.Workers":
+    """Worker processes for a fleet's plan (started only if some stack is not in the cache)."""
+    from . import parallel
+
+    return parallel.Workers(parallel.worth_parallel(models, jobs), cache)
+
+
+def _platform_plan(platform: PlatformSpec, cache: StackCache, workers: "parallel.Workers") -> StackPlan:
     key = cache.platform_key(platform)
     plan = cache.get(key)
-    if plan is None:
-        from ..programs import platform_program
-        from .engine import run_program
+    if plan is not None:
+        return plan
+    if workers.processes > 1:  # the model stacks' keys hold its outputs: they are not cached either
+        return workers.platform(platform, key)
+    from .stack_programs import platform_stack
 
-        stack = naming.platform_stack(platform.name, environment)
-        resources, outputs = run_program(naming.PLATFORM_PROJECT, stack, lambda: platform_program(platform))
-        plan = StackPlan(stack, "Platform", platform.source, resources, outputs)
-        cache.put(key, plan)
+    plan = platform_stack(platform)
+    cache.put(key, plan)
     return plan
 
 
@@ -98,20 +111,26 @@ def _code_version(model: ModelSpec, root: str) -> str:
 
 
 def _planned(
-    models: list[ModelSpec], platform: PlatformSpec, reference: dict[str, Any], root: str, jobs, advance
+    models: list[tuple[ModelSpec, str]],
+    platform: PlatformSpec,
+    reference: dict[str, Any],
+    cache: StackCache,
+    workers: "parallel.Workers",
+    advance: Callable[[int], Any],
 ) -> Iterator[StackPlan]:
-    """The plans of model stacks the cache lacks, run under the mock runtime: in worker processes
-    when there are many."""
-    if not models:
-        return
+    """The plans of model stacks the cache lacks (each with its key), run under the mock runtime:
+    in worker processes when there are many."""
     from . import parallel
 
-    processes = parallel.worth_parallel(len(models), jobs)
-    if processes > 1:
-        yield from parallel.plan_models(models, platform, reference, root, processes, advance)
+    if workers.started or parallel.worth_parallel(len(models), workers.processes) > 1:
+        yield from workers.models(models, platform, reference, advance)
         return
-    for model in models:
-        yield from parallel.plan_model_stacks(([model], platform, reference, root))
+    from .stack_programs import model_stack
+
+    for model, key in models:
+        plan = model_stack(model, platform, reference, cache.root)
+        cache.put(key, plan)
+        yield plan
         advance()
 
 

@@ -20,7 +20,7 @@ import json
 import os
 from typing import Any, Optional
 
-from ..content_cache import ContentCache, key_of
+from ..content_cache import ContentCache, key_of, write_entry
 from ..spec import ModelSpec, PlatformSpec
 from .stack_plan import PlannedResource, StackPlan
 
@@ -47,6 +47,11 @@ class StackCache:
             os.getcwd(),
         )
 
+    @property
+    def folder(self) -> Optional[str]:
+        """Where entries are written (None: in memory only); planning workers write there too."""
+        return self._entries.folder
+
     def get(self, key: str) -> Optional[StackPlan]:
         text = self._entries.get(key)
         if text is None:
@@ -61,7 +66,26 @@ class StackCache:
         return plan
 
     def put(self, key: str, plan: StackPlan) -> None:
-        self._entries.put(key, json.dumps(_to_json(plan), sort_keys=True))
+        self._entries.put(key, entry_text(plan))
+
+    def adopt(self, key: str, text: str) -> StackPlan:
+        """The plan of an entry a planning worker made (and wrote to `folder` already), kept in
+        memory too. Read back as any cached entry is, so the plan cannot depend on who made it."""
+        self._entries.remember(key, text)
+        return _from_json(json.loads(text))
+
+
+def entry_text(plan: StackPlan) -> str:
+    """A stack plan as its cache entry."""
+    return json.dumps(_to_json(plan), sort_keys=True)
+
+
+def written_entry(folder: Optional[str], key: str, plan: StackPlan) -> str:
+    """`plan`'s entry, written under `folder` (a StackCache's) unless it is None."""
+    text = entry_text(plan)
+    if folder is not None:
+        write_entry(folder, key, text.encode("utf-8"))
+    return text
 
 
 def _to_json(plan: StackPlan) -> dict[str, Any]:
