@@ -12,7 +12,8 @@ each against a baseline measured in the same run.
     ones a whole plan of `main` would have made): the base side is read back, the changed
     stack runs;
   - repeat: the cache the diff itself left (a second run, e.g. a pushed fix-up of the comment).
-- plan: `modelform plan` of every stack of 1,000 models with every core, cold, against a bare
+- plan: `modelform plan` of every stack of 1,000 models with every core, cold (validation
+  included, with the workers' fork server started before it, as the command does), against a bare
   Pulumi program registering as many resources (`aws.s3.Bucket`, fresh mock runtime per stack)
   spread over the same number of processes: target <= 1.1x. Each is measured twice, in the order
   modelform, bare, bare, modelform, and the best of each compared. A second baseline replays the plan's
