@@ -164,3 +164,25 @@ def test_a_tab_inside_a_block_scalar_is_text_and_other_syntax_errors_keep_their_
     parse_document("description: |\n  a\n  \tb\nkind: Model\n", "s.yaml")  # no error
     found = problems("kind: Model\nname: [unclosed\n")
     assert len(found) == 1 and "YAML syntax error" in found[0] and "tabs" not in found[0]
+
+
+def test_the_resolvers_answers_from_memory_are_its_own(monkeypatch):
+    import yaml
+
+    from modelform.spec import yaml_loader
+
+    texts = "\n".join(
+        f"k{i}: {value}"
+        for i, value in enumerate(["yes", "'yes'", "1", "'1'", "0x1F", "1.5", ".inf", "~", "null", "2026-11-01", "x"])
+    )
+    plain = yaml.compose(texts, Loader=yaml.SafeLoader)
+    monkeypatch.setattr(yaml_loader, "_RESOLVED", {})
+    for _ in range(2):  # the second time from memory
+        remembered = yaml.compose(texts, Loader=yaml_loader._LOADER)
+        assert [(k.tag, v.tag) for k, v in remembered.value] == [(k.tag, v.tag) for k, v in plain.value]
+    assert ("tag:yaml.org,2002:bool" in {v.tag for _, v in remembered.value}) and yaml_loader._RESOLVED
+    monkeypatch.setattr(yaml_loader, "MAX_RESOLVED", 3)
+    monkeypatch.setattr(yaml_loader, "_RESOLVED", {})
+    bounded = yaml.compose(texts, Loader=yaml_loader._LOADER)
+    assert len(yaml_loader._RESOLVED) <= 3  # bounded: a full memory is forgotten, then filled again
+    assert [(k.tag, v.tag) for k, v in bounded.value] == [(k.tag, v.tag) for k, v in plain.value]
