@@ -219,7 +219,17 @@ def _compiled(rules: dict) -> Any:
     if kinds is not None:
         definitions = [SpecValidator.types_mapping[k] for k in ((kinds,) if isinstance(kinds, str) else kinds)]
         pairs = tuple((d.included_types, d.excluded_types) for d in definitions)
-        checks.append(lambda v: any(isinstance(v, inc) and not isinstance(v, exc) for inc, exc in pairs))
+        # Whether a value has one of the types depends on its class alone: asked once per class
+        # (the abstract ones, `Mapping` and `Sequence`, are slow to ask).
+        by_class: dict[type, bool] = {}
+
+        def of_type(v: Any) -> bool:
+            known = by_class.get(type(v))
+            if known is None:
+                known = by_class[type(v)] = any(isinstance(v, inc) and not isinstance(v, exc) for inc, exc in pairs)
+            return known
+
+        checks.append(of_type)
     if "empty" in rules:
         # An empty value skips the length, pattern and allowed rules in cerberus; be strict instead.
         allowed_empty = bool(rules["empty"])
