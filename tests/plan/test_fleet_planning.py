@@ -3,6 +3,7 @@ a byte of the answer (how fast is measured by bench/fleet_speed.py; timings are 
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import shutil
@@ -68,6 +69,7 @@ def test_the_fork_servers_preload_imports():
     # import the providers itself, silently): it must import.
     (preload,) = parallel._PRELOAD
     module = importlib.import_module(preload)
+    gc.unfreeze()  # what importing it froze for a fork server's workers: this process collects as before
     assert module.model_entries is stack_programs.model_entries
     assert module.platform_entry is stack_programs.platform_entry
 
