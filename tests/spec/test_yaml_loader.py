@@ -166,7 +166,7 @@ def test_a_tab_inside_a_block_scalar_is_text_and_other_syntax_errors_keep_their_
     assert len(found) == 1 and "YAML syntax error" in found[0] and "tabs" not in found[0]
 
 
-def test_the_resolvers_answers_from_memory_are_its_own(monkeypatch):
+def test_the_resolvers_answers_from_memory_are_its_own():
     import yaml
 
     from modelform.spec import yaml_loader
@@ -176,13 +176,11 @@ def test_the_resolvers_answers_from_memory_are_its_own(monkeypatch):
         for i, value in enumerate(["yes", "'yes'", "1", "'1'", "0x1F", "1.5", ".inf", "~", "null", "2026-11-01", "x"])
     )
     plain = yaml.compose(texts, Loader=yaml.SafeLoader)
-    monkeypatch.setattr(yaml_loader, "_RESOLVED", {})
+    yaml_loader._resolved_tag.cache_clear()
     for _ in range(2):  # the second time from memory
         remembered = yaml.compose(texts, Loader=yaml_loader._LOADER)
         assert [(k.tag, v.tag) for k, v in remembered.value] == [(k.tag, v.tag) for k, v in plain.value]
-    assert ("tag:yaml.org,2002:bool" in {v.tag for _, v in remembered.value}) and yaml_loader._RESOLVED
-    monkeypatch.setattr(yaml_loader, "MAX_RESOLVED", 3)
-    monkeypatch.setattr(yaml_loader, "_RESOLVED", {})
-    bounded = yaml.compose(texts, Loader=yaml_loader._LOADER)
-    assert len(yaml_loader._RESOLVED) <= 3  # bounded: a full memory is forgotten, then filled again
-    assert [(k.tag, v.tag) for k, v in bounded.value] == [(k.tag, v.tag) for k, v in plain.value]
+    assert "tag:yaml.org,2002:bool" in {v.tag for _, v in remembered.value}
+    memory = yaml_loader._resolved_tag.cache_info()
+    assert memory.hits >= memory.misses > 0
+    assert memory.maxsize == yaml_loader.MAX_RESOLVED  # bounded: the least recently used are forgotten

@@ -16,6 +16,7 @@ PyYAML's composer gives us nodes with positions; we build the data ourselves ins
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any, Optional
 
 import yaml
@@ -35,7 +36,12 @@ MAX_DEPTH = 64
 _C_OR_PYTHON_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Tags the resolver gave (kind, text, implicit) before, at most this many.
 MAX_RESOLVED = 100_000
-_RESOLVED: dict[tuple, str] = {}
+_RESOLVER = yaml.resolver.Resolver()  # the safe loaders' own resolver (C or Python alike)
+
+
+@lru_cache(maxsize=MAX_RESOLVED)
+def _resolved_tag(kind: Any, value: Any, implicit: Any) -> str:
+    return _RESOLVER.resolve(kind, value, implicit)
 
 
 class _Loader(_C_OR_PYTHON_LOADER):  # type: ignore[misc, valid-type]
@@ -47,13 +53,7 @@ class _Loader(_C_OR_PYTHON_LOADER):  # type: ignore[misc, valid-type]
     same keys and values thousands of times."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        key = (kind, value, implicit)
-        tag = _RESOLVED.get(key)
-        if tag is None:
-            if len(_RESOLVED) >= MAX_RESOLVED:
-                _RESOLVED.clear()
-            tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
-        return tag
+        return _resolved_tag(kind, value, implicit)
 
 
 _LOADER = _Loader
