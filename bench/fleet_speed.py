@@ -180,9 +180,9 @@ def in_parallel(jobs: list[tuple[str, ...]]) -> float:
 
 
 def measure_plan(models: int, processes: int) -> dict:
-    """modelform's cold plan and the bare program, each twice, in the order A B B A: this machine's
-    speed drifts by a third over minutes, and a drift then slows both alike; the best of each is
-    compared."""
+    """modelform's cold plan and the bare program, each twice, in the order A B B A: a shared
+    host's speed can drift by a third over minutes, and a drift then slows both alike; the best of
+    each is compared."""
     with tempfile.TemporaryDirectory() as temporary:
         validate_scale.generate(Path(temporary), models)
         plan_file = os.path.join(temporary, "plan.json")
