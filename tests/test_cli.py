@@ -257,3 +257,30 @@ monitoring:
     ]
     strict = run(repo, "validate", "--strict")
     assert strict.returncode == 1 and strict.stderr.splitlines()[-1] == "2 warning(s), and --strict makes them errors"
+
+
+def test_the_command_exits_at_once_with_every_byte_written_and_its_exit_code(tmp_path):
+    # `modelform` leaves the process with os._exit once the answer is out (Python's teardown of
+    # the SDKs costs half a second): the output, piped or written to a file, must still be whole.
+    modelform = [sys.executable, "-m", "modelform", "plan", "--specs", str(SPECS), "--root", str(REPO)]
+    command = [*modelform, "--env", "dev"]
+    piped = subprocess.run([*command, "--format", "json", "--detailed-exitcode"], capture_output=True, timeout=120)
+    assert piped.returncode == 2 and piped.stderr == b""
+    out = tmp_path / "plan.json"
+    written = subprocess.run([*command, "--format", "json", "--out", str(out)], capture_output=True, timeout=120)
+    assert written.returncode == 0 and written.stdout == b""
+    assert out.read_bytes() == piped.stdout
+    assert json.loads(piped.stdout)["env"] == "dev"
+    failed = subprocess.run([*modelform, "--env", "nowhere"], capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("modelform plan: unknown environment 'nowhere'")
+
+
+def test_a_reader_that_leaves_early_is_no_traceback():
+    # `modelform schema | head -1`: the pipe closes before the schema is written.
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "modelform", "schema"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    reader.stdout.close()
+    assert reader.wait(timeout=60) == 1
+    assert reader.stderr.read() == b""

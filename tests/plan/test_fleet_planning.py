@@ -10,6 +10,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 import modelform.plan.parallel as parallel
 import modelform.plan.stack_programs as stack_programs
 from modelform import programs
@@ -114,14 +116,34 @@ def test_a_fleets_plan_starts_the_workers_before_validating(monkeypatch, tmp_pat
     assert main(["plan", "--env", "dev", "--specs", specs, "--jobs", "3", "--out", str(out)]) == 0
     assert started == [(len(list(SPECS.glob("*.yaml"))), 3)]
     started.clear()
+    # A few of a fleet's stacks: validating the fleet hides the imports too (start_early decides).
     assert main(["plan", "--env", "dev", "--specs", specs, "--model", "fraud-detector", "--out", str(out)]) == 0
-    assert started == []  # a few stacks: planned in this process
+    assert started == [(len(list(SPECS.glob("*.yaml"))), None)]
+    started.clear()
+    assert main(["plan", "--env", "dev", "--specs", specs, "--platform-only", "--out", str(out)]) == 0
+    assert started == []  # no model stack: the platform's own providers, in this process
 
 
-def test_start_early_only_for_fleets():
+def test_start_early_only_for_fleets(monkeypatch):
+    monkeypatch.setattr(parallel, "_early", False)  # this process's: given back after the test
     assert parallel.start_early(parallel.PARALLEL_THRESHOLD - 1, 2) is False
     assert parallel.start_early(1000, 1) is False
+    assert not parallel.started_early() and parallel.planning_processes(3, 2) == 0
     assert parallel.start_early(parallel.PARALLEL_THRESHOLD, 2) is True
+    assert parallel.started_early()
+    # Once started, even a few stacks go to a worker: the fork server has the providers imported.
+    assert parallel.planning_processes(3, 2) == 1
+    assert parallel.planning_processes(1000, 2) == 2
+    assert parallel.planning_processes(3, 1) == 0  # `--jobs 1`: this process plans everything
+
+
+def test_a_few_stacks_planned_by_the_early_fork_servers_worker_give_the_same_plan(monkeypatch):
+    monkeypatch.setattr(parallel, "_early", True)  # as after start_early, for a fleet's `plan --model`
+    specs = load_specs([str(SPECS)], root=str(REPO))
+    in_process = plan_json(plan_environment(specs, "prod", models=["fraud-detector"], progress=False, jobs=1))
+    monkeypatch.setattr(stack_programs, "run_program", lambda *args: pytest.fail("planned in this process"))
+    in_worker = plan_json(plan_environment(specs, "prod", models=["fraud-detector"], progress=False))
+    assert in_worker == in_process
 
 
 def test_small_fleets_are_planned_in_process():

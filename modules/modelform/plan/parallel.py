@@ -13,6 +13,10 @@ stack's outputs (pickled). A worker sends back each stack's cache entry (the sta
 text; it writes the entry to the cache itself when there is one), so encoding happens on every
 core, and the planner reads the plan back exactly as it reads a cached one: the document is
 byte-for-byte the same whatever the number of processes.
+
+A command that plans a few stacks of a fleet (`plan --model`) starts the fork server early too:
+validating the fleet's specs takes about as long as its imports, and one worker then plans those
+stacks with the providers already imported.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ PARALLEL_THRESHOLD = 32
 CHUNK = 4
 #: What the fork server imports before it forks any worker.
 _PRELOAD = ["modelform.plan.worker"]
+#: Whether this process started the fork server early (`start_early`).
+_early = False
 
 
 def default_jobs() -> int:
@@ -51,24 +57,43 @@ def worth_parallel(stacks: int, jobs: Optional[int]) -> int:
     return min(jobs, stacks)
 
 
+def planning_processes(stacks: int, jobs: Optional[int]) -> int:
+    """How many worker processes plan `stacks` model stacks: 0 (this process plans them), or as
+    many as are worth it, or one for a few stacks when the fork server was started early (it has
+    the providers imported; this process has not)."""
+    processes = worth_parallel(stacks, jobs)
+    if processes > 1:
+        return processes
+    return 1 if _early and jobs != 1 else 0
+
+
 def _context():
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
     return context
 
 
+def started_early() -> bool:
+    """Whether this process started the fork server early (its preload is under way or done)."""
+    return _early
+
+
 def start_early(stacks: int, jobs: Optional[int] = None) -> bool:
     """Start the fork server now (it imports the programs and providers in its own process, while
-    this one goes on) when `stacks` model stacks will be planned in workers. True if started."""
+    this one goes on) when a fleet of `stacks` model specs is to be validated and planned, or some
+    of its stacks. True if started."""
+    global _early
     if worth_parallel(stacks, jobs) <= 1:
         return False
     _context()
     multiprocessing.forkserver.ensure_running()
+    _early = True
     return True
 
 
 class Workers:
-    """Worker processes for one plan, started on first use (a plan read from the cache needs none)."""
+    """Worker processes for one plan, started on first use (a plan read from the cache needs none).
+    `processes`: 0 when this process plans every stack itself."""
 
     def __init__(self, processes: int, cache: stack_cache.StackCache):
         self.processes = processes

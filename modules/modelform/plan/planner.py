@@ -85,10 +85,11 @@ def plan_environment(
 
 
 def _workers(models: int, jobs: Optional[int], cache: StackCache) -> "parallel.Workers":
-    """Worker processes for a fleet's plan (started only if some stack is not in the cache)."""
+    """Worker processes for a fleet's plan, or for a few of its stacks when the command started
+    their fork server early (started only if some stack is not in the cache)."""
     from . import parallel
 
-    return parallel.Workers(parallel.worth_parallel(models, jobs), cache)
+    return parallel.Workers(parallel.planning_processes(models, jobs), cache)
 
 
 def _platform_plan(platform: PlatformSpec, cache: StackCache, workers: "parallel.Workers") -> StackPlan:
@@ -96,7 +97,7 @@ def _platform_plan(platform: PlatformSpec, cache: StackCache, workers: "parallel
     plan = cache.get(key)
     if plan is not None:
         return plan
-    if workers.processes > 1:  # the model stacks' keys hold its outputs: they are not cached either
+    if workers.processes:  # the model stacks' keys hold its outputs: they are not cached either
         return workers.platform(platform, key)
     from .stack_programs import platform_stack
 
@@ -119,10 +120,15 @@ def _planned(
     advance: Callable[[int], Any],
 ) -> Iterator[StackPlan]:
     """The plans of model stacks the cache lacks (each with its key), run under the mock runtime:
-    in worker processes when there are many."""
+    in worker processes when there are many, or when their fork server was started early (it has
+    the providers imported; this process has not)."""
     from . import parallel
 
-    if workers.started or parallel.worth_parallel(len(models), workers.processes) > 1:
+    if not models:
+        return
+    if workers.processes and (
+        workers.started or parallel.started_early() or parallel.worth_parallel(len(models), workers.processes) > 1
+    ):
         yield from workers.models(models, platform, reference, advance)
         return
     from .stack_programs import model_stack
