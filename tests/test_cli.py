@@ -284,3 +284,8 @@ def test_a_reader_that_leaves_early_is_no_traceback():
     reader.stdout.close()
     assert reader.wait(timeout=60) == 1
     assert reader.stderr.read() == b""
+
+
+def test_the_installed_command_is_the_one_that_exits_at_once():
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'modelform = "modelform.cli:run"' in pyproject.split("[project.scripts]", 1)[1].split("[", 1)[0]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Collection, Iterator, Mapping, Optional, Sequence
 
 from . import cache as spec_cache
-from . import rules
+from . import forked, rules
 from .errors import ROOT_PATH_TEXT, FieldPath, SpecError, SpecErrors, describe_value, did_you_mean, format_path
 from .located import LocatedMap, locate, marks_along
 from .merge import apply_environment, override_mark
@@ -233,17 +233,125 @@ def _load_raws(
     taken = Counter([*indexed.values(), *(e.name for e in cached.values())])
     for file in [f for f, e in cached.items() if taken[e.name] > 1]:
         del cached[file]  # a name twice: validate, so that the rule is reported where it belongs
+    pending = [file for file in raws if file not in indexed and file not in cached]
+    fresh = {file: key for file, key in keys.items() if file not in cached}
+    second = _second_share(pending, raws, names, taken)
+    result = None
+    if second:
+        result = _validated_on_two_cores(
+            files, raws, names, pending, second, problems, root, indexed, cached, store, fresh, now
+        )
+    if result is None:
+        result = _validated(files, raws, pending, problems, root, indexed, cached)
+        if store is not None:
+            _remember(store, result, fresh, now)
+    return result
+
+
+def _validated(
+    files: list[str],
+    raws: dict[str, bytes],
+    pending: list[str],
+    problems: list[SpecError],
+    root: Optional[str],
+    indexed: dict[str, str],
+    cached: dict[str, "spec_cache.Entry"],
+) -> SpecSet:
+    """Parse and validate the `pending` files (the others are indexed or cached)."""
     sources: list[tuple[str, LocatedMap]] = []
-    for file, raw in raws.items():
-        if file in indexed or file in cached:
-            continue
+    for file in pending:
         try:
-            sources.append((file, parse_document(raw, file)))
+            sources.append((file, parse_document(raws[file], file)))
         except SpecErrors as unparsable:
             problems.extend(unparsable.errors)
-    result = _load(files, sources, problems, root, indexed, cached)
+    return _load(files, sources, problems, root, indexed, cached)
+
+
+#: From this many model specs to validate, a forked copy of this process validates half of them on
+#: a second core (below it, forking and sending the typed specs back cost more than that saves).
+TWO_CORES_FROM = 100
+
+
+def _second_share(
+    pending: list[str], raws: dict[str, bytes], names: dict[str, Optional[str]], taken: Counter
+) -> list[str]:
+    """The model spec files a second core validates: half of them, or none.
+
+    Validating a model spec needs nothing of another model spec but its name (names are unique),
+    so each core validates its share against the Platform spec and the other share's names. Only
+    when that gives exactly one core's answer: every pending file is a model spec whose name is
+    read without parsing (`model_name_of`) and unique, or plainly the Platform spec."""
+    if len(pending) < TWO_CORES_FROM or not forked.can_fork() or os.cpu_count() == 1:
+        return []
+    models = [file for file in pending if names[file] is not None]
+    if len(models) < TWO_CORES_FROM or len(models) + sum(map(_is_plain_platform, (raws[f] for f in pending))) != len(
+        pending
+    ):
+        return []
+    if len({names[file] for file in models}) != len(models) or any(taken[names[file]] for file in models):
+        return []
+    return models[len(models) // 2 :]
+
+
+def _is_plain_platform(raw: bytes) -> bool:
+    kinds = _TOP_LEVEL_KIND.findall(raw)
+    return len(kinds) == 1 and kinds[0][1] == b"Platform"
+
+
+def _validated_on_two_cores(
+    files: list[str],
+    raws: dict[str, bytes],
+    names: dict[str, Optional[str]],
+    pending: list[str],
+    second: list[str],
+    problems: list[SpecError],
+    root: Optional[str],
+    indexed: dict[str, str],
+    cached: dict[str, "spec_cache.Entry"],
+    store: Optional["spec_cache.SpecCache"],
+    fresh: dict[str, str],
+    now: datetime,
+) -> Optional[SpecSet]:
+    """`pending` validated by this process and a forked copy (`second`: the copy's share; both
+    validate the Platform spec), merged into exactly what one process gives; None if the copy
+    failed (the caller then validates everything itself)."""
+    theirs = set(second)
+    mine = [file for file in pending if file not in theirs]
+    mine_names = {file: name for file in mine if (name := names[file]) is not None}
+    cached_names = {file: entry.name for file, entry in cached.items()}
+
+    def second_core() -> tuple[list[SpecError], list[SpecError], dict[tuple[str, str], ModelSpec]]:
+        context = [file for file in pending if file not in theirs and file not in mine_names]  # the Platform spec
+        part = _validated(files, raws, [*context, *second], [], root, {**indexed, **mine_names, **cached_names}, {})
+        if store is not None:  # each core writes the cache entries of its own share
+            _remember(store, part, {file: key for file, key in fresh.items() if file in theirs}, now)
+        models = {key: spec for key, spec in part._models.items() if spec.source in theirs}
+        return [e for e in part.errors if e.file in theirs], [w for w in part.warnings if w.file in theirs], models
+
+    try:
+        copy = forked.Forked(second_core)
+    except OSError:  # no process to be had: one core it is
+        return None
+    try:
+        result = _validated(
+            files, raws, mine, list(problems), root, {**indexed, **{f: names[f] or "" for f in second}}, cached
+        )
+        answer = copy.result()
+    except BaseException:
+        copy.cancel()
+        raise
+    if answer is None:
+        return None
+    errors, warnings, models = answer
+    result.indexed = indexed
+    result.errors = sorted([*result.errors, *errors])
+    result.warnings = sorted([*result.warnings, *warnings])
+    validated = {**result._models, **models}
+    # In the order one process inserts them: validated specs by file, then the cached ones.
+    order = {file: position for position, file in enumerate(pending)}
+    result._models = dict(sorted(validated.items(), key=lambda item: order.get(item[1].source, len(order))))
     if store is not None:
-        _remember(store, result, {f: k for f, k in keys.items() if f not in cached}, now)
+        _remember(store, result, {file: key for file, key in fresh.items() if file not in theirs}, now)
     return result
 
 
@@ -261,14 +369,18 @@ def _code_still_checks_out(entry: "spec_cache.Entry", file: str, root: Optional[
 def _remember(store: "spec_cache.SpecCache", result: SpecSet, keys: dict[str, str], now: datetime) -> None:
     """Cache the specs validated this time that came out valid."""
     failed = {error.file for error in result.errors}
+    by_file: dict[str, dict[str, ModelSpec]] = {}
+    for (_, env), spec in result._models.items():
+        by_file.setdefault(spec.source, {})[env] = spec
+    warned: dict[str, list[SpecError]] = {}
+    for warning in result.warnings:
+        warned.setdefault(warning.file, []).append(warning)
     for file, key in keys.items():
-        if file in failed:
-            continue
-        specs = {env: spec for (_, env), spec in result._models.items() if spec.source == file}
-        if not specs:
+        specs = by_file.get(file)
+        if file in failed or not specs:
             continue
         name = next(iter(specs.values())).name
-        warnings = tuple(w for w in result.warnings if w.file == file)
+        warnings = tuple(warned.get(file, ()))
         store.put(key, spec_cache.Entry(name, specs, warnings, spec_cache.valid_until(specs, now)))
 
 
