@@ -21,6 +21,14 @@ import threading
 from typing import Any, Callable, Optional
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def can_fork() -> bool:
     """Whether this process may fork a copy to work beside it."""
     return hasattr(os, "fork") and threading.active_count() == 1

@@ -281,7 +281,7 @@ def _second_share(
     so each core validates its share against the Platform spec and the other share's names. Only
     when that gives exactly one core's answer: every pending file is a model spec whose name is
     read without parsing (`model_name_of`) and unique, or plainly the Platform spec."""
-    if len(pending) < TWO_CORES_FROM or not forked.can_fork() or os.cpu_count() == 1:
+    if len(pending) < TWO_CORES_FROM or forked.cores() < 2 or not forked.can_fork():
         return []
     models = [file for file in pending if names[file] is not None]
     if len(models) < TWO_CORES_FROM or len(models) + sum(map(_is_plain_platform, (raws[f] for f in pending))) != len(
