@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.forkserver
-import os
 from multiprocessing.pool import Pool
 from typing import Any, Callable, Iterator, Optional
 
 from ..spec import ModelSpec, PlatformSpec
+from ..spec.forked import cores
 from . import stack_cache
 from .stack_plan import StackPlan
 
@@ -41,17 +41,9 @@ _PRELOAD = ["modelform.plan.worker"]
 _early = False
 
 
-def default_jobs() -> int:
-    """The cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def worth_parallel(stacks: int, jobs: Optional[int]) -> int:
     """How many processes to plan `stacks` model stacks with (1: in this process)."""
-    jobs = default_jobs() if jobs is None else jobs
+    jobs = cores() if jobs is None else jobs
     if jobs <= 1 or stacks < PARALLEL_THRESHOLD or "forkserver" not in multiprocessing.get_all_start_methods():
         return 1
     return min(jobs, stacks)

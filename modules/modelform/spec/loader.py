@@ -284,9 +284,7 @@ def _second_share(
     if len(pending) < TWO_CORES_FROM or forked.cores() < 2 or not forked.can_fork():
         return []
     models = [file for file in pending if names[file] is not None]
-    if len(models) < TWO_CORES_FROM or len(models) + sum(map(_is_plain_platform, (raws[f] for f in pending))) != len(
-        pending
-    ):
+    if len(models) < TWO_CORES_FROM or not all(_is_plain_platform(raws[f]) for f in pending if names[f] is None):
         return []
     if len({names[file] for file in models}) != len(models) or any(taken[names[file]] for file in models):
         return []
