@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelform.spec import load_specs
+from modelform.spec.errors import SpecErrors
 from modelform.spec.loader import model_name_of
 from modelform.spec.merge import apply_environment
 from modelform.spec.schema import SCHEMAS
@@ -53,6 +54,22 @@ def test_every_field_retyped_every_way_is_never_wrongly_accepted():
 @given(st.sampled_from(sorted(PLAIN)), st.data())
 def test_mutated_documents_are_never_wrongly_accepted(name, data):
     assert_agrees(_mutate(PLAIN[name], data), PLAIN[name]["kind"])
+
+
+def test_a_check_answered_from_memory_is_the_checks_own_answer():
+    """`check_with` answers for strings are remembered (a fleet repeats its schedules and
+    durations); the second document gets the same answer, refusal included."""
+    from modelform.spec import validator
+
+    validator._CHECKED.clear()
+    for _ in range(2):
+        for schedule, accepted in (("rate(6 hours)", True), ("rate(6 weeks)", False), ("cron(0 2 * * ? *)", True)):
+            document = copy.deepcopy(PLAIN["car-damage-estimator.yaml"])
+            document["monitoring"]["schedule"] = schedule
+            assert _accepts(document, SCHEMAS["Model"]) is accepted, schedule
+            assert (structural_errors(document, SCHEMAS["Model"]) == []) is accepted, schedule
+    assert validator._CHECKED[("schedule", "rate(6 weeks)")] is False
+    assert validator._MAX_CHECKED == 100_000  # bounded
 
 
 def test_refusals_are_worded_by_cerberus_whatever_the_fast_path_says():
@@ -105,6 +122,49 @@ def test_a_name_taken_by_an_indexed_file_is_reported_on_the_validated_one(tmp_pa
     assert [(e.file.rsplit("/", 1)[-1], e.line, e.path, e.message) for e in specs.errors] == [
         ("b.yaml", 3, "name", f"model 'alpha' is also defined in {tmp_path}/specs/a.yaml; model names are unique")
     ]
+
+
+_LINES = [
+    "kind: Model",
+    "kind: Platform",
+    "kind: 'Model'",
+    "name: alpha",
+    'name: "beta"  # quoted',
+    "name: Gamma",
+    "name: &n alpha",
+    "name: [alpha]",
+    "---",
+    "...",
+    "%YAML 1.1",
+    "{kind: Model, name: delta}",
+    "? name",
+    ": epsilon",
+    "description: |",
+    "  name: inside a block scalar",
+    "  kind: Platform",
+    "tags: {a: b}",
+    "# name: commented",
+    "owner: x@acme.example",
+    "!!map",
+    "- item",
+]
+
+
+@settings(max_examples=400)
+@given(st.lists(st.sampled_from(_LINES), max_size=8))
+def test_a_name_read_without_parsing_is_always_the_parsed_one(lines):
+    """Whatever the lines, `model_name_of` either declines (the file is then parsed) or gives
+    exactly the model name a parse of the file finds. (A file that does not parse is reported
+    wherever it is validated; what name it was indexed under changes no answer.)"""
+    text = "\n".join(lines) + "\n"
+    name = model_name_of(text.encode())
+    if name is None:
+        return
+    try:
+        document = parse_document(text, "s.yaml")
+    except SpecErrors:
+        return
+    assert (document.get("kind"), document.get("name")) == ("Model", name)
 
 
 def test_names_are_read_without_parsing_only_from_plain_block_specs():

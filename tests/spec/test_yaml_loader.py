@@ -184,3 +184,29 @@ def test_the_resolvers_answers_from_memory_are_its_own():
     memory = yaml_loader._resolved_tag.cache_info()
     assert memory.hits >= memory.misses > 0
     assert memory.maxsize == yaml_loader.MAX_RESOLVED  # bounded: the least recently used are forgotten
+
+
+def test_the_composers_path_hooks_may_do_nothing():
+    """`_Loader` answers the composer's per-node path calls with no-ops: right only while no
+    path-based resolver is registered."""
+    from modelform.spec import yaml_loader
+
+    assert yaml_loader._Loader.yaml_path_resolvers == {}
+    assert yaml_loader._RESOLVER.yaml_path_resolvers == {}
+
+
+def test_scalars_from_memory_are_checked_like_new_ones():
+    """Numbers are constructed once per text and then remembered; a non-finite one is still
+    reported at every place it is written, the second time from memory too."""
+    for _ in range(2):
+        assert problems("a: .inf\nb: [1, -.inf]\nc: 0x1F\n") == [
+            "s.yaml:1:4: a: '.inf' is not a finite number",
+            "s.yaml:2:8: b[1]: '-.inf' is not a finite number",
+        ]
+    assert parse_document("a: 0x1F\nb: 1_000\nc: true\nd: ~\ne: 1.5\n", "s.yaml") == {
+        "a": 31,
+        "b": 1000,
+        "c": True,
+        "d": None,
+        "e": 1.5,
+    }

@@ -400,20 +400,33 @@ def _load_texts(texts: Sequence[tuple[str, str | bytes]], root: Optional[str], i
 
 #: A top-level `kind:` / `name:` line of a block-style spec (what nearly every spec file is).
 _TOP_LEVEL_KIND = re.compile(rb"^kind:[ \t]*([\"']?)([A-Za-z]+)\1[ \t]*(?:#.*)?\r?$", re.MULTILINE)
-_TOP_LEVEL_NAME = re.compile(rb"^name:[ \t]*([\"']?)([a-z][a-z0-9-]*)\1[ \t]*(?:#.*)?\r?$", re.MULTILINE)
+#: In one pass (a fleet's files are all read this way): each top-level `kind:` line (groups 1-2),
+#: `name:` line (groups 3-4), or a line that makes the file unusual (group 5): a `kind` or `name`
+#: key written any other way, several documents, anchors or tags at the top, flow style,
+#: directives, quoted or complex keys.
+_TOP_LEVEL_LINES = re.compile(
+    rb"^(?:kind:[ \t]*([\"']?)([A-Za-z]+)\1[ \t]*(?:#.*)?\r?$"
+    rb"|name:[ \t]*([\"']?)([a-z][a-z0-9-]*)\3[ \t]*(?:#.*)?\r?$"
+    rb"|((?:kind|name)[ \t]*:|---|\.\.\.|[&*!?{\[<%|>\"']))",
+    re.MULTILINE,
+)
 
 
 def model_name_of(raw: bytes) -> Optional[str]:
     """The model name of a spec file read as text, without parsing it; None unless the file says
     `kind: Model` and `name: ...` exactly once each on top-level lines of a plain block mapping
     (anything unusual is parsed and validated instead, so this never has to be clever)."""
-    kinds = _TOP_LEVEL_KIND.findall(raw)
-    names = _TOP_LEVEL_NAME.findall(raw)
-    if len(kinds) != 1 or kinds[0][1] != b"Model" or len(names) != 1:
+    kinds, names = [], []
+    for _, kind, _, name, odd in _TOP_LEVEL_LINES.findall(raw):
+        if odd:
+            return None
+        if kind:
+            kinds.append(kind)
+        else:
+            names.append(name)
+    if kinds != [b"Model"] or len(names) != 1:
         return None
-    if re.search(rb"^(?:---|\.\.\.|[&*!?{\[<%|>])", raw, re.MULTILINE):
-        return None  # several documents, anchors at the top, flow style, directives: parse it
-    return names[0][1].decode("ascii")
+    return names[0].decode("ascii")
 
 
 def _load(

@@ -19,22 +19,27 @@ from typing import Any, Optional
 from .located import LocatedList, LocatedMap, Mark
 
 
+def _from(mark: Mark, origin: str) -> Mark:
+    """`mark` written by `origin` (what `mark._replace(origin=origin)` gives, without its
+    keyword machinery: every override key and value passes here)."""
+    return _new_tuple(Mark, (mark[0], mark[1], origin))
+
+
+_new_tuple = tuple.__new__
+
+
 def with_origin(value: Any, origin: str) -> Any:
     """A copy of override data whose marks all say which environment wrote them."""
     if isinstance(value, LocatedMap):
-        result = LocatedMap(value.mark._replace(origin=origin))
+        result = LocatedMap(_from(value.mark, origin))
+        key_marks, value_marks = value.key_marks, value.value_marks
         for key, item in value.items():
-            result.set(
-                key,
-                with_origin(item, origin),
-                value.key_marks[key]._replace(origin=origin),
-                value.value_marks[key]._replace(origin=origin),
-            )
+            result.set(key, with_origin(item, origin), _from(key_marks[key], origin), _from(value_marks[key], origin))
         return result
     if isinstance(value, LocatedList):
-        result_list = LocatedList(value.mark._replace(origin=origin))
+        result_list = LocatedList(_from(value.mark, origin))
         for item, mark in zip(value, value.item_marks):
-            result_list.add(with_origin(item, origin), mark._replace(origin=origin))
+            result_list.add(with_origin(item, origin), _from(mark, origin))
         return result_list
     return value
 

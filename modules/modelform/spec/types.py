@@ -534,9 +534,8 @@ class _Reader:
         self.path = path
 
     def __call__(self, key: str) -> Any:
-        if key in self.document:
-            return self.document[key]
-        return _default(self.schema, self.path + (key,))
+        value = self.document.get(key, _ABSENT)
+        return _default(self.schema, self.path + (key,)) if value is _ABSENT else value
 
     def child(self, key: str, index: Optional[int] = None) -> Optional["_Reader"]:
         value = self.document.get(key)
@@ -549,18 +548,22 @@ class _Reader:
         return [self.child(key, i) for i in range(len(self.document.get(key) or ()))]  # type: ignore[misc]
 
 
+_ABSENT = object()
+#: Defaults by (schema, path as read): a typed spec reads some eighty of them.
 _DEFAULTS: dict[tuple[int, tuple], Any] = {}
 
 
 def _default(schema: dict, path: tuple) -> Any:
-    """The schema's default at `path` (list indexes all lead to the same item rules), looked up
-    once per field: a typed spec reads some eighty defaults."""
-    key = (id(schema), tuple(0 if isinstance(element, int) else element for element in path))
+    """The schema's default at `path`, looked up once per field and path (list indexes all lead
+    to the same item rules)."""
+    key = (id(schema), path)
     try:
         return _DEFAULTS[key]
     except KeyError:
-        default = _DEFAULTS[key] = default_of(schema_at(schema, path))
-        return default
+        pass
+    rules_path = tuple(0 if isinstance(element, int) else element for element in path)
+    default = _DEFAULTS[key] = default_of(schema_at(schema, rules_path))
+    return default
 
 
 def _frozen(mapping: Optional[Mapping]) -> Mapping:

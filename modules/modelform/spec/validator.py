@@ -18,6 +18,7 @@ from cerberus.platform import _int_types
 
 from . import aws_catalog, parsers
 from .errors import FieldPath, describe_value, did_you_mean
+from .located import LocatedList, LocatedMap
 from .schema import PATTERN_HELP, schema_at
 
 _TYPE_WORDS = {
@@ -182,137 +183,186 @@ def _accepts(document: Any, schema: dict) -> bool:
 
     Almost every document of a large repository is valid, and cerberus spends most of its time
     on bookkeeping for errors there are none of. This walks the same rules, compiled once per
-    schema into plain checks. It is conservative: whatever it is unsure of counts as a problem,
-    and then cerberus validates the document and words the errors, so a refusal never depends on
-    this function. A test checks that it never accepts what cerberus refuses.
+    schema into plain Python (`_Compiler`). It is conservative: whatever it is unsure of counts
+    as a problem, and then cerberus validates the document and words the errors, so a refusal
+    never depends on this function. A test checks that it never accepts what cerberus refuses.
     """
-    return _compiled_mapping(id(schema), schema)(document)
+    entry = _COMPILED.get(id(schema))
+    if entry is None:
+        entry = _COMPILED[id(schema)] = (schema, _Compiler().compile(schema))  # the schema is kept
+        # alive with its function, so that its id is never reused for another schema
+    return entry[1](document)
 
 
-_COMPILED: dict[int, Any] = {}
+_COMPILED: dict[int, tuple[dict, Any]] = {}
 
 
-def _compiled_mapping(key: int, schema: dict) -> Any:
-    check = _COMPILED.get(key)
-    if check is None:
-        fields = {field: _compiled(rules) for field, rules in schema.items()}
-        required = tuple(field for field, rules in schema.items() if rules.get("required"))
-
-        def check(document: Any) -> bool:
-            if not isinstance(document, Mapping):
-                return False
-            for field, value in document.items():
-                accepted = fields.get(field)
-                if accepted is None or not accepted(value):
-                    return False
-            return all(field in document for field in required)
-
-        _COMPILED[key] = (schema, check)  # the schema is kept alive so its id is never reused
-        return check
-    return check[1]
+def _learn(known: dict, pairs: tuple, value: Any) -> bool:
+    """Whether `value` has one of a field's types (cerberus's `included`/`excluded` pairs); the
+    answer depends on its class alone, so it is asked once per class (`Mapping` and `Sequence`
+    are slow to ask)."""
+    answer = known[value.__class__] = any(isinstance(value, inc) and not isinstance(value, exc) for inc, exc in pairs)
+    return answer
 
 
-def _compiled(rules: dict) -> Any:
-    """One field's rules as a function of its value (True: cerberus would accept it)."""
-    checks: list[Any] = []
-    kinds = rules.get("type")
-    if kinds is not None:
-        definitions = [SpecValidator.types_mapping[k] for k in ((kinds,) if isinstance(kinds, str) else kinds)]
-        pairs = tuple((d.included_types, d.excluded_types) for d in definitions)
-        # Whether a value has one of the types depends on its class alone: asked once per class
-        # (the abstract ones, `Mapping` and `Sequence`, are slow to ask).
-        by_class: dict[type, bool] = {}
-
-        def of_type(v: Any) -> bool:
-            known = by_class.get(type(v))
-            if known is None:
-                known = by_class[type(v)] = any(isinstance(v, inc) and not isinstance(v, exc) for inc, exc in pairs)
-            return known
-
-        checks.append(of_type)
-    if "empty" in rules:
-        # An empty value skips the length, pattern and allowed rules in cerberus; be strict instead.
-        allowed_empty = bool(rules["empty"])
-        checks.append(lambda v: allowed_empty or not (isinstance(v, Sized) and len(v) == 0))
-    if "allowed" in rules:
-        allowed = rules["allowed"]
-
-        def in_allowed(v: Any) -> bool:
-            if isinstance(v, IterableValue) and not isinstance(v, str):
-                return all(item in allowed for item in v)
-            return v in allowed
-
-        checks.append(in_allowed)
-    if "minlength" in rules:
-        least = rules["minlength"]
-        checks.append(lambda v: isinstance(v, Sized) and len(v) >= least)
-    if "maxlength" in rules:
-        most = rules["maxlength"]
-        checks.append(lambda v: isinstance(v, Sized) and len(v) <= most)
-    if "regex" in rules:
-        pattern = _pattern(rules["regex"])
-        checks.append(lambda v: not isinstance(v, str) or pattern.match(v) is not None)
-    if "min" in rules:
-        checks.append(_bounded(rules["min"], lambda v, b: v >= b))
-    if "max" in rules:
-        checks.append(_bounded(rules["max"], lambda v, b: v <= b))
-    if "check_with" in rules:
-        method = getattr(SpecValidator, "_check_with_" + rules["check_with"])
-
-        def passes_check(v: Any) -> bool:
-            probe = _CheckProbe()
-            try:
-                method(probe, "", v)
-            except Exception:  # cerberus will report it in its own way
-                return False
-            return not probe.objected
-
-        checks.append(passes_check)
-    if "keysrules" in rules or "valuesrules" in rules:
-        keys = _compiled(rules["keysrules"]) if "keysrules" in rules else None
-        values = _compiled(rules["valuesrules"]) if "valuesrules" in rules else None
-        checks.append(
-            lambda v: (
-                isinstance(v, Mapping)
-                and all((keys is None or keys(k)) and (values is None or values(i)) for k, i in v.items())
-            )
-        )
-    if "schema" in rules:
-        nested = rules["schema"]
-        # cerberus reads `schema` by the value's type: item rules for a list, field rules for a
-        # mapping; the field's declared type says which one the schema was written as.
-        declared = (kinds,) if isinstance(kinds, str) else tuple(kinds or ())
-        items = _compiled(nested) if "list" in declared else None
-        fields = _compiled_mapping(id(nested), nested) if "dict" in declared else None
-
-        def nested_ok(v: Any) -> bool:
-            if isinstance(v, Sequence) and not isinstance(v, str):
-                return items is not None and all(items(item) for item in v)
-            return fields is not None and fields(v)
-
-        checks.append(nested_ok)
-    nullable = bool(rules.get("nullable")) and "check_with" not in rules
-    checks_tuple = tuple(checks)
-
-    def accepted(value: Any) -> bool:
-        if value is None:
-            return nullable
-        for check in checks_tuple:
-            if not check(value):
-                return False
-        return True
-
-    return accepted
+def _in_allowed(value: Any, allowed: list) -> bool:
+    if isinstance(value, IterableValue) and not isinstance(value, str):
+        return all(item in allowed for item in value)
+    return value in allowed
 
 
-def _bounded(bound: Any, within: Any) -> Any:
-    def check(value: Any) -> bool:
+#: Answers of `check_with` methods for string values (durations, schedules, addresses), which a
+#: fleet repeats: (method name, value) -> accepted. Bounded.
+_CHECKED: dict[tuple[str, str], bool] = {}
+_MAX_CHECKED = 100_000
+
+
+def _probe(name: str) -> Any:
+    """`SpecValidator._check_with_<name>` as a function of the value: True if it does not object."""
+    method = getattr(SpecValidator, "_check_with_" + name)
+
+    def passes_check(value: Any) -> bool:
+        remembered = value.__class__ is str
+        if remembered:
+            answer = _CHECKED.get((name, value))
+            if answer is not None:
+                return answer
+        probe = _CheckProbe()
         try:
-            return bool(within(value, bound))
-        except TypeError:
-            return False
+            method(probe, "", value)
+            answer = not probe.objected
+        except Exception:  # cerberus will report it in its own way
+            answer = False
+        if remembered and len(_CHECKED) < _MAX_CHECKED:
+            _CHECKED[(name, value)] = answer
+        return answer
 
-    return check
+    return passes_check
+
+
+#: The classes of located YAML data (and of plain data, in tests and merged documents).
+_USUAL_CLASSES = (str, int, float, bool, LocatedMap, LocatedList, dict, list)
+
+
+class _Compiler:
+    """Writes a schema's rules as Python source: one function per mapping schema (its fields
+    looked up in a table) and one per field, with every rule of the field inlined as a test that
+    returns False. Executed once per schema; a validation is then a few calls per value instead
+    of a few per rule, and no cerberus bookkeeping at all."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.tables: list[str] = []
+        self.namespace: dict[str, Any] = {
+            "Mapping": Mapping,
+            "Sequence": Sequence,
+            "Sized": Sized,
+            "LocatedMap": LocatedMap,
+            "LocatedList": LocatedList,
+            "_learn": _learn,
+            "_in_allowed": _in_allowed,
+        }
+        self.functions: dict[int, str] = {}  # id(schema or rules) -> function name
+        self.constants: dict[Any, str] = {}
+
+    def compile(self, schema: dict) -> Any:
+        name = self.mapping(schema)
+        exec("\n".join([*self.lines, *self.tables]), self.namespace)  # noqa: S102 - our own source
+        return self.namespace[name]
+
+    def constant(self, value: Any, key: Any = None) -> str:
+        key = ("id", id(value)) if key is None else key
+        if key not in self.constants:
+            self.constants[key] = f"_c{len(self.constants)}"
+            self.namespace[self.constants[key]] = value
+        return self.constants[key]
+
+    def mapping(self, schema: dict) -> str:
+        if id(schema) in self.functions:
+            return self.functions[id(schema)]
+        name = self.functions[id(schema)] = f"mapping_{len(self.functions)}"
+        fields = {field: self.field(rules) for field, rules in schema.items()}
+        table = f"{name}_fields"
+        self.tables.append(f"{table} = {{{', '.join(f'{field!r}: {check}' for field, check in fields.items())}}}")
+        required = [field for field, rules in schema.items() if rules.get("required")]
+        self.lines += [
+            f"def {name}(d):",
+            "    t = d.__class__",
+            "    if t is not LocatedMap and t is not dict and not isinstance(d, Mapping):",
+            "        return False",
+            f"    fields = {table}",
+            "    for key, value in d.items():",
+            "        check = fields.get(key)",
+            "        if check is None or not check(value):",
+            "            return False",
+            f"    return {' and '.join(f'{field!r} in d' for field in required) or 'True'}",
+            "",
+        ]
+        return name
+
+    def field(self, rules: dict) -> str:
+        """One field's rules as a function of its value (True: cerberus would accept it)."""
+        if id(rules) in self.functions:
+            return self.functions[id(rules)]
+        name = self.functions[id(rules)] = f"field_{len(self.functions)}"
+        self.constant(rules)  # kept alive with the source that names it by id
+        nullable = bool(rules.get("nullable")) and "check_with" not in rules
+        body = [f"if v is None: return {nullable}", "t = v.__class__"]
+
+        def refuse_if(condition: str) -> None:
+            body.append(f"if {condition}: return False")
+
+        kinds = rules.get("type")
+        declared = (kinds,) if isinstance(kinds, str) else tuple(kinds or ())
+        if kinds is not None:
+            pairs = tuple((d.included_types, d.excluded_types) for d in map(SpecValidator.types_mapping.get, declared))
+            known = self.constant({}, ("types", declared))
+            learned = f"({known}.get(t) or _learn({known}, {self.constant(pairs, ('pairs', declared))}, v))"
+            # The classes YAML data has are answered by identity; any other class is learned.
+            usual = [kind for kind in _USUAL_CLASSES if _learn({}, pairs, kind.__new__(kind))]
+            refuse_if(" and ".join([*(f"t is not {kind.__name__}" for kind in usual), f"not {learned}"]))
+        if "empty" in rules and not rules["empty"]:
+            # An empty value skips the length, pattern and allowed rules in cerberus; be strict instead.
+            refuse_if("not v and isinstance(v, Sized)")
+        if "allowed" in rules:
+            allowed = list(rules["allowed"])  # scalars: a string's answer comes from a set
+            strings = self.constant(frozenset(value for value in allowed if isinstance(value, str)))
+            refuse_if(f"(v not in {strings}) if t is str else not _in_allowed(v, {self.constant(allowed)})")
+        for rule, compare in (("minlength", "<"), ("maxlength", ">")):
+            if rule in rules:
+                refuse_if(f"(t is not str and not isinstance(v, Sized)) or len(v) {compare} {int(rules[rule])}")
+        if "regex" in rules:
+            refuse_if(f"t is str and {self.constant(_pattern(rules['regex']).match)}(v) is None")
+        for rule, compare in (("min", ">="), ("max", "<=")):
+            if rule in rules:  # a value that cannot be compared is refused, as cerberus does
+                body += ["try:", f"    if not v {compare} {self.constant(rules[rule])}: return False"]
+                body += ["except TypeError:", "    return False"]
+        if "check_with" in rules:
+            refuse_if(f"not {self.constant(_probe(rules['check_with']))}(v)")
+        if "keysrules" in rules or "valuesrules" in rules:
+            refuse_if("t is not LocatedMap and t is not dict and not isinstance(v, Mapping)")
+            each = []
+            if "keysrules" in rules:
+                each.append(f"not {self.field(rules['keysrules'])}(key)")
+            if "valuesrules" in rules:
+                each.append(f"not {self.field(rules['valuesrules'])}(item)")
+            body += ["for key, item in v.items():", f"    if {' or '.join(each)}: return False"]
+        if "schema" in rules:
+            # cerberus reads `schema` by the value's type: item rules for a list, field rules for a
+            # mapping; the field's declared type says which one the schema was written as.
+            nested = rules["schema"]
+            body.append("if t is LocatedList or t is list or (t is not str and isinstance(v, Sequence)):")
+            if "list" in declared:
+                body += ["    for item in v:", f"        if not {self.field(nested)}(item): return False"]
+            else:
+                body.append("    return False")
+            body.append("else:")
+            if "dict" in declared:
+                body.append(f"    if not {self.mapping(nested)}(v): return False")
+            else:
+                body.append("    return False")
+        self.lines += [f"def {name}(v):", *(f"    {line}" for line in body), "    return True", ""]
+        return name
 
 
 def _flatten(error: cerberus_errors.ValidationError, schema: dict) -> Iterator[tuple[FieldPath, str, bool]]:

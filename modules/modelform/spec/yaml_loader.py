@@ -16,6 +16,7 @@ PyYAML's composer gives us nodes with positions; we build the data ourselves ins
 from __future__ import annotations
 
 import math
+import operator
 from functools import lru_cache
 from typing import Any, Optional
 
@@ -52,8 +53,13 @@ class _Loader(_C_OR_PYTHON_LOADER):  # type: ignore[misc, valid-type]
     node kind, the text and how it was written (plain or quoted), and a fleet's specs repeat the
     same keys and values thousands of times."""
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        return _resolved_tag(kind, value, implicit)
+    # The memory itself, not a method calling it: the composer asks once per node.
+    resolve = staticmethod(_resolved_tag)
+    # The composer also tells the resolver where each node is, for path-based resolvers; none is
+    # registered, so both calls do nothing, and C builtins do nothing faster than two Python
+    # methods per node that check for them (same arguments, answer ignored).
+    descend_resolver = staticmethod(operator.is_)
+    ascend_resolver = staticmethod(tuple)
 
 
 _LOADER = _Loader
@@ -95,8 +101,17 @@ _STR, _TIMESTAMP, _MERGE = _TAG + "str", _TAG + "timestamp", _TAG + "merge"
 _SEQ, _MAP = _TAG + "seq", _TAG + "map"
 
 
+#: Scalars other than strings, constructed before: (tag, text) -> value. A fleet's specs repeat
+#: the same numbers and booleans thousands of times; bounded like the resolver's memory.
+_CONSTRUCTED: dict[tuple[str, str], Any] = {}
+
+
 class _Builder:
-    """Turns one composed YAML node tree into located plain data, collecting problems."""
+    """Turns one composed YAML node tree into located plain data, collecting problems.
+
+    The hot path (a spec has a hundred nodes, a fleet a hundred thousand) is `mapping` and
+    `sequence` building their scalar items in place; `build` handles any node, and is where every
+    other node passes."""
 
     def __init__(self, file: str):
         self.file = file
@@ -108,28 +123,33 @@ class _Builder:
     def error(self, mark: Mark, path: FieldPath, message: str) -> None:
         self.errors.append(SpecError(self.file, mark.line, mark.column, format_path(path), message))
 
+    def too_many(self, node: Node) -> _Fatal:
+        return _Fatal(
+            f"the document expands to more than {MAX_NODES:,} nodes "
+            "(alias expansion is bounded; is this an alias bomb?)",
+            _mark(node),
+        )
+
+    # Every node visited counts, aliases each time they are expanded (`visited`); the loops below
+    # count in place rather than through a call, as they do everything else on the hot path.
+
     def build(self, node: Node, path: FieldPath = ()) -> Any:
         self.visited += 1
         if self.visited > MAX_NODES:
-            raise _Fatal(
-                f"the document expands to more than {MAX_NODES:,} nodes "
-                "(alias expansion is bounded; is this an alias bomb?)",
-                _mark(node),
-            )
+            raise self.too_many(node)
+        if node.__class__ is ScalarNode:  # a scalar contains nothing, so it cannot be on the stack
+            return self.scalar(node, path)
+        return self.container(node, path)
+
+    def container(self, node: Node, path: FieldPath) -> Any:
+        """A mapping or a list (already counted)."""
         if len(path) > MAX_DEPTH:
             raise _Fatal(f"nesting deeper than {MAX_DEPTH} levels", _mark(node))
-        kind = node.__class__
-        if kind is ScalarNode:  # a scalar contains nothing, so it cannot be on the stack
-            tag = node.tag
-            if tag == _STR or tag == _TIMESTAMP:
-                # Strings need no constructor (the common case, and the loader's hot path).
-                # Timestamps keep what the user wrote: `2026-11-01` is a data version label, not a date.
-                return node.value
-            return self.scalar(node, path)
         if id(node) in self.on_stack:
             raise _Fatal("an alias refers to a node that contains it (recursive structure)", _mark(node))
         self.on_stack.add(id(node))
         try:
+            kind = node.__class__
             if kind is SequenceNode:
                 return self.sequence(node, path)
             if kind is MappingNode:
@@ -139,11 +159,20 @@ class _Builder:
         raise _Fatal("unsupported YAML node", _mark(node))  # pragma: no cover - composer emits only the three
 
     def scalar(self, node: ScalarNode, path: FieldPath) -> Any:
-        """A scalar that is not a string or a timestamp (build() returns those as written)."""
-        if node.tag not in _SCALAR_TAGS:
-            raise _Fatal(_tag_message(node.tag), _mark(node))
-        value = self.scalars.construct_object(node, deep=True)
-        if isinstance(value, float) and not math.isfinite(value):
+        tag = node.tag
+        if tag == _STR or tag == _TIMESTAMP:
+            # Strings need no constructor (the common case). Timestamps keep what the user
+            # wrote: `2026-11-01` is a data version label, not a date.
+            return node.value
+        key = (tag, node.value)
+        value = _CONSTRUCTED.get(key, _CONSTRUCTED)
+        if value is _CONSTRUCTED:
+            if tag not in _SCALAR_TAGS:
+                raise _Fatal(_tag_message(tag), _mark(node))
+            value = self.scalars.construct_object(node, deep=True)
+            if len(_CONSTRUCTED) < MAX_RESOLVED:
+                _CONSTRUCTED[key] = value
+        if value.__class__ is float and not math.isfinite(value):
             self.error(_mark(node), path, f"{node.value!r} is not a finite number")
         return value
 
@@ -151,8 +180,19 @@ class _Builder:
         if node.tag != _SEQ:
             raise _Fatal(_tag_message(node.tag), _mark(node))
         result = LocatedList(_mark(node))
+        values, marks = result, result.item_marks
         for index, item in enumerate(node.value):
-            result.add(self.build(item, path + (index,)), _mark(item))
+            self.visited += 1
+            if self.visited > MAX_NODES:
+                raise self.too_many(item)
+            if item.__class__ is ScalarNode:
+                tag = item.tag
+                value = item.value if tag == _STR or tag == _TIMESTAMP else self.scalar(item, path + (index,))
+            else:
+                value = self.container(item, path + (index,))
+            start = item.start_mark
+            values.append(value)
+            marks.append(_new_tuple(Mark, (start.line + 1, start.column + 1, None)))
         return result
 
     def mapping(self, node: MappingNode, path: FieldPath) -> LocatedMap:
@@ -161,17 +201,18 @@ class _Builder:
         result = LocatedMap(_mark(node))
         key_marks, value_marks = result.key_marks, result.value_marks
         merge_sources: list[Node] = []
-        build = self.build
         for key_node, value_node in node.value:
             if key_node.__class__ is ScalarNode and key_node.tag == _STR:
                 key = key_node.value  # what build() returns for it, without the call
                 self.visited += 1
+                if self.visited > MAX_NODES:
+                    raise self.too_many(key_node)
             elif key_node.tag == _MERGE:
                 merge_sources.extend(value_node.value if isinstance(value_node, SequenceNode) else [value_node])
                 continue
             else:
-                key = build(key_node, path)
-            if not isinstance(key, str):
+                key = self.build(key_node, path)
+            if key.__class__ is not str and not isinstance(key, str):
                 self.error(
                     _mark(key_node),
                     path,
@@ -188,9 +229,21 @@ class _Builder:
                     "YAML loaders silently keep the last one",
                 )
                 continue
-            result[key] = build(value_node, path + (key,))
-            key_marks[key] = _mark(key_node)
-            value_marks[key] = _mark(value_node)
+            self.visited += 1
+            if self.visited > MAX_NODES:
+                raise self.too_many(value_node)
+            if value_node.__class__ is ScalarNode:
+                tag = value_node.tag
+                if tag == _STR or tag == _TIMESTAMP:
+                    result[key] = value_node.value
+                else:
+                    result[key] = self.scalar(value_node, path + (key,))
+            else:
+                result[key] = self.container(value_node, path + (key,))
+            start = key_node.start_mark
+            key_marks[key] = _new_tuple(Mark, (start.line + 1, start.column + 1, None))
+            start = value_node.start_mark
+            value_marks[key] = _new_tuple(Mark, (start.line + 1, start.column + 1, None))
         # `<<: *defaults` fills only the keys the mapping does not set itself (YAML merge key).
         for source_node in merge_sources:
             source = self.build(source_node, path)
