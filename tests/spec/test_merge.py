@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timezone
+
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from modelform.spec import rules
 from modelform.spec.located import to_plain
 from modelform.spec.merge import apply_environment
 from modelform.spec.yaml_loader import parse_document
-from tests.conftest import DEPLOYMENT, HEADER, problems_of
+from modelform.spec.types import in_environment
+from tests.conftest import DEPLOYMENT, HEADER, REPO, problems_of
 
 F = "specs/m.yaml"
 
@@ -205,3 +210,41 @@ def test_platform_declares_more_environments(repo):
     specs_ok = problems_of(repo, text, platform=PLATFORM + "environments: {qa: {}}\n")
     assert specs_ok == []
     assert repo.validate().model("fraud", "qa").protect is True
+
+
+class _Guarded:
+    """A model spec that refuses to give the fields model rules must not read."""
+
+    def __init__(self, spec):
+        self._spec = spec
+
+    def __getattr__(self, name):
+        if name in rules.NOT_READ_BY_MODEL_RULES:
+            raise AssertionError(f"a model rule read '{name}'")
+        return getattr(self._spec, name)
+
+
+def test_model_rules_read_neither_the_environment_nor_protection(sample_specs):
+    """What lets an override that only changes protection (`prod: {protect: true}`) skip the model
+    rules: their answers for it are the base's, already reported."""
+    now = datetime(2026, 11, 28, tzinfo=timezone.utc)  # inside the samples' scheduled windows
+    for environment in sample_specs.environments:
+        for spec in sample_specs.models(environment):
+            assert list(rules.model_problems(_Guarded(spec), str(REPO))) == []
+            list(rules.model_warnings(_Guarded(spec), now))
+
+
+def test_specs_are_the_same_for_model_rules_unless_a_field_they_read_differs(sample_specs):
+    base = sample_specs.models("dev")[0]
+    prod = in_environment(replace(base, protect_setting=True), "prod")
+    assert rules.same_for_model_rules(prod, base)
+    assert not rules.same_for_model_rules(replace(base, owner="someone@acme.example"), base)
+    assert not rules.same_for_model_rules(replace(base, deployments=base.deployments[:0]), base)
+
+
+def test_an_override_of_protection_alone_reports_the_bases_problems_once(repo):
+    text = HEADER + DEPLOYMENT.replace("model_version: 1}", "model_version: 1, weight: 0}")
+    text += "environments:\n  prod: {protect: true}\n  dev: {protect: false}\n"
+    assert problems_of(repo, text) == [
+        f"{F}:11:15: deployments[0].variants: at least one variant needs a weight above 0, or no traffic is served"
+    ]

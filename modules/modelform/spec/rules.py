@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import fields
 from datetime import datetime
 from functools import lru_cache
 from typing import Iterable, Iterator, Optional
@@ -342,6 +343,18 @@ def _framework_problems(spec: ModelSpec) -> Iterator[Problem]:
                 f"whose {scope} images exist for {', '.join(aws_catalog.pytorch_versions(scope))}",
             )
             return
+
+
+#: What `model_problems` and `model_warnings` never read: where the spec is deployed and whether
+#: it is protected there. (A test runs them on specs that refuse to give these fields.)
+NOT_READ_BY_MODEL_RULES = frozenset({"environment", "protect", "protect_setting"})
+_READ_BY_MODEL_RULES = tuple(field.name for field in fields(ModelSpec) if field.name not in NOT_READ_BY_MODEL_RULES)
+
+
+def same_for_model_rules(spec: ModelSpec, other: ModelSpec) -> bool:
+    """Whether the model rules give `spec` and `other` the same answers: they agree on every
+    field the rules read."""
+    return all(getattr(spec, name) == getattr(other, name) for name in _READ_BY_MODEL_RULES)
 
 
 def model_problems(spec: ModelSpec, root: Optional[str]) -> Iterator[Problem]:
