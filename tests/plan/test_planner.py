@@ -339,6 +339,34 @@ def test_a_stack_runs_with_fewer_collections_and_restores_the_thresholds():
     assert gc.get_threshold() == before
 
 
+def test_a_stack_registers_without_source_positions_and_restores_the_sdks(monkeypatch):
+    import pulumi
+    import pulumi.runtime.resource
+
+    extracted = []
+
+    def counting():
+        extracted.append(1)
+        return pulumi.runtime.resource.source_pb2.StackTrace()
+
+    monkeypatch.setattr(pulumi.runtime.resource, "_get_stack_trace", counting)
+    resources, _ = run_program("p", "s", lambda: pulumi.CustomResource("test:index:Thing", "t", {}) and {})
+    assert [r.name for r in resources] == ["t"]
+    assert extracted == []  # the SDK never walked the stack for the registration
+    assert pulumi.runtime.resource._get_stack_trace is counting  # restored: a deployment keeps them
+
+
+def test_a_plan_is_the_same_with_the_sdks_source_positions(sample_specs, monkeypatch):
+    import contextlib
+
+    import modelform.plan.engine as engine
+
+    model = sample_specs.models("prod")[0].name
+    without = plan_json(plan_environment(sample_specs, "prod", models=[model], progress=False, jobs=1))
+    monkeypatch.setattr(engine, "no_source_positions", contextlib.nullcontext)
+    assert plan_json(plan_environment(sample_specs, "prod", models=[model], progress=False, jobs=1)) == without
+
+
 def test_the_event_loop_is_closed_at_exit_so_no_destructor_prints_a_traceback():
     import asyncio
     import subprocess

@@ -23,7 +23,9 @@ from contextlib import contextmanager
 from typing import Any, Callable, Optional
 
 import pulumi
+import pulumi.runtime.resource
 from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
+from pulumi.runtime.proto import source_pb2
 
 from .stack_plan import PlannedResource
 
@@ -160,6 +162,27 @@ def fewer_collections():
         gc.set_threshold(*before)
 
 
+def _no_stack_trace() -> source_pb2.StackTrace:
+    return source_pb2.StackTrace()
+
+
+@contextmanager
+def no_source_positions():
+    """Resources registered without the stack trace of the code that declared them, for the
+    duration. For every registration Pulumi's SDK extracts the whole Python stack, reading each
+    frame's source line and making a file URI of it, so that the engine can point at the line
+    that declared a resource: about a seventh of a model stack's time here, where components
+    nest deep. The mock monitor discards both, so an offline plan is the same without them
+    (tested); a deployment, which runs no mocks, keeps them."""
+    sdk = pulumi.runtime.resource
+    extract = sdk._get_stack_trace  # a pinned SDK's: an AttributeError here if it is ever renamed
+    sdk._get_stack_trace = _no_stack_trace
+    try:
+        yield
+    finally:
+        sdk._get_stack_trace = extract
+
+
 _LOOPS_TO_CLOSE: list[asyncio.AbstractEventLoop] = []
 
 
@@ -222,7 +245,7 @@ def run_program(
         pulumi.Output.from_input(result).apply(outputs.update)
 
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
-    with fewer_collections():
+    with fewer_collections(), no_source_positions():
         pulumi.runtime.test(body)()
     _close_at_exit(asyncio.get_event_loop())
 
