@@ -177,11 +177,29 @@ def test_the_spec_history_comes_from_git(report):
     assert entry["author"] and entry["subject"]
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is a system package (apt-get install graphviz)")
+def test_the_resource_graph_is_drawn_inline(report):
+    fraud = next(m for m in report["models"] if m["name"] == "fraud-detector")
+    assert fraud["graph_svg"].startswith("<svg")
+    assert "fraud-detector-default-endpoint" in html.unescape(fraud["graph_svg"])
+
+
+def test_without_dot_the_page_says_why_there_is_no_graph(sample_specs, sample_plans, monkeypatch):
+    import graphviz
+
+    def no_dot(*args, **kwargs):
+        raise graphviz.ExecutableNotFound(["dot"])
+
+    monkeypatch.setattr(graphviz.Digraph, "pipe", no_dot)
+    report = build_report(sample_specs, "prod", sample_plans["prod"], as_of=AS_OF, repo_root=str(REPO))
+    fraud = next(m for m in report["models"] if m["name"] == "fraud-detector")
+    assert fraud["graph_svg"] is None
+    assert "apt-get install graphviz" in section(render_html(report), "fraud-detector")
+
+
 def test_pictures_are_inline_and_nothing_is_fetched(page, report):
     fraud = next(m for m in report["models"] if m["name"] == "fraud-detector")
     assert all(d["timeline_svg"].startswith("<svg") for d in fraud["deployments"])
-    assert fraud["graph_svg"].startswith("<svg")
-    assert "fraud-detector-default-endpoint" in html.unescape(fraud["graph_svg"])
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page
     assert page.count('class="chart"') == 6  # one capacity timeline per deployment (6 in the samples)
     assert "<script" not in page
