@@ -153,9 +153,9 @@ def child_plan(folder: str, jobs: int, out: str) -> dict:
 
 def child_bare_tuned(counts: list[int]) -> dict:
     """The bare program under the runtime settings modelform's offline plan runs its stacks with."""
-    from modelform.plan.engine import fewer_collections, no_source_positions
+    from modelform.plan.engine import offline_runtime
 
-    with fewer_collections(), no_source_positions():
+    with offline_runtime():
         return child_bare(counts)
 
 
@@ -165,7 +165,7 @@ def child_replay(plan_file: str, part: int, parts: int) -> dict:
     runtime."""
     import pulumi
 
-    from modelform.plan.engine import fewer_collections, no_source_positions
+    from modelform.plan.engine import offline_runtime
 
     stacks = json.loads(Path(plan_file).read_text())["stacks"][part::parts]
     started = time.perf_counter()
@@ -176,7 +176,7 @@ def child_replay(plan_file: str, part: int, parts: int) -> dict:
                 pulumi.CustomResource(resource["type"], resource["urn"].rsplit("::", 1)[-1], dict(resource["inputs"]))
 
         pulumi.runtime.set_mocks(echo_mocks(), project="replay", stack=stack["stack"], preview=False)
-        with fewer_collections(), no_source_positions():
+        with offline_runtime():
             pulumi.runtime.test(program)()
     return {"seconds": time.perf_counter() - started}
 

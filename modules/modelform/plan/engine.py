@@ -183,6 +183,14 @@ def no_source_positions():
         sdk._get_stack_trace = extract
 
 
+@contextmanager
+def offline_runtime():
+    """The runtime settings a stack runs under on the mock monitor: fewer collections, no
+    source positions (each explained above)."""
+    with fewer_collections(), no_source_positions():
+        yield
+
+
 _LOOPS_TO_CLOSE: list[asyncio.AbstractEventLoop] = []
 
 
@@ -245,7 +253,7 @@ def run_program(
         pulumi.Output.from_input(result).apply(outputs.update)
 
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
-    with fewer_collections(), no_source_positions():
+    with offline_runtime():
         pulumi.runtime.test(body)()
     _close_at_exit(asyncio.get_event_loop())
 

@@ -402,15 +402,16 @@ def _load_texts(texts: Sequence[tuple[str, str | bytes]], root: Optional[str], i
     return _load_raws(files, raws, [], root, None, indexed)
 
 
-#: A top-level `kind:` / `name:` line of a block-style spec (what nearly every spec file is).
-_TOP_LEVEL_KIND = re.compile(rb"^kind:[ \t]*([\"']?)([A-Za-z]+)\1[ \t]*(?:#.*)?\r?$", re.MULTILINE)
+#: A top-level `kind:` line of a block-style spec (what nearly every spec file is); its kind is
+#: group 2 (group 1 is the optional quote).
+_KIND_LINE = rb"kind:[ \t]*([\"']?)([A-Za-z]+)\1[ \t]*(?:#.*)?\r?$"
+_TOP_LEVEL_KIND = re.compile(rb"^" + _KIND_LINE, re.MULTILINE)
 #: In one pass (a fleet's files are all read this way): each top-level `kind:` line (groups 1-2),
 #: `name:` line (groups 3-4), or a line that makes the file unusual (group 5): a `kind` or `name`
 #: key written any other way, several documents, anchors or tags at the top, flow style,
 #: directives, quoted or complex keys.
 _TOP_LEVEL_LINES = re.compile(
-    rb"^(?:kind:[ \t]*([\"']?)([A-Za-z]+)\1[ \t]*(?:#.*)?\r?$"
-    rb"|name:[ \t]*([\"']?)([a-z][a-z0-9-]*)\3[ \t]*(?:#.*)?\r?$"
+    rb"^(?:" + _KIND_LINE + rb"|name:[ \t]*([\"']?)([a-z][a-z0-9-]*)\3[ \t]*(?:#.*)?\r?$"
     rb"|((?:kind|name)[ \t]*:|---|\.\.\.|[&*!?{\[<%|>\"']))",
     re.MULTILINE,
 )

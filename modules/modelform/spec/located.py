@@ -9,6 +9,7 @@ lines, and errors found after the merge still land on the line a user wrote.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple, Optional, Sequence
 
 from .errors import PathElement
@@ -21,6 +22,11 @@ class Mark(NamedTuple):
     line: int
     column: int
     origin: Optional[str] = None
+
+
+#: `new_mark((line, column, origin))`: a Mark without NamedTuple's Python-level `__new__`. The
+#: loader makes one or two per YAML node and an override's merge one per key and value.
+new_mark = partial(tuple.__new__, Mark)
 
 
 class LocatedMap(dict):

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from .located import LocatedList, LocatedMap, Mark
+from .located import LocatedList, LocatedMap, Mark, new_mark
 
 
 def _from(mark: Mark, origin: str) -> Mark:
     """`mark` written by `origin` (what `mark._replace(origin=origin)` gives, without its
     keyword machinery: every override key and value passes here)."""
-    return _new_tuple(Mark, (mark[0], mark[1], origin))
-
-
-_new_tuple = tuple.__new__
+    return new_mark((mark[0], mark[1], origin))
 
 
 def with_origin(value: Any, origin: str) -> Any:

@@ -25,7 +25,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import ROOT_PATH_TEXT, FieldPath, SpecError, SpecErrors, describe_value, format_path
-from .located import LocatedList, LocatedMap, Mark
+from .located import LocatedList, LocatedMap, Mark, new_mark
 
 #: Largest spec file read, in bytes. Real specs are a few KiB.
 MAX_FILE_BYTES = 1024 * 1024
@@ -87,14 +87,11 @@ def _indenting_tab(text: str, up_to_line: Optional[int]) -> Optional[Mark]:
     return None
 
 
-_new_tuple = tuple.__new__
-
-
 def _mark(node_or_mark: Any) -> Mark:
     """The 1-based position of a node (or of a PyYAML mark). On the hot path: a spec has hundreds
     of nodes, each with a mark or two, so the tuple is made without Mark's Python-level __new__."""
     mark = getattr(node_or_mark, "start_mark", node_or_mark)
-    return _new_tuple(Mark, (mark.line + 1, mark.column + 1, None))
+    return new_mark((mark.line + 1, mark.column + 1, None))
 
 
 _STR, _TIMESTAMP, _MERGE = _TAG + "str", _TAG + "timestamp", _TAG + "merge"
@@ -192,7 +189,7 @@ class _Builder:
                 value = self.container(item, path + (index,))
             start = item.start_mark
             values.append(value)
-            marks.append(_new_tuple(Mark, (start.line + 1, start.column + 1, None)))
+            marks.append(new_mark((start.line + 1, start.column + 1, None)))
         return result
 
     def mapping(self, node: MappingNode, path: FieldPath) -> LocatedMap:
@@ -241,9 +238,9 @@ class _Builder:
             else:
                 result[key] = self.container(value_node, path + (key,))
             start = key_node.start_mark
-            key_marks[key] = _new_tuple(Mark, (start.line + 1, start.column + 1, None))
+            key_marks[key] = new_mark((start.line + 1, start.column + 1, None))
             start = value_node.start_mark
-            value_marks[key] = _new_tuple(Mark, (start.line + 1, start.column + 1, None))
+            value_marks[key] = new_mark((start.line + 1, start.column + 1, None))
         # `<<: *defaults` fills only the keys the mapping does not set itself (YAML merge key).
         for source_node in merge_sources:
             source = self.build(source_node, path)
