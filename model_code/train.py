@@ -43,6 +43,7 @@ import shutil
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
@@ -555,5 +556,31 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The script's entry point: `main`, then out of the process without the interpreter's finalization.
+
+    Once `main` returns, every output is written and closed. What is left is the interpreter's
+    teardown, and in a distributed run it races with the process group's worker threads: a thread
+    that is still releasing a finished collective (a barrier holding the tensors of the gathers
+    before it) needs the GIL, finds the interpreter finalizing, and the C++ runtime aborts the
+    process (SIGABRT, "terminate called without an active exception"). torchrun then reports the
+    whole training as failed although it succeeded. Leaving with `os._exit` skips that teardown."""
+    try:
+        code = main()
+    except SystemExit as leaving:  # argparse: --help (0), a bad argument (2, already explained)
+        if leaving.code is None or isinstance(leaving.code, int):
+            code = leaving.code or 0
+        else:  # sys.exit("message"): the message, and 1, as Python does
+            print(leaving.code, file=sys.stderr)
+            code = 1
+    except BaseException:  # an unexpected failure: its traceback, as Python would print it
+        traceback.print_exc()
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
