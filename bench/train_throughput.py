@@ -134,6 +134,7 @@ def _rank(rank: int, world: int, port: int, args: argparse.Namespace, results) -
             }
         )
     dist.destroy_process_group()
+    train.leave(0)  # as train.py's ranks do: Python's teardown can abort a rank that has finished
 
 
 def scaling(args: argparse.Namespace, counts: list[int]) -> list[dict]:

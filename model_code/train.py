@@ -576,6 +576,12 @@ def run() -> None:
     except BaseException:  # an unexpected failure: its traceback, as Python would print it
         traceback.print_exc()
         code = 1
+    leave(code)
+
+
+def leave(code: int) -> None:
+    """Flush the log and both streams, then end the process with `code`, skipping the interpreter's
+    teardown (see `run`): for any process that has joined a process group and has finished."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
