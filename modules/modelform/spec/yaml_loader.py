@@ -209,7 +209,7 @@ class _Builder:
                 continue
             else:
                 key = self.build(key_node, path)
-            if key.__class__ is not str and not isinstance(key, str):
+            if not isinstance(key, str):
                 self.error(
                     _mark(key_node),
                     path,
